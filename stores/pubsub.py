@@ -1,0 +1,260 @@
+"""Publish/subscribe: the ``PubSub`` handler API and ``Channels`` on top of it.
+
+A store's ``pubsub()`` returns a ``PubSub``.  Messages reach every client
+added with ``add_client`` (a callable ``client(channel, message)``) and, while
+someone iterates ``async for message in pubsub``, that iterator too.
+
+``Channels`` turns channels into event streams: ``publish(channel, event,
+data)`` sends ``{"event": event, "data": data}`` as JSON, and callbacks
+registered for ``(channel, event pattern)`` receive ``(channel, event, data)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import inspect
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .store import RemoteStore
+
+__all__ = ["Channels", "JsonProtocol", "Message", "PubSub", "PubSubClient", "StatusListener"]
+
+logger = logging.getLogger("stores.pubsub")
+
+
+@runtime_checkable
+class PubSubClient(Protocol):
+    """A client of a ``PubSub`` handler: called with each message received."""
+
+    def __call__(self, channel: Any, message: Any) -> Any:
+        ...
+
+
+#: Called with ``(event, info)`` on ``"connection_lost"`` and ``"reconnected"``.
+StatusListener = Callable[[str, dict[str, Any]], Any]
+
+
+class Message(NamedTuple):
+    """One message, as ``async for`` over a ``PubSub`` yields it."""
+
+    channel: Any
+    data: Any
+    pattern: Any = None
+
+
+class JsonProtocol:
+    """Encodes published objects as JSON text and decodes received ones."""
+
+    def encode(self, message: Any) -> str:
+        return json.dumps(message, separators=(",", ":"))
+
+    def decode(self, message: Any) -> Any:
+        return json.loads(message)
+
+
+class PubSub:
+    """A publish/subscribe handler of a store.
+
+    ``protocol`` (optional) has ``encode(obj)`` used by ``publish`` and
+    ``decode(data)`` applied to received messages.
+    """
+
+    def __init__(self, store: RemoteStore, protocol: Any = None) -> None:
+        self.store = store
+        self.protocol = protocol
+        self._clients: list[PubSubClient] = []
+        self._status: list[StatusListener] = []
+        self._queues: list[asyncio.Queue[Message | None]] = []
+
+    # ------------------------------------------------------------- clients
+    def add_client(self, client: PubSubClient) -> None:
+        """Add a callable ``client(channel, message)`` receiving every message."""
+        if client not in self._clients:
+            self._clients.append(client)
+
+    def remove_client(self, client: PubSubClient) -> None:
+        """Stop sending messages to ``client``."""
+        if client in self._clients:
+            self._clients.remove(client)
+
+    def add_status_listener(self, listener: StatusListener) -> None:
+        """``listener(event, info)`` hears ``connection_lost`` and ``reconnected``."""
+        self._status.append(listener)
+
+    def broadcast(self, channel: Any, message: Any, pattern: Any = None) -> None:
+        """Deliver a received message to every client and iterator."""
+        if self.protocol is not None:
+            try:
+                message = self.protocol.decode(message)
+            except Exception:  # noqa: BLE001 - one bad message must not stop the others
+                logger.exception("cannot decode message on channel %r", channel)
+                return
+        for client in list(self._clients):
+            try:
+                result = client(channel, message)
+                if inspect.isawaitable(result):
+                    asyncio.ensure_future(result)
+            except Exception:  # noqa: BLE001
+                logger.exception("pubsub client %r failed on channel %r", client, channel)
+        for queue in self._queues:
+            queue.put_nowait(Message(channel, message, pattern))
+
+    def notify_status(self, event: str, info: dict[str, Any]) -> None:
+        for listener in list(self._status):
+            try:
+                listener(event, info)
+            except Exception:  # noqa: BLE001
+                logger.exception("status listener %r failed", listener)
+
+    async def __aiter__(self) -> AsyncIterator[Message]:
+        """Yield ``Message(channel, data, pattern)`` until ``close()``."""
+        queue: asyncio.Queue[Message | None] = asyncio.Queue()
+        self._queues.append(queue)
+        try:
+            while (message := await queue.get()) is not None:
+                yield message
+        finally:
+            self._queues.remove(queue)
+
+    def _end_iterators(self) -> None:
+        for queue in self._queues:
+            queue.put_nowait(None)
+
+    # ------------------------------------------------- implemented by stores
+    async def publish(self, channel: Any, message: Any) -> int:
+        """Publish ``message`` on ``channel``; return how many received it."""
+        raise NotImplementedError
+
+    async def count(self, *channels: Any) -> dict[Any, int]:
+        """Number of subscribers of each of ``channels``."""
+        raise NotImplementedError
+
+    async def channels(self, pattern: Any = None) -> list[Any]:
+        """Channels with at least one subscriber (matching ``pattern``)."""
+        raise NotImplementedError
+
+    async def subscribe(self, channel: Any, *channels: Any) -> None:
+        raise NotImplementedError
+
+    async def unsubscribe(self, *channels: Any) -> None:
+        raise NotImplementedError
+
+    async def psubscribe(self, pattern: Any, *patterns: Any) -> None:
+        raise NotImplementedError
+
+    async def punsubscribe(self, *patterns: Any) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Unsubscribe from everything and close the connection."""
+        raise NotImplementedError
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Channels:
+    """Named event channels over a ``PubSub``.
+
+    ``namespace`` prefixes every channel name on the wire.  When
+    ``status_channel`` is given, connection events of the underlying pubsub
+    (``connection_lost``, ``reconnected``) are delivered locally to callbacks
+    registered on that channel.
+    """
+
+    def __init__(self, pubsub: PubSub, namespace: str | None = None,
+                 status_channel: str | None = None) -> None:
+        self.pubsub = pubsub
+        self.namespace = namespace or ""
+        self.status_channel = status_channel
+        self._callbacks: dict[str, list[tuple[str, re.Pattern[str], Callable[..., Any]]]] = {}
+        self._connected = False
+        pubsub.add_client(self)
+        pubsub.add_status_listener(self._on_status)
+
+    def __repr__(self) -> str:
+        return f"Channels({sorted(self._callbacks)!r})"
+
+    def __contains__(self, channel: str) -> bool:
+        return channel in self._callbacks
+
+    @property
+    def registered(self) -> list[str]:
+        """Channel names with at least one callback."""
+        return list(self._callbacks)
+
+    async def connect(self) -> None:
+        """Subscribe to every registered channel (done by ``register`` too)."""
+        names = [self.namespace + c for c in self._callbacks if c != self.status_channel]
+        if names:
+            await self.pubsub.subscribe(*names)
+        self._connected = True
+
+    async def register(self, channel: str, event: str, callback: Callable[..., Any]) -> None:
+        """Call ``callback(channel, event, data)`` for events of ``channel`` matching
+        ``event`` (``*`` and ``?`` glob patterns allowed)."""
+        entries = self._callbacks.setdefault(channel, [])
+        matcher = re.compile(fnmatch.translate(event))
+        if not any(e == event and cb == callback for e, _, cb in entries):
+            entries.append((event, matcher, callback))
+        if channel != self.status_channel:
+            await self.pubsub.subscribe(self.namespace + channel)
+
+    async def unregister(self, channel: str, event: str | None = None,
+                         callback: Callable[..., Any] | None = None) -> None:
+        """Remove callbacks (all of ``channel`` when ``event`` is ``None``)."""
+        entries = self._callbacks.get(channel, [])
+        entries[:] = [
+            e for e in entries
+            if not (event is None or (e[0] == event and callback in (None, e[2])))
+        ]
+        if not entries:
+            self._callbacks.pop(channel, None)
+            if channel != self.status_channel:
+                await self.pubsub.unsubscribe(self.namespace + channel)
+
+    async def publish(self, channel: str, event: str, data: Any = None) -> int:
+        """Publish ``event`` with JSON-serialisable ``data`` on ``channel``."""
+        payload = json.dumps({"event": event, "data": data}, separators=(",", ":"))
+        return await self.pubsub.publish(self.namespace + channel, payload)
+
+    async def close(self) -> None:
+        """Drop every callback and close the pubsub connection."""
+        self._callbacks.clear()
+        self.pubsub.remove_client(self)
+        await self.pubsub.close()
+
+    def __call__(self, channel: Any, message: Any) -> None:
+        name = _text(channel)
+        if self.namespace:
+            if not name.startswith(self.namespace):
+                return
+            name = name[len(self.namespace):]
+        try:
+            decoded = json.loads(message) if isinstance(message, bytes | str) else message
+            event, data = decoded["event"], decoded.get("data")
+        except (ValueError, TypeError, KeyError):
+            logger.warning("ignoring a message on channel %r that is not a Channels event", name)
+            return
+        self._fire(name, str(event), data)
+
+    def _fire(self, channel: str, event: str, data: Any) -> None:
+        for _, matcher, callback in list(self._callbacks.get(channel, ())):
+            if matcher.match(event):
+                try:
+                    result = callback(channel, event, data)
+                    if inspect.isawaitable(result):
+                        asyncio.ensure_future(result)
+                except Exception:  # noqa: BLE001
+                    logger.exception("channel callback %r failed", callback)
+
+    def _on_status(self, event: str, info: dict[str, Any]) -> None:
+        if self.status_channel is not None:
+            self._fire(self.status_channel, event, info)
