@@ -42,6 +42,7 @@ __all__ = [
     "Reader",
     "encode_command",
     "encode_commands",
+    "encode_reply",
     "is_push",
     "python_encode_command",
 ]
@@ -130,6 +131,59 @@ else:  # pragma: no cover
 def encode_commands(commands: Iterable[Sequence[Any]], encoding: str = "utf-8") -> bytes:
     """Encode several commands into one buffer (a pipeline)."""
     return b"".join([encode_command(args, encoding) for args in commands])
+
+
+def encode_reply(value: Any, protocol: int = 2) -> bytes:
+    """Encode a reply as a server sends it (RESP2, or RESP3 with ``protocol=3``).
+
+    ``bytes``/``str`` become bulk strings, ``int`` integers, ``None`` a null,
+    lists arrays, ``Push`` a push, exceptions error replies; with RESP3 also
+    ``dict`` maps, ``set`` sets, ``bool`` booleans and ``float`` doubles (in
+    RESP2 these fall back to arrays, integers and bulk strings as Redis does).
+    """
+    out: list[bytes] = []
+    _encode_reply(value, protocol, out)
+    return b"".join(out)
+
+
+def _encode_reply(value: Any, protocol: int, out: list[bytes]) -> None:
+    if isinstance(value, bytes):
+        out.append(b"$%d\r\n%s\r\n" % (len(value), value))
+    elif isinstance(value, str):
+        _encode_reply(value.encode(), protocol, out)
+    elif value is None:
+        out.append(b"_\r\n" if protocol == 3 else b"$-1\r\n")
+    elif isinstance(value, bool):
+        out.append((b"#t\r\n" if value else b"#f\r\n") if protocol == 3
+                   else (b":1\r\n" if value else b":0\r\n"))
+    elif isinstance(value, int):
+        out.append(b":%d\r\n" % value)
+    elif isinstance(value, float):
+        text = repr(value).encode()
+        if protocol == 3:
+            out.append(b",%s\r\n" % text)
+        else:
+            _encode_reply(text, protocol, out)
+    elif isinstance(value, Exception):
+        message = str(value).replace("\r", " ").replace("\n", " ")
+        out.append(b"-%s\r\n" % message.encode())
+    elif isinstance(value, dict):
+        out.append((b"%%%d\r\n" if protocol == 3 else b"*%d\r\n")
+                   % (len(value) if protocol == 3 else 2 * len(value)))
+        for key, item in value.items():
+            _encode_reply(key, protocol, out)
+            _encode_reply(item, protocol, out)
+    else:
+        items = list(value)
+        if isinstance(value, Push) and protocol == 3:
+            head = b">"
+        elif isinstance(value, set | frozenset) and protocol == 3:
+            head = b"~"
+        else:
+            head = b"*"
+        out.append(b"%s%d\r\n" % (head, len(items)))
+        for item in items:
+            _encode_reply(item, protocol, out)
 
 
 # ---------------------------------------------------------------------- parsing
