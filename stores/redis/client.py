@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["Pipeline", "RedisClient"]
 
 # Commands whose options come right after the key, before the positional tail.
-_OPTIONS_AFTER_KEY: Final = frozenset({"ZADD", "GEOADD"})
+_OPTIONS_AFTER_KEY: Final = frozenset({"ZADD", "GEOADD", "XADD"})
+# Commands whose options (COUNT, BLOCK, NOACK) must come before the STREAMS word.
+_OPTIONS_BEFORE_STREAMS: Final = frozenset({"XREAD", "XREADGROUP"})
 
 
 def command_args(spec: CommandSpec, args: tuple[Any, ...], options: dict[str, Any]
@@ -45,7 +47,16 @@ def command_args(spec: CommandSpec, args: tuple[Any, ...], options: dict[str, An
             opts.append(value)
     if spec.name in _OPTIONS_AFTER_KEY and args:
         return (*spec.words, args[0], *opts, *args[1:])
+    if spec.name in _OPTIONS_BEFORE_STREAMS:
+        at = next((i for i, a in enumerate(args) if _upper(a) == "STREAMS"), len(args))
+        return (*spec.words, *args[:at], *opts, *args[at:])
     return (*spec.words, *args, *opts)
+
+
+def _upper(arg: Any) -> str:
+    if isinstance(arg, bytes):
+        return arg.decode("latin-1").upper()
+    return str(arg).upper() if isinstance(arg, str) else ""
 
 
 class _Commands:

@@ -124,6 +124,44 @@ def zscan(reply: Any, args: Sequence[Any]) -> tuple[int, list[tuple[Any, float]]
     return int(cursor), _scored(items)
 
 
+def geopos(reply: Any, args: Sequence[Any] = ()) -> list[tuple[float, float] | None]:
+    """GEOPOS: ``[(lon, lat), None, ...]`` (RESP2 sends text, RESP3 doubles)."""
+    return [None if p is None else (float(p[0]), float(p[1])) for p in reply]
+
+
+def geo_search(reply: Any, args: Sequence[Any]) -> Any:
+    """GEOSEARCH/GEORADIUS ``WITH*`` items: distance and coordinates as floats.
+
+    Each item is ``[member, dist?, hash?, (lon, lat)?]`` in that order (the
+    server's); RESP2 sends coordinates as text, RESP3 as doubles.
+    """
+    words = {_word(a) for a in args}
+    with_dist, with_hash = "WITHDIST" in words, "WITHHASH" in words
+    if reply is None or not (with_dist or with_hash or "WITHCOORD" in words):
+        return reply
+    items = []
+    for member, *rest in reply:
+        item: list[Any] = [member]
+        if with_dist:
+            item.append(float(rest.pop(0)))
+        if with_hash:
+            item.append(int(rest.pop(0)))
+        if rest:
+            item.append((float(rest[0][0]), float(rest[0][1])))
+        items.append(item)
+    return items
+
+
+def streams(reply: Any, args: Sequence[Any] = ()) -> dict[Any, Any] | None:
+    """XREAD/XREADGROUP: ``{stream: [[id, [field, value, ...]], ...]}`` or ``None``.
+
+    RESP3 sends a map, RESP2 a list of ``[stream, entries]`` pairs.
+    """
+    if reply is None or isinstance(reply, dict):
+        return reply
+    return {stream: entries for stream, entries in reply}
+
+
 def time_reply(reply: Any, args: Sequence[Any]) -> tuple[int, int]:
     return int(reply[0]), int(reply[1])
 
@@ -190,6 +228,10 @@ CONVERTERS: Final[dict[str, Converter]] = {
     "HRANDFIELD": hrandfield,
     "HSCAN": hscan,
     "ZSCAN": zscan,
+    **dict.fromkeys(("GEOSEARCH", "GEORADIUS", "GEORADIUS_RO", "GEORADIUSBYMEMBER",
+                     "GEORADIUSBYMEMBER_RO"), geo_search),
+    **dict.fromkeys(("XREAD", "XREADGROUP"), streams),
+    "GEOPOS": geopos,
     "TIME": time_reply,
     "INFO": info,
     "CLIENT|LIST": client_list,
