@@ -42,7 +42,7 @@ class NoSuchStore(InvalidURL):
     """No store is registered for the URL's scheme."""
 
 
-class ConnectionError(StoreError, builtins.ConnectionError):  # noqa: A001
+class ConnectionError(StoreError, builtins.ConnectionError):
     """The connection to the server could not be made or was lost."""
 
 
@@ -50,7 +50,7 @@ class ProtocolError(ConnectionError):
     """The server sent bytes that are not valid RESP; that connection is closed."""
 
 
-class TimeoutError(StoreError, builtins.TimeoutError):  # noqa: A001
+class TimeoutError(StoreError, builtins.TimeoutError):
     """A connect, command or pool wait went past its deadline."""
 
 

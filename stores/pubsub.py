@@ -27,6 +27,15 @@ __all__ = ["Channels", "JsonProtocol", "Message", "PubSub", "PubSubClient", "Sta
 
 logger = logging.getLogger("stores.pubsub")
 
+# Coroutines returned by callbacks run as tasks; keep them referenced until done.
+_background: set[asyncio.Future[Any]] = set()
+
+
+def _run_soon(result: Any) -> None:
+    task = asyncio.ensure_future(result)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
 
 @runtime_checkable
 class PubSubClient(Protocol):
@@ -92,15 +101,15 @@ class PubSub:
         if self.protocol is not None:
             try:
                 message = self.protocol.decode(message)
-            except Exception:  # noqa: BLE001 - one bad message must not stop the others
+            except Exception:
                 logger.exception("cannot decode message on channel %r", channel)
                 return
         for client in list(self._clients):
             try:
                 result = client(channel, message)
                 if inspect.isawaitable(result):
-                    asyncio.ensure_future(result)
-            except Exception:  # noqa: BLE001
+                    _run_soon(result)
+            except Exception:
                 logger.exception("pubsub client %r failed on channel %r", client, channel)
         for queue in self._queues:
             queue.put_nowait(Message(channel, message, pattern))
@@ -109,7 +118,7 @@ class PubSub:
         for listener in list(self._status):
             try:
                 listener(event, info)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 logger.exception("status listener %r failed", listener)
 
     async def __aiter__(self) -> AsyncIterator[Message]:
@@ -251,8 +260,8 @@ class Channels:
                 try:
                     result = callback(channel, event, data)
                     if inspect.isawaitable(result):
-                        asyncio.ensure_future(result)
-                except Exception:  # noqa: BLE001
+                        _run_soon(result)
+                except Exception:
                     logger.exception("channel callback %r failed", callback)
 
     def _on_status(self, event: str, info: dict[str, Any]) -> None:

@@ -167,10 +167,8 @@ def find_keys(spec: CommandSpec, args: Sequence[Any]) -> list[int] | None:
 
 def _search_keyword(args: Sequence[Any], keyword: str, startfrom: int) -> int | None:
     argc = len(args)
-    if startfrom >= 0:
-        indexes = range(startfrom, argc)
-    else:
-        indexes = range(argc + startfrom, 0, -1)
+    # A negative startfrom searches backwards from the end (MIGRATE's KEYS).
+    indexes = range(startfrom, argc) if startfrom >= 0 else range(argc + startfrom, 0, -1)
     for i in indexes:
         if _word(args[i]) == keyword:
             return i + 1

@@ -61,7 +61,8 @@ class RedisProtocol(asyncio.Protocol):
             protocolError=ProtocolError, replyError=response_error,
             notEnoughData=_NOT_ENOUGH, encoding=encoding,
         )
-        self._waiters: deque[asyncio.Future[Any] | _Batch] = deque()
+        # Futures (one reply) and _Batch (a pipeline), in the order commands were sent.
+        self._waiters: deque[Any] = deque()
         self._buffer: list[bytes] = []
         self._transport: asyncio.Transport | None = None
         self._closed_exc: Exception | None = None
@@ -71,8 +72,8 @@ class RedisProtocol(asyncio.Protocol):
 
     # -------------------------------------------------------------- transport
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self._transport = transport  # type: ignore[assignment]
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._closed_exc is None:
@@ -90,7 +91,7 @@ class RedisProtocol(asyncio.Protocol):
         while True:
             try:
                 reply = reader.gets()
-            except Exception as exc:  # noqa: BLE001 - malformed bytes of any kind
+            except Exception as exc:
                 self.abort(ProtocolError(f"malformed reply from the server: {exc}"))
                 return
             if reply is _NOT_ENOUGH:
@@ -103,21 +104,21 @@ class RedisProtocol(asyncio.Protocol):
                 return
             waiter = waiters[0]
             if waiter.__class__ is _Batch:
-                waiter.replies.append(reply)  # type: ignore[union-attr]
-                waiter.count -= 1  # type: ignore[union-attr]
-                if waiter.count:  # type: ignore[union-attr]
+                waiter.replies.append(reply)
+                waiter.count -= 1
+                if waiter.count:
                     continue
                 waiters.popleft()
-                if not waiter.future.done():  # type: ignore[union-attr]
-                    waiter.future.set_result(waiter.replies)  # type: ignore[union-attr]
+                if not waiter.future.done():
+                    waiter.future.set_result(waiter.replies)
             else:
                 waiters.popleft()
-                if waiter.done():  # type: ignore[union-attr]
+                if waiter.done():
                     continue
                 if isinstance(reply, ResponseError):
-                    waiter.set_exception(reply)  # type: ignore[union-attr]
+                    waiter.set_exception(reply)
                 else:
-                    waiter.set_result(reply)  # type: ignore[union-attr]
+                    waiter.set_result(reply)
 
     # ------------------------------------------------------------------ writes
     def write(self, data: bytes) -> None:
@@ -192,10 +193,10 @@ class RedisProtocol(asyncio.Protocol):
         self._buffer.clear()
         for waiter in waiters:
             future = waiter.future if waiter.__class__ is _Batch else waiter
-            if not future.done():  # type: ignore[union-attr]
-                future.set_exception(exc)  # type: ignore[union-attr]
+            if not future.done():
+                future.set_exception(exc)
                 # Nobody may await a failed pipeline of a caller that gave up.
-                future.exception()  # type: ignore[union-attr]
+                future.exception()
 
 
 class ConnectionSettings:

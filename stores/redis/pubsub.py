@@ -189,8 +189,10 @@ class RedisPubSub(PubSub):
             channel = reply[1] if namespace is None else namespace.strip(reply[1])
             self.broadcast(channel, reply[2])
         elif kind == "pmessage":
-            strip = (lambda v: v) if namespace is None else namespace.strip
-            self.broadcast(strip(reply[2]), reply[3], strip(reply[1]))
+            pattern, channel = reply[1], reply[2]
+            if namespace is not None:
+                pattern, channel = namespace.strip(pattern), namespace.strip(channel)
+            self.broadcast(channel, reply[3], pattern)
         elif kind in _CONFIRMS:
             name = reply[1] if namespace is None else namespace.strip(reply[1])
             futures = self._confirms.get((kind, _text(name)))

@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
+hiredis: Any
 try:  # pragma: no cover - exercised by whichever is installed
     import hiredis
 except ImportError:  # pragma: no cover
@@ -206,11 +207,11 @@ class PythonReader:
 
     def __init__(
         self,
-        protocolError: type[Exception] = ParseError,  # noqa: N803 - hiredis' spelling
-        replyError: Any = ReplyError,  # noqa: N803
+        protocolError: type[Exception] = ParseError,
+        replyError: Any = ReplyError,
         encoding: str | None = None,
         errors: str | None = None,
-        notEnoughData: Any = False,  # noqa: N803
+        notEnoughData: Any = False,
     ) -> None:
         self._protocol_error = protocolError
         self._reply_error = replyError

@@ -163,7 +163,7 @@ class RedisStore(RemoteStore):
         """Open (or reuse) the shared connection."""
         return await self._pool.shared()
 
-    def execute(self, *args: Any, **options: Any) -> Any:  # type: ignore[override]
+    def execute(self, *args: Any, **options: Any) -> Any:
         """Execute a command and return the server's reply.
 
         Replies are not converted (``client()`` methods convert); error

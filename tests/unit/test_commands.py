@@ -51,7 +51,8 @@ def test_namespace_prefixes_keys_and_channels() -> None:
         "PUBLISH", "app:c", "m"]
     assert ns.apply(lookup(["SCAN", 0]), ["SCAN", 0]) == ["SCAN", 0, "MATCH", "app:*"]
     assert ns.apply(lookup(["KEYS", "x*"]), ["KEYS", "x*"]) == ["KEYS", "app:x*"]
-    assert ns.strip(b"app:a") == b"a" and ns.strip("app:b") == "b"
+    assert ns.strip(b"app:a") == b"a"
+    assert ns.strip("app:b") == "b"  # noqa: B005 - Namespace.strip removes a prefix
 
 
 @pytest.mark.parametrize("args", [("FLUSHDB",), ("RANDOMKEY",), ("DBSIZE",),
@@ -88,7 +89,7 @@ def test_client_checks_arity_before_sending() -> None:
     with pytest.raises(TypeError, match="wrong number of arguments for 'get' command"):
         COMMANDS["GET"].check_arity(3)
     pipe = Pipeline(None, False)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="'config|get'|config get"):
+    with pytest.raises(TypeError, match="'config get' command"):
         pipe.config_get()
     assert len(pipe) == 0
 
