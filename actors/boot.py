@@ -173,3 +173,5 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BOOT
     finally:
         loop.close()
+        # A second SIGTERM while we exit must not turn a clean stop into "killed".
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)

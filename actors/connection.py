@@ -20,11 +20,12 @@ Rules of the connection:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from .codec import DEFAULT_MAX_FRAME, Codec, ProtocolError, encode
 from .errors import ConnectionLost, UnknownMethodError, decode_error, encode_error
@@ -102,8 +103,8 @@ class Connection(asyncio.Protocol):
     # -- asyncio protocol ---------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports do not subclass asyncio.Transport, hence the cast.
+        self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer}" if peer else transport.get_extra_info("sockname") or "unix"
 
@@ -270,8 +271,10 @@ class Connection(asyncio.Protocol):
                 f"call {method!r}: no room among {self.max_inflight} in-flight calls in time"
             ) from None
         finally:
-            if waiter in self._room:
-                self._room.remove(waiter)
+            if not waiter.done() or waiter.cancelled():
+                # Timed out or cancelled while queued (rare): O(n) removal is fine.
+                with contextlib.suppress(ValueError):
+                    self._room.remove(waiter)
         if self._dead:
             raise ConnectionLost(f"mailbox connection {self.name or self.peer} is closed")
 

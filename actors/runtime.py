@@ -113,6 +113,11 @@ def set_actor(actor: Actor | None) -> None:
     _actor = actor
 
 
+def current_hub() -> Hub | None:
+    """The installed hub, if any (never starts one)."""
+    return _hub
+
+
 def set_hub(hub: Hub | None) -> None:
     """Install (or remove) the hub used by :func:`spawn` and :func:`lookup`."""
     global _hub, _hub_starting
