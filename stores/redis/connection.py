@@ -55,6 +55,7 @@ class RedisProtocol(asyncio.Protocol):
         loop: asyncio.AbstractEventLoop,
         encoding: str | None = None,
         on_push: Callable[[Any], None] | None = None,
+        resp3: bool = False,
     ) -> None:
         self._loop = loop
         self._reader = Reader(
@@ -69,6 +70,8 @@ class RedisProtocol(asyncio.Protocol):
         self._lost: asyncio.Future[None] = loop.create_future()
         self.on_push = on_push
         self.subscribed = False  # a RESP2 subscriber: every reply is a pubsub event
+        # Only RESP3 or subscriber connections can see pushes: skip the check otherwise.
+        self._check_push = resp3 or on_push is not None
 
     # -------------------------------------------------------------- transport
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -96,8 +99,9 @@ class RedisProtocol(asyncio.Protocol):
                 return
             if reply is _NOT_ENOUGH:
                 return
-            if self.on_push is not None and (self.subscribed or is_push(reply)):
-                self.on_push(reply)
+            if self._check_push and (self.subscribed or is_push(reply)):
+                if self.on_push is not None:
+                    self.on_push(reply)
                 continue
             if not waiters:
                 self.abort(ProtocolError(f"unexpected reply with no command waiting: {reply!r}"))
@@ -287,7 +291,7 @@ async def open_connection(
     loop = asyncio.get_running_loop()
 
     def factory() -> RedisProtocol:
-        return RedisProtocol(loop, settings.encoding, on_push)
+        return RedisProtocol(loop, settings.encoding, on_push, settings.protocol == 3)
 
     address = settings.address
     try:
