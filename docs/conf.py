@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.abspath(".."))
 
 project = "arbiter-stores"
 author = "arbiter-stores contributors"
-copyright = "arbiter-stores contributors"  # noqa: A001 - Sphinx's name
+copyright = "arbiter-stores contributors"
 try:
     release = metadata.version("arbiter-stores")
 except metadata.PackageNotFoundError:  # building from a checkout that is not installed
