@@ -260,8 +260,15 @@ class Pipeline(_Commands):
                 await script.load()
             if self.transaction:
                 commands = [("MULTI",), *commands, ("EXEC",)]
-            conn = self._connection or await self._store.pool.shared()
-            replies = await conn.execute_many(commands)
+            if self._connection is None and not self.transaction and any(
+                    spec is not None and spec.blocking for spec, _, _ in queue):
+                # A blocking command would stall every user of the shared
+                # connection until it returns: run on a connection of its own.
+                async with self._store.pool.acquire() as conn:
+                    replies = await conn.execute_many(commands)
+            else:
+                conn = self._connection or await self._store.pool.shared()
+                replies = await conn.execute_many(commands)
             if self.transaction:
                 replies = self._exec_replies(replies)
             results = []

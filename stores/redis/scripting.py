@@ -34,7 +34,8 @@ class Script:
                        client: RedisClient | Pipeline | None = None) -> Any:
         from .client import Pipeline
 
-        target = client or self.client
+        # Not ``client or self.client``: an empty pipeline is falsy (``__len__``).
+        target = self.client if client is None else client
         if isinstance(target, Pipeline):
             target._scripts.append(self)
             return target.evalsha(self.sha, len(keys), *keys, *args)
