@@ -129,6 +129,12 @@ async def _amain(hub_address: str, aid: str) -> int:
         server.close()
         for conn in list(clients):
             conn.close()
+        # Requests still running can no longer be answered: end them here
+        # rather than let the closing loop destroy them mid-flight.
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
         scheme, path, _ = split_address(actor.address)
         if scheme == "unix":
             with contextlib.suppress(OSError):

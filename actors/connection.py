@@ -10,8 +10,11 @@ Rules of the connection:
   their own deadline instead of growing memory.
 * Incoming frames are dispatched in arrival order.  A plain return value is
   answered at once, an awaitable when it finishes.  While ``max_inflight``
-  incoming requests are unfinished, or our write buffer is over its high-water
-  mark, we stop reading, so a peer that floods us is slowed down, not buffered.
+  incoming requests are unfinished, further requests (and notifications, to
+  keep their order) wait in a backlog no larger than one read, and we stop
+  reading; we also stop while our write buffer is over its high-water mark.
+  A peer that floods us is slowed down, not buffered.  Replies are never
+  parked (a handler may be waiting for one).
 * Frames written during one loop iteration leave in a single ``write``.
 * A protocol error (malformed or oversized frame) closes this connection
   only, with a logged reason; frames decoded before the bad one are served.
@@ -91,6 +94,7 @@ class Connection(asyncio.Protocol):
         self._room: deque[asyncio.Future[None]] = deque()
         self._wbuf: list[bytes] = []
         self._running = 0  # incoming requests not yet answered
+        self._backlog: deque[list[Any]] = deque()  # parked while _running is at the bound
         self._reading_paused = False
         self._writing_paused = False
         self._tasks: set[asyncio.Future[Any]] = set()
@@ -261,22 +265,27 @@ class Connection(asyncio.Protocol):
             fut.set_exception(TimeoutError(f"call {method!r} got no reply within {timeout:g}s"))
 
     async def _wait_for_room(self, deadline: float, method: str) -> None:
-        waiter: asyncio.Future[None] = self._loop.create_future()
-        self._room.append(waiter)
-        try:
-            async with asyncio.timeout_at(deadline):
-                await waiter
-        except TimeoutError:
-            raise TimeoutError(
-                f"call {method!r}: no room among {self.max_inflight} in-flight calls in time"
-            ) from None
-        finally:
-            if not waiter.done() or waiter.cancelled():
-                # Timed out or cancelled while queued (rare): O(n) removal is fine.
-                with contextlib.suppress(ValueError):
-                    self._room.remove(waiter)
-        if self._dead:
-            raise ConnectionLost(f"mailbox connection {self.name or self.peer} is closed")
+        # Loop: a fresh caller may take the freed slot before a woken waiter runs.
+        while self._inflight >= self.max_inflight:
+            waiter: asyncio.Future[None] = self._loop.create_future()
+            self._room.append(waiter)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await waiter
+            except TimeoutError:
+                raise TimeoutError(
+                    f"call {method!r}: no room among {self.max_inflight} in-flight calls in time"
+                ) from None
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()  # we were woken but leave: pass the turn on
+                raise
+            finally:
+                if not waiter.done() or waiter.cancelled():
+                    with contextlib.suppress(ValueError):
+                        self._room.remove(waiter)
+            if self._dead:
+                raise ConnectionLost(f"mailbox connection {self.name or self.peer} is closed")
 
     def _wake_one(self) -> None:
         while self._room:
@@ -287,8 +296,17 @@ class Connection(asyncio.Protocol):
 
     def _dispatch(self, frames: list[list[Any]]) -> None:
         pending = self._pending
+        backlog = self._backlog
         for frame in frames:
             kind = frame[0]
+            if backlog or (kind == 0 and self._running >= self.max_inflight):
+                # Too much work in progress: park requests and notifications
+                # (in order) until handlers finish; reading is paused meanwhile.
+                # Replies still go through, or handlers awaiting them would
+                # never finish.
+                if kind != 1:
+                    backlog.append(frame)
+                    continue
             if kind == 1:
                 fut = pending.pop(frame[1], None)
                 if fut is None or fut.done():
@@ -320,6 +338,7 @@ class Connection(asyncio.Protocol):
                 # The task copies the context now, so the handler keeps seeing
                 # its connection through current_connection().
                 task = asyncio.ensure_future(result)
+                self._tasks.add(task)
                 self._running += 1
                 self._update_reading()
                 task.add_done_callback(lambda t: self._on_task_done(msgid, t))
@@ -329,7 +348,15 @@ class Connection(asyncio.Protocol):
         self._reply(msgid, result)
 
     def _on_task_done(self, msgid: int, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
         self._running -= 1
+        backlog = self._backlog
+        while backlog and not self._dead and self._running < self.max_inflight:
+            frame = backlog.popleft()
+            if frame[0] == 0:
+                self._on_request(frame[1], frame[2], frame[3], frame[4])
+            else:
+                self._on_notification(frame[1], frame[2])
         self._update_reading()
         if task.cancelled():
             self._reply_error(msgid, asyncio.CancelledError("request was cancelled"))
@@ -380,7 +407,7 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None:
             return
-        pause = self._writing_paused or self._running >= self.max_inflight
+        pause = self._writing_paused or self._running >= self.max_inflight or bool(self._backlog)
         if pause and not self._reading_paused:
             self._reading_paused = True
             transport.pause_reading()

@@ -17,7 +17,6 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any, Protocol
 
 from .actor import Actor
@@ -137,6 +136,8 @@ def set_hub_factory(factory: Callable[[], Awaitable[Hub]] | None) -> None:
 
 
 def _discover_factory() -> Callable[[], Awaitable[Hub]] | None:
+    from importlib.metadata import entry_points  # slow to import; needed once
+
     for entry in entry_points(group="actors.hub"):
         factory: Callable[[], Awaitable[Hub]] = entry.load()
         return factory

@@ -79,6 +79,7 @@ class HubService:
             "heartbeat": min(1.0, cfg.heartbeat_timeout / 5),
             "mailbox": arbiter.mailbox_for(child),
             "call_timeout": cfg.call_timeout,
+            "max_frame": cfg.max_frame,
         }
 
     def ready(self, address: str) -> None:

@@ -111,6 +111,8 @@ class Config:
     boot_timeout: float = 30.0
     #: Default deadline of calls made by actors.
     call_timeout: float = 30.0
+    #: Largest mailbox frame an actor accepts (bytes).
+    max_frame: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
