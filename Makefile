@@ -20,7 +20,7 @@ $(VENV)/.stamp-base: pyproject.toml | $(VENV)/bin/python
 	@touch $@
 
 run: $(VENV)/.stamp-base
-	$(PY) examples/quickstart.py
+	$(PY) tests/with_redis.py -- $(PY) examples/quickstart.py
 
 test: $(VENV)/.stamp-test
 	$(PY) tests/with_redis.py -- $(PY) -m pytest $(PYTEST_ARGS)
@@ -32,7 +32,7 @@ docs: $(VENV)/.stamp-docs
 	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
 lint: $(VENV)/.stamp-lint
-	$(PY) -m ruff check stores tests benchmarks examples
+	$(PY) -m ruff check stores tests benchmarks examples docs/conf.py
 	$(PY) -m mypy
 
 clean:

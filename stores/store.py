@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Self
+from urllib.parse import quote
 
 from .errors import InvalidURL, NoSuchStore
 from .url import Host, build_url, parse_url
@@ -237,10 +238,10 @@ class Store:
     __str__ = __repr__
 
     def _redacted_dns(self) -> str:
+        """``dns`` with the password masked, for logs and ``repr``."""
         if self._password is None:
             return self.dns
-        return build_url(self._name, self._host, self._user, "*****",
-                         self._database, self._urlparams)
+        return self.dns.replace(f":{quote(self._password, safe='')}@", ":*****@", 1)
 
     # ------------------------------------------------------------------ hooks
     async def database_create(self, dbname: str | None = None, **kw: Any) -> Any:

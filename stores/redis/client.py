@@ -147,7 +147,8 @@ class RedisClient(_Commands):
         """
         for attempt in range(retries + 1):
             async with self.pipeline(transaction=True) as pipe:
-                await pipe.watch(*watches)
+                if watches:
+                    await pipe.watch(*watches)
                 result = func(pipe)
                 if hasattr(result, "__await__"):
                     await result

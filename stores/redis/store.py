@@ -151,6 +151,7 @@ class RedisStore(RemoteStore):
 
     @property
     def pool(self) -> Pool:
+        """The connection pool (``pool.size``, ``pool.in_use``)."""
         return self._pool
 
     @property
