@@ -182,14 +182,39 @@ def _uses_unknown_spec(spec: CommandSpec, args: Sequence[Any]) -> bool:
     return True
 
 
-class Namespace:
-    """Prefixes keys and channels with a fixed string, and strips it from replies."""
+# Glob metacharacters of KEYS/SCAN MATCH/PSUBSCRIBE patterns, escaped in a prefix.
+_GLOB_ESCAPES: Final = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
-    __slots__ = ("bprefix", "prefix")
+
+class Namespace:
+    """Prefixes keys and channels with a fixed string, and strips it from replies.
+
+    In patterns (KEYS, SCAN MATCH, PSUBSCRIBE, PUBSUB CHANNELS) the prefix is
+    glob-escaped: a namespace ``app[1]:`` must not match keys of ``app1:``.
+    """
+
+    __slots__ = ("bglob", "bprefix", "glob", "prefix")
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.bprefix = prefix.encode()
+        self.glob = prefix.translate(_GLOB_ESCAPES)
+        self.bglob = self.glob.encode()
+
+    def pattern(self, pattern: Any) -> Any:
+        """``pattern`` restricted to the namespace (the prefix matched literally)."""
+        if isinstance(pattern, bytes):
+            return self.bglob + pattern
+        if isinstance(pattern, str):
+            return self.glob + pattern
+        return self.key(pattern)
+
+    def strip_pattern(self, pattern: Any) -> Any:
+        if isinstance(pattern, bytes) and pattern.startswith(self.bglob):
+            return pattern[len(self.bglob):]
+        if isinstance(pattern, str) and pattern.startswith(self.glob):
+            return pattern[len(self.glob):]
+        return pattern
 
     def key(self, key: Any) -> Any:
         if isinstance(key, bytes):
@@ -217,20 +242,26 @@ class Namespace:
             raise NamespaceError(
                 f"{name} acts on the whole database, not on namespace {self.prefix!r}"
             )
-        if name in ("PUBLISH", "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBSCRIBE"):
+        if name in ("PUBLISH", "SUBSCRIBE", "UNSUBSCRIBE"):
             for i in range(1, len(out)):
                 out[i] = self.key(out[i])
             if name == "PUBLISH":
                 out[2] = args[2]
             return out
-        if name in ("PUBSUB|NUMSUB", "PUBSUB|CHANNELS"):
+        if name in ("PSUBSCRIBE", "PUNSUBSCRIBE"):
+            return [out[0], *(self.pattern(p) for p in out[1:])]
+        if name == "PUBSUB|NUMSUB":
             for i in range(2, len(out)):
                 out[i] = self.key(out[i])
-            if name == "PUBSUB|CHANNELS" and len(out) == 2:
-                out.append(self.prefix + "*")
+            return out
+        if name == "PUBSUB|CHANNELS":
+            if len(out) == 2:
+                out.append(self.glob + "*")
+            else:
+                out[2] = self.pattern(out[2])
             return out
         if name == "KEYS":
-            out[1] = self.key(out[1])
+            out[1] = self.pattern(out[1])
             return out
         if name == "SCAN":
             return self._scan(out)
@@ -247,9 +278,9 @@ class Namespace:
     def _scan(self, out: list[Any]) -> list[Any]:
         for i in range(2, len(out) - 1):
             if _word(out[i]) == "MATCH":
-                out[i + 1] = self.key(out[i + 1])
+                out[i + 1] = self.pattern(out[i + 1])
                 return out
-        out.extend(("MATCH", self.prefix + "*"))
+        out.extend(("MATCH", self.glob + "*"))
         return out
 
     def strip_reply(self, spec: CommandSpec, reply: Any) -> Any:

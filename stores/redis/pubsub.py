@@ -114,8 +114,10 @@ class RedisPubSub(PubSub):
             self._confirms.setdefault((kind, name), []).append(future)
             waiters.append(future)
         wire = names
-        if self.store._namespace is not None:
-            wire = [self.store._namespace.key(n) for n in names]
+        namespace = self.store._namespace
+        if namespace is not None:
+            prefix = namespace.pattern if kind.startswith("p") else namespace.key
+            wire = [prefix(n) for n in names]
         conn.protocol.write(encode_command((kind.upper(), *wire)))
         await asyncio.gather(*waiters)
 
@@ -191,10 +193,14 @@ class RedisPubSub(PubSub):
         elif kind == "pmessage":
             pattern, channel = reply[1], reply[2]
             if namespace is not None:
-                pattern, channel = namespace.strip(pattern), namespace.strip(channel)
+                pattern = namespace.strip_pattern(pattern)
+                channel = namespace.strip(channel)
             self.broadcast(channel, reply[3], pattern)
         elif kind in _CONFIRMS:
-            name = reply[1] if namespace is None else namespace.strip(reply[1])
+            name = reply[1]
+            if namespace is not None:
+                strip = namespace.strip_pattern if kind.startswith("p") else namespace.strip
+                name = strip(name)
             futures = self._confirms.get((kind, _text(name)))
             if futures:
                 future = futures.pop(0)
