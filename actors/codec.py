@@ -66,31 +66,41 @@ def encode(message: list[Any] | tuple[Any, ...]) -> bytes:
 
 def check(message: Any) -> list[Any]:
     """Return ``message`` if it has one of the three frame shapes, else raise."""
-    if type(message) is not list or not message:
-        raise ProtocolError(f"frame is not a non-empty array: {message!r:.80}")
-    kind = message[0]
-    size = len(message)
-    if kind == REQUEST:
-        if (
-            size != 5
-            or type(message[1]) is not int
-            or type(message[2]) is not str
-            or type(message[3]) is not list
-            or type(message[4]) is not dict
+    # Hot path: one branch per shape, cheapest tests first; details on failure.
+    if type(message) is list:
+        size = len(message)
+        if size == 4:
+            error = message[2]
+            if message[0] == RESPONSE and type(message[1]) is int and (
+                error is None or (type(error) is list and len(error) == 3)
+            ):
+                return message
+        elif size == 5:
+            if (
+                message[0] == REQUEST
+                and type(message[1]) is int
+                and type(message[2]) is str
+                and type(message[3]) is list
+                and type(message[4]) is dict
+            ):
+                return message
+        elif size == 3 and (
+            message[0] == NOTIFICATION and type(message[1]) is str and type(message[2]) is list
         ):
-            raise ProtocolError(f"malformed request frame: {message!r:.80}")
-    elif kind == RESPONSE:
-        if size != 4 or type(message[1]) is not int:
-            raise ProtocolError(f"malformed response frame: {message!r:.80}")
-        error = message[2]
-        if error is not None and (type(error) is not list or len(error) != 3):
-            raise ProtocolError(f"malformed error in response: {error!r:.80}")
-    elif kind == NOTIFICATION:
-        if size != 3 or type(message[1]) is not str or type(message[2]) is not list:
-            raise ProtocolError(f"malformed notification frame: {message!r:.80}")
-    else:
-        raise ProtocolError(f"unknown frame type {kind!r:.20}")
-    return message
+            return message
+    raise ProtocolError(_why(message))
+
+
+def _why(message: Any) -> str:
+    if type(message) is not list or not message:
+        return f"frame is not a non-empty array: {message!r:.80}"
+    kind = message[0]
+    names = {REQUEST: "request", RESPONSE: "response", NOTIFICATION: "notification"}
+    if kind not in names or type(kind) is not int:
+        return f"unknown frame type {kind!r:.20}"
+    if kind == RESPONSE and len(message) == 4 and type(message[1]) is int:
+        return f"malformed error in response: {message[2]!r:.80}"
+    return f"malformed {names[kind]} frame: {message!r:.80}"
 
 
 class Codec:
@@ -134,8 +144,7 @@ class Codec:
                 view = view[room:]
                 unpacker.feed(chunk)
                 self._fed += len(chunk)
-                for message in unpacker:
-                    out.append(check(message))
+                out += map(check, unpacker)
         except ProtocolError as exc:
             self._dead = True
             exc.frames = out

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import inspect
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -38,6 +39,8 @@ __all__ = ["Connection", "Defaults", "current_connection", "defaults"]
 logger = logging.getLogger("actors.mailbox")
 
 Handler = Callable[..., Any]
+_PLAIN = frozenset({type(None), bool, int, float, str, bytes, list, dict, tuple})
+_NEVER = float("inf")
 
 
 class Defaults:
@@ -89,6 +92,9 @@ class Connection(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._deadlines: dict[int, tuple[float, str, float]] = {}
+        self._sweep_at = _NEVER
+        self._sweep_handle: asyncio.TimerHandle | None = None
         self._next_id = 0
         self._inflight = 0
         self._room: deque[asyncio.Future[None]] = deque()
@@ -117,6 +123,9 @@ class Connection(asyncio.Protocol):
         self._transport = None
         reason = ConnectionLost(f"mailbox connection {self.name or self.peer} closed")
         pending, self._pending = self._pending, {}
+        self._deadlines.clear()
+        if self._sweep_handle is not None:
+            self._sweep_handle.cancel()
         for fut in pending.values():
             if not fut.done():
                 fut.set_exception(reason)
@@ -177,25 +186,28 @@ class Connection(asyncio.Protocol):
         if timeout is None:
             timeout = self.timeout or defaults.call_timeout
         loop = self._loop
+        deadline = loop.time() + timeout
         if self._inflight >= self.max_inflight:
-            deadline = loop.time() + timeout
-            await self._wait_for_room(deadline, method)
             # Time spent waiting for room counts against the deadline.
-            timeout = max(deadline - loop.time(), 0.0)
+            await self._wait_for_room(deadline, method)
         msgid = self._next_id + 1
         frame = encode([0, msgid, method, args, kwargs])
         self._next_id = msgid
         fut: asyncio.Future[Any] = loop.create_future()
         self._pending[msgid] = fut
+        # One timer per connection, not per call: _sweep expires what is due.
+        self._deadlines[msgid] = (deadline, method, timeout)
+        if deadline < self._sweep_at:
+            self._schedule_sweep(deadline)
         self._inflight += 1
         self._write(frame)
-        handle = loop.call_later(timeout, self._expire, msgid, method, timeout)
         try:
             return await fut
         finally:
-            handle.cancel()
-            self._pending.pop(msgid, None)
             self._inflight -= 1
+            if fut.cancelled():  # the caller gave up: forget the request
+                self._pending.pop(msgid, None)
+                self._deadlines.pop(msgid, None)
             if self._room:
                 self._wake_one()
 
@@ -222,6 +234,7 @@ class Connection(asyncio.Protocol):
 
     def close(self) -> None:
         """Flush what is buffered and close."""
+        self._dead = True
         if self._transport is not None:
             self._flush()
             self._transport.close()
@@ -259,10 +272,26 @@ class Connection(asyncio.Protocol):
         if transport is not None and not transport.is_closing():
             transport.write(buf[0] if len(buf) == 1 else b"".join(buf))
 
-    def _expire(self, msgid: int, method: str, timeout: float) -> None:
-        fut = self._pending.pop(msgid, None)
-        if fut is not None and not fut.done():
-            fut.set_exception(TimeoutError(f"call {method!r} got no reply within {timeout:g}s"))
+    def _schedule_sweep(self, when: float) -> None:
+        if self._sweep_handle is not None:
+            self._sweep_handle.cancel()
+        self._sweep_at = when
+        self._sweep_handle = self._loop.call_at(when, self._sweep)
+
+    def _sweep(self) -> None:
+        # At most max_inflight entries: a scan is cheap next to a timer per call.
+        self._sweep_handle = None
+        self._sweep_at = _NEVER
+        now = self._loop.time()
+        due = [msgid for msgid, entry in self._deadlines.items() if entry[0] <= now]
+        for msgid in due:
+            _, method, timeout = self._deadlines.pop(msgid)
+            fut = self._pending.pop(msgid, None)
+            if fut is not None and not fut.done():
+                fut.set_exception(
+                    TimeoutError(f"call {method!r} got no reply within {timeout:g}s"))
+        if self._deadlines:
+            self._schedule_sweep(min(entry[0] for entry in self._deadlines.values()))
 
     async def _wait_for_room(self, deadline: float, method: str) -> None:
         # Loop: a fresh caller may take the freed slot before a woken waiter runs.
@@ -296,6 +325,7 @@ class Connection(asyncio.Protocol):
 
     def _dispatch(self, frames: list[list[Any]]) -> None:
         pending = self._pending
+        deadlines = self._deadlines
         backlog = self._backlog
         for frame in frames:
             kind = frame[0]
@@ -309,8 +339,11 @@ class Connection(asyncio.Protocol):
                     continue
             if kind == 1:
                 fut = pending.pop(frame[1], None)
-                if fut is None or fut.done():
+                if fut is None:
                     continue  # late reply after a deadline: dropped
+                del deadlines[frame[1]]
+                if fut.done():
+                    continue
                 if frame[2] is None:
                     fut.set_result(frame[3])
                 else:
@@ -334,7 +367,8 @@ class Connection(asyncio.Protocol):
             except Exception as exc:
                 self._reply_error(msgid, exc)
                 return
-            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+            # Plain values are the common case: skip the awaitable checks.
+            if type(result) not in _PLAIN and inspect.isawaitable(result):
                 # The task copies the context now, so the handler keeps seeing
                 # its connection through current_connection().
                 task = asyncio.ensure_future(result)
@@ -345,7 +379,14 @@ class Connection(asyncio.Protocol):
                 return
         finally:
             _current.reset(token)
-        self._reply(msgid, result)
+        if self._dead:
+            return
+        try:
+            frame = encode([1, msgid, None, result])
+        except Exception as exc:
+            self._reply_error(msgid, TypeError(f"result cannot be sent on a mailbox: {exc}"))
+            return
+        self._write(frame)
 
     def _on_task_done(self, msgid: int, task: asyncio.Future[Any]) -> None:
         self._tasks.discard(task)

@@ -230,7 +230,7 @@ class ActorProxy:
     ) -> Awaitable[Any]:
         """Call an exposed method; see :meth:`Connection.call` for errors and deadline."""
         conn = self._conn
-        if conn is not None and not conn.closed:
+        if conn is not None and not conn._dead:
             # Hot path: hand back the connection's coroutine, no extra frame.
             return conn.call(method, *args, timeout=timeout, **kwargs)
         return self._call_reconnecting(method, args, kwargs, timeout)
