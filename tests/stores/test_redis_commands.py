@@ -487,3 +487,19 @@ async def test_concurrent_gathers_share_a_small_number_of_connections(
         assert 1 <= len(ours) <= 2
     finally:
         await s.close()
+
+
+async def test_resp3_pushes_on_a_pooled_connection_do_not_take_replies(
+        store: RedisStore, redis_url: str, redis_py: Any) -> None:
+    """Client-side-caching invalidations arrive as pushes between replies."""
+    s = create_store(redis_url, protocol=3)
+    try:
+        assert await s.execute("CLIENT", "TRACKING", "ON") == b"OK"
+        await s.execute("SET", "tracked", "1")
+        assert await s.execute("GET", "tracked") == b"1"  # now tracked
+        redis_py.set("tracked", "2")  # the server pushes an invalidation to us
+        replies = await asyncio.gather(*(s.execute("ECHO", i) for i in range(20)))
+        assert replies == [str(i).encode() for i in range(20)]
+        assert await s.execute("GET", "tracked") == b"2"
+    finally:
+        await s.close()
