@@ -162,6 +162,18 @@ def streams(reply: Any, args: Sequence[Any] = ()) -> dict[Any, Any] | None:
     return {stream: entries for stream, entries in reply}
 
 
+def zadd(reply: Any, args: Sequence[Any]) -> Any:
+    """ZADD: a count, or with ``INCR`` the new score as a float (text in RESP2)."""
+    if any(_word(a) == "INCR" for a in args[2:]):
+        return to_float(reply)
+    return reply
+
+
+def dicts(reply: Any, args: Sequence[Any] = ()) -> list[dict[Any, Any]]:
+    """XINFO GROUPS/CONSUMERS: a list of dicts (RESP3 maps, RESP2 flat pairs)."""
+    return [pairs_to_dict(item) for item in reply]
+
+
 def time_reply(reply: Any, args: Sequence[Any]) -> tuple[int, int]:
     return int(reply[0]), int(reply[1])
 
@@ -231,6 +243,8 @@ CONVERTERS: Final[dict[str, Converter]] = {
     **dict.fromkeys(("GEOSEARCH", "GEORADIUS", "GEORADIUS_RO", "GEORADIUSBYMEMBER",
                      "GEORADIUSBYMEMBER_RO"), geo_search),
     **dict.fromkeys(("XREAD", "XREADGROUP"), streams),
+    **dict.fromkeys(("XINFO|GROUPS", "XINFO|CONSUMERS"), dicts),
+    "ZADD": zadd,
     "GEOPOS": geopos,
     "TIME": time_reply,
     "INFO": info,

@@ -256,6 +256,9 @@ async def test_sorted_sets(client: RedisClient) -> None:
     assert await c.zadd("z", 7, "a", xx=True, ch=True) == 1
     assert await c.zadd("z", 1, "a") == 0
     assert await c.zadd("z", 3, "c", gt=True) == 1
+    assert await c.zadd("i", 2, "m", incr=True) == 2.0  # a float over RESP2 and RESP3
+    assert await c.zadd("i", 0.5, "m", incr=True) == 2.5
+    assert await c.zadd("i", 1, "m", nx=True, incr=True) is None
     assert await c.zscore("z", "b") == 2.5
     assert await c.zscore("z", "missing") is None
     assert await c.zmscore("z", "a", "missing") == [1.0, None]
@@ -364,6 +367,11 @@ async def test_streams(client: RedisClient) -> None:
     assert await c.xgroup_create("st", "grp", "0") is True
     read = await c.xreadgroup("GROUP", "grp", "c1", "COUNT", 1, "STREAMS", "st", ">")
     assert read == {b"st": [[b"1-0", [b"f", b"v"]]]}
+    assert await c.xinfo_groups("st") == [{
+        b"name": b"grp", b"consumers": 1, b"pending": 1, b"last-delivered-id": b"1-0",
+        b"entries-read": 1, b"lag": 1}]
+    [consumer] = await c.xinfo_consumers("st", "grp")
+    assert consumer[b"name"] == b"c1" and consumer[b"pending"] == 1
     pending = await c.xpending("st", "grp")
     assert pending[0] == 1 and pending[3] == [[b"c1", b"1"]]
     assert await c.xack("st", "grp", "1-0") == 1
