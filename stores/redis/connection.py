@@ -305,13 +305,16 @@ async def open_connection(
                     server_hostname=host if settings.ssl else None,
                 )
             connection = Connection(transport, protocol, settings)
-            handshake = settings.handshake()
-            if handshake:
-                replies = await connection.execute_many(handshake)
-                for reply in replies:
-                    if isinstance(reply, Exception):
-                        connection.close()
-                        raise reply
+            try:
+                handshake = settings.handshake()
+                if handshake:
+                    replies = await connection.execute_many(handshake)
+                    for reply in replies:
+                        if isinstance(reply, Exception):
+                            raise reply
+            except BaseException:
+                connection.close()  # a refused, timed-out or cancelled handshake leaks nothing
+                raise
     except builtins_timeout:
         raise TimeoutError(
             f"connecting to {_describe(address)} took longer than {settings.connect_timeout}s"
