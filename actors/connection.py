@@ -28,7 +28,7 @@ import contextvars
 import inspect
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
 from .codec import DEFAULT_MAX_FRAME, Codec, ProtocolError, encode
@@ -96,9 +96,9 @@ class Connection(asyncio.Protocol):
         self._sweep_at = _NEVER
         self._sweep_handle: asyncio.TimerHandle | None = None
         self._next_id = 0
-        self._inflight = 0
         self._room: deque[asyncio.Future[None]] = deque()
         self._wbuf: list[bytes] = []
+        self._corked = False
         self._running = 0  # incoming requests not yet answered
         self._backlog: deque[list[Any]] = deque()  # parked while _running is at the bound
         self._reading_paused = False
@@ -153,13 +153,20 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._dead:
             return
+        # Corked: replies written while dispatching leave in one write, now,
+        # instead of waiting for a call_soon turn.
+        self._corked = True
         try:
-            frames = self._codec.feed(data)
-        except ProtocolError as exc:
-            self._dispatch(exc.frames)
-            self._abort(str(exc))
-            return
-        self._dispatch(frames)
+            try:
+                frames = self._codec.feed(data)
+            except ProtocolError as exc:
+                self._dispatch(exc.frames)
+                self._abort(str(exc))
+                return
+            self._dispatch(frames)
+        finally:
+            self._corked = False
+        self._flush()
 
     def eof_received(self) -> bool | None:
         return None  # close our side too
@@ -171,45 +178,55 @@ class Connection(asyncio.Protocol):
         """True once the connection is closed or closing."""
         return self._dead or self._transport is None or self._transport.is_closing()
 
-    async def call(
+    def call(
         self, method: str, *args: Any, timeout: float | None = None, **kwargs: Any
-    ) -> Any:
-        """Call ``method`` on the peer and return its result.
+    ) -> Awaitable[Any]:
+        """Call ``method`` on the peer; await the result.
 
-        Raises :class:`TimeoutError` when no reply arrives within ``timeout``
-        seconds (default: the connection's, else ``defaults.call_timeout``),
-        the remote exception when the peer raised, :class:`ConnectionLost`
-        when the connection closes first.
+        The awaitable raises :class:`TimeoutError` when no reply arrives within
+        ``timeout`` seconds (default: the connection's, else
+        ``defaults.call_timeout``), the remote exception when the peer raised,
+        :class:`ConnectionLost` when the connection closes first.  While
+        ``max_inflight`` calls await replies, a new call first waits for room
+        (within its deadline).  A call abandoned by its caller still holds its
+        slot until the reply or the deadline, as the peer is still busy with it.
         """
         if self._dead:
             raise ConnectionLost(f"mailbox connection {self.name or self.peer} is closed")
+        if len(self._pending) >= self.max_inflight:
+            return self._call_when_room(method, args, kwargs, timeout)
+        # Hot path: a bare future, no coroutine frame per call.
+        return self._send(method, args, kwargs, timeout)
+
+    async def _call_when_room(
+        self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float | None
+    ) -> Any:
         if timeout is None:
             timeout = self.timeout or defaults.call_timeout
         loop = self._loop
         deadline = loop.time() + timeout
-        if self._inflight >= self.max_inflight:
-            # Time spent waiting for room counts against the deadline.
-            await self._wait_for_room(deadline, method)
+        await self._wait_for_room(deadline, method)
+        # Time spent waiting for room counts against the deadline.
+        return await self._send(method, args, kwargs, max(deadline - loop.time(), 0.0))
+
+    def _send(
+        self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float | None
+    ) -> asyncio.Future[Any]:
+        if timeout is None:
+            timeout = self.timeout or defaults.call_timeout
         msgid = self._next_id + 1
         frame = encode([0, msgid, method, args, kwargs])
         self._next_id = msgid
+        loop = self._loop
         fut: asyncio.Future[Any] = loop.create_future()
         self._pending[msgid] = fut
         # One timer per connection, not per call: _sweep expires what is due.
+        deadline = loop.time() + timeout
         self._deadlines[msgid] = (deadline, method, timeout)
         if deadline < self._sweep_at:
             self._schedule_sweep(deadline)
-        self._inflight += 1
         self._write(frame)
-        try:
-            return await fut
-        finally:
-            self._inflight -= 1
-            if fut.cancelled():  # the caller gave up: forget the request
-                self._pending.pop(msgid, None)
-                self._deadlines.pop(msgid, None)
-            if self._room:
-                self._wake_one()
+        return fut
 
     def notify(self, method: str, *args: Any) -> None:
         """Send a notification ``[2, method, args]``; no reply, no deadline."""
@@ -246,7 +263,7 @@ class Connection(asyncio.Protocol):
     @property
     def inflight(self) -> int:
         """Outgoing requests currently awaiting a reply."""
-        return self._inflight
+        return len(self._pending)
 
     # -- internals ----------------------------------------------------------
 
@@ -260,7 +277,7 @@ class Connection(asyncio.Protocol):
     def _write(self, data: bytes) -> None:
         buf = self._wbuf
         buf.append(data)
-        if len(buf) == 1:
+        if len(buf) == 1 and not self._corked:
             self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
@@ -292,10 +309,12 @@ class Connection(asyncio.Protocol):
                     TimeoutError(f"call {method!r} got no reply within {timeout:g}s"))
         if self._deadlines:
             self._schedule_sweep(min(entry[0] for entry in self._deadlines.values()))
+        if self._room:
+            self._make_room()
 
     async def _wait_for_room(self, deadline: float, method: str) -> None:
         # Loop: a fresh caller may take the freed slot before a woken waiter runs.
-        while self._inflight >= self.max_inflight:
+        while len(self._pending) >= self.max_inflight:
             waiter: asyncio.Future[None] = self._loop.create_future()
             self._room.append(waiter)
             try:
@@ -322,6 +341,12 @@ class Connection(asyncio.Protocol):
             if not waiter.done():
                 waiter.set_result(None)
                 return
+
+    def _make_room(self) -> None:
+        for _ in range(self.max_inflight - len(self._pending)):
+            if not self._room:
+                return
+            self._wake_one()
 
     def _dispatch(self, frames: list[list[Any]]) -> None:
         pending = self._pending
@@ -352,6 +377,8 @@ class Connection(asyncio.Protocol):
                 self._on_request(frame[1], frame[2], frame[3], frame[4])
             else:
                 self._on_notification(frame[1], frame[2])
+        if self._room:
+            self._make_room()
 
     def _on_request(self, msgid: int, method: str, args: list[Any], kwargs: dict[str, Any]) -> None:
         handler = self.handlers.get(method)
