@@ -354,14 +354,13 @@ class Connection(asyncio.Protocol):
         backlog = self._backlog
         for frame in frames:
             kind = frame[0]
-            if backlog or (kind == 0 and self._running >= self.max_inflight):
-                # Too much work in progress: park requests and notifications
-                # (in order) until handlers finish; reading is paused meanwhile.
-                # Replies still go through, or handlers awaiting them would
-                # never finish.
-                if kind != 1:
-                    backlog.append(frame)
-                    continue
+            # Too much work in progress: park requests and notifications (in
+            # order) until handlers finish; reading is paused meanwhile.
+            # Replies still go through, or handlers awaiting them would never
+            # finish.
+            if kind != 1 and (backlog or (kind == 0 and self._running >= self.max_inflight)):
+                backlog.append(frame)
+                continue
             if kind == 1:
                 fut = pending.pop(frame[1], None)
                 if fut is None:

@@ -35,10 +35,10 @@ from typing import Any
 
 import actors
 from actors import ActorError, Connection
-from actors.process import launch, make_runtime_dir, serve, split_address
+from actors.process import launch, make_runtime_dir, serve
 
 from .children import RUNNING, STARTING, STOPPING, Child, RestartBudget, backoff, describe_status
-from .hub import HubService, dynamic_spec, wait_ready
+from .hub import Directory, HubService
 from .spec import BRUTAL_KILL, ONE_FOR_ALL, ONE_FOR_ONE, PERMANENT, TRANSIENT, ChildSpec, Config
 
 __all__ = ["EXIT_BOOT", "EXIT_ERROR", "EXIT_HALT", "EXIT_OK", "EXIT_USAGE", "Arbiter"]
@@ -63,7 +63,7 @@ class HaltError(Exception):
     """The restart budget is exhausted (crash loop)."""
 
 
-class Arbiter:
+class Arbiter(Directory):
     """Supervisor of an actor tree.  ``await Arbiter(config, specs).run()`` -> exit code."""
 
     def __init__(
@@ -413,14 +413,6 @@ class Arbiter:
                 other.intent = "restart"
                 self.terminate(other, f"{self.config.strategy}: {dead.name} died")
 
-    def child_ready(self, child: Child) -> None:
-        if child.ready is not None and not child.ready.done():
-            child.ready.set_result(None)
-        for waiter in self._name_waiters.pop(child.name, []):
-            if not waiter.done():
-                waiter.set_result(None)
-        self.wakeup()
-
     def _remove_spec(self, spec: ChildSpec) -> None:
         self.specs = [s for s in self.specs if s.name != spec.name]
         self.counts.pop(spec.name, None)
@@ -450,70 +442,6 @@ class Arbiter:
 
     def _static_ready(self) -> bool:
         return all(self._spec_ready(s) for s in self.specs if not s.dynamic)
-
-    # -- queries ----------------------------------------------------------------------
-
-    def mailbox_for(self, child: Child) -> str:
-        """Where ``child`` listens: a socket in the runtime dir, or loopback TCP."""
-        if self.address.startswith("tcp:"):
-            _, host, _ = split_address(self.address)
-            return f"tcp:{host}:0"
-        return f"unix:{self.runtime_dir}/{child.aid}.sock"
-
-    def ordered_children(self) -> list[Child]:
-        """Live children in start order."""
-        order = {spec.name: i for i, spec in enumerate(self.specs)}
-        return sorted(self.children.values(),
-                      key=lambda c: (order.get(c.spec.name, len(order)), c.index))
-
-    def name_taken(self, name: str) -> bool:
-        return any(s.name == name for s in self.specs) or any(
-            c.name == name for c in self.children.values())
-
-    def log_tree(self) -> None:
-        lines = [f"arbiter pid {os.getpid()} hub {self.address}"]
-        lines += [f"  {c.name:<16} pid {c.pid:<7} {c.address}" for c in self.ordered_children()]
-        logger.info("actor tree:\n%s", "\n".join(lines))
-
-    # -- the Hub protocol (actors.spawn / actors.lookup) ----------------------------
-
-    async def spawn_actor(
-        self, target: str, name: str | None, params: dict[str, Any], options: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Start an actor at runtime; return its info once it is ready."""
-        if self._stopping is not None or not self.address:
-            raise ActorError("the arbiter is not running")
-        spec = dynamic_spec(self, target, name, params, options)
-        self.specs.append(spec)
-        self.counts[spec.name] = 1
-        child = self._launch(spec, 1)
-        timeout = float(options.get("timeout") or self.config.boot_timeout)
-        try:
-            await wait_ready(child, timeout)
-        except TimeoutError:
-            child.intent = "stop"
-            self.terminate(child, "spawn timed out")
-            self._remove_spec(spec)
-            raise TimeoutError(f"actor {spec.name} not ready within {timeout:g}s") from None
-        except ActorError:
-            self._remove_spec(spec)
-            raise
-        return child.info()
-
-    async def lookup_actor(self, name: str, wait: float = 0.0) -> dict[str, Any]:
-        """Info of the ready actor called ``name``; waits up to ``wait`` seconds."""
-        deadline = time.monotonic() + wait
-        while True:
-            for child in self.children.values():
-                if child.name == name and child.state == RUNNING:
-                    return child.info()
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise KeyError(f"no actor named {name!r}")
-            waiter = asyncio.get_running_loop().create_future()
-            self._name_waiters.setdefault(name, []).append(waiter)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter, remaining)
 
     # -- stopping -----------------------------------------------------------------------
 

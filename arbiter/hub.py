@@ -7,6 +7,7 @@ Each hub connection serves these methods; a child's first call is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -14,9 +15,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from actors import ActorError, Connection, current_connection
+from actors.process import split_address
 
 from .children import RUNNING, Child
-from .spec import TRANSIENT, ChildSpec
+from .spec import TRANSIENT, ChildSpec, Config
 
 if TYPE_CHECKING:
     from .arbiter import Arbiter
@@ -119,8 +121,101 @@ class HubService:
         ]
 
 
+class Directory:
+    """Where actors are, and the :class:`actors.Hub` protocol (mixed into Arbiter)."""
+
+    config: Config
+    specs: list[ChildSpec]
+    counts: dict[str, int]
+    children: dict[int, Child]
+    address: str
+    runtime_dir: str
+    _stopping: str | None
+    _name_waiters: dict[str, list[asyncio.Future[None]]]
+
+    if TYPE_CHECKING:
+        def _launch(self, spec: ChildSpec, index: int) -> Child: ...
+        def terminate(self, child: Child, why: str, *, failure: bool = False) -> None: ...
+        def _remove_spec(self, spec: ChildSpec) -> None: ...
+        def wakeup(self) -> None: ...
+
+    def child_ready(self, child: Child) -> None:
+        if child.ready is not None and not child.ready.done():
+            child.ready.set_result(None)
+        for waiter in self._name_waiters.pop(child.name, []):
+            if not waiter.done():
+                waiter.set_result(None)
+        self.wakeup()
+
+    def mailbox_for(self, child: Child) -> str:
+        """Where ``child`` listens: a socket in the runtime dir, or loopback TCP."""
+        if self.address.startswith("tcp:"):
+            _, host, _ = split_address(self.address)
+            return f"tcp:{host}:0"
+        return f"unix:{self.runtime_dir}/{child.aid}.sock"
+
+    def ordered_children(self) -> list[Child]:
+        """Live children in start order."""
+        order = {spec.name: i for i, spec in enumerate(self.specs)}
+        return sorted(self.children.values(),
+                      key=lambda c: (order.get(c.spec.name, len(order)), c.index))
+
+    def name_taken(self, name: str) -> bool:
+        return any(s.name == name for s in self.specs) or any(
+            c.name == name for c in self.children.values())
+
+    def log_tree(self) -> None:
+        lines = [f"arbiter pid {os.getpid()} hub {self.address}"]
+        lines += [f"  {c.name:<16} pid {c.pid:<7} {c.address}" for c in self.ordered_children()]
+        logger.info("actor tree:\n%s", "\n".join(lines))
+
+    # -- the Hub protocol (actors.spawn / actors.lookup) ----------------------------
+
+    async def spawn_actor(
+        self, target: str, name: str | None, params: dict[str, Any], options: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Start an actor at runtime; return its info once it is ready."""
+        if self._stopping is not None or not self.address:
+            raise ActorError("the arbiter is not running")
+        spec = dynamic_spec(self, target, name, params, options)
+        self.specs.append(spec)
+        self.counts[spec.name] = 1
+        child = self._launch(spec, 1)
+        timeout = float(options.get("timeout") or self.config.boot_timeout)
+        try:
+            await wait_ready(child, timeout)
+        except TimeoutError:
+            child.intent = "stop"
+            self.terminate(child, "spawn timed out")
+            self._remove_spec(spec)
+            raise TimeoutError(f"actor {spec.name} not ready within {timeout:g}s") from None
+        except ActorError:
+            self._remove_spec(spec)
+            raise
+        return child.info()
+
+    async def lookup_actor(self, name: str, wait: float = 0.0) -> dict[str, Any]:
+        """Info of the ready actor called ``name``; waits up to ``wait`` seconds."""
+        deadline = time.monotonic() + wait
+        while True:
+            for child in self.children.values():
+                if child.name == name and child.state == RUNNING:
+                    return child.info()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise KeyError(f"no actor named {name!r}")
+            waiter = asyncio.get_running_loop().create_future()
+            self._name_waiters.setdefault(name, []).append(waiter)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter, remaining)
+
+
 def dynamic_spec(
-    arbiter: Arbiter, target: str, name: str | None, params: dict[str, Any], options: dict[str, Any]
+    arbiter: Directory,
+    target: str,
+    name: str | None,
+    params: dict[str, Any],
+    options: dict[str, Any],
 ) -> ChildSpec:
     """The spec of an actor started at runtime by ``actors.spawn``."""
     if name is None:

@@ -34,8 +34,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import actors  # noqa: E402
-from actors import Actor, expose  # noqa: E402
+import actors
+from actors import Actor, expose
 
 PAYLOAD = b"x" * 16
 CONCURRENCY = 256
@@ -181,7 +181,7 @@ class Client(Actor):
                 elif self.got // (len(frame) * window) > before:
                     self.transport.write(frame * window)
 
-        transport, proto = await asyncio.get_running_loop().create_unix_connection(Bulk, path)
+        transport, _ = await asyncio.get_running_loop().create_unix_connection(Bulk, path)
         t = time.perf_counter()
         transport.write(frame * window * 2)
         await done

@@ -33,7 +33,9 @@ responses = st.builds(
     st.none() | st.lists(st.text(max_size=10), min_size=3, max_size=3),
     values,
 )
-notifications = st.builds(lambda m, a: [2, m, a], st.text(max_size=10), st.lists(values, max_size=4))
+notifications = st.builds(
+    lambda m, a: [2, m, a], st.text(max_size=10), st.lists(values, max_size=4)
+)
 frames = requests | responses | notifications
 
 

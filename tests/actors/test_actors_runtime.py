@@ -110,7 +110,7 @@ async def test_flooding_peer_is_paused_not_buffered(tree: arbiter.Arbiter) -> No
     reading once max_inflight handlers run, so its memory stays bounded."""
     echo = await actors.spawn(Echo, name="echo")
     _, path, _ = split_address(echo.address)
-    reader, writer = await asyncio.open_unix_connection(path)
+    _, writer = await asyncio.open_unix_connection(path)
     frames = b"".join(encode([0, i, "tracked", [0.3], {}]) for i in range(3000))
     writer.write(frames)
     await asyncio.sleep(0.2)
