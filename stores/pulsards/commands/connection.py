@@ -1,0 +1,242 @@
+"""Connection commands: PING, ECHO, SELECT, AUTH, HELLO, CLIENT, QUIT, RESET."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from typing import TYPE_CHECKING
+
+from ...redis.resp import encode_reply
+from ..reply import OK, PONG, SYNTAX, CommandError, bulk, integer
+from ..table import command
+from .args import to_int
+
+if TYPE_CHECKING:
+    from ..protocol import Client
+
+_WRONGPASS = CommandError("WRONGPASS invalid username-password pair or user is disabled.")
+
+
+@command("PING")
+def ping(c: Client, args: list[bytes]) -> bytes:
+    if len(args) > 2:
+        raise CommandError("ERR wrong number of arguments for 'ping' command")
+    return PONG if len(args) == 1 else bulk(args[1])
+
+
+@command("ECHO")
+def echo(c: Client, args: list[bytes]) -> bytes:
+    return bulk(args[1])
+
+
+@command("SELECT")
+def select(c: Client, args: list[bytes]) -> bytes:
+    index = to_int(args[1])
+    if not 0 <= index < len(c.server.keyspace):
+        raise CommandError("ERR DB index is out of range")
+    c.select(index)
+    return OK
+
+
+def _check_password(c: Client, user: bytes | None, password: bytes) -> None:
+    required = c.server.config.requirepass
+    if user is not None and user != b"default":
+        raise _WRONGPASS
+    if not required:
+        if user is None:
+            raise CommandError(
+                "ERR AUTH <password> called without any password configured for the "
+                "default user. Are you sure your configuration is correct?")
+        return  # the default user is "nopass": any password works
+    if not hmac.compare_digest(password, required.encode()):
+        raise _WRONGPASS
+    c.locked = False
+
+
+@command("AUTH")
+def auth(c: Client, args: list[bytes]) -> bytes:
+    if len(args) > 3:
+        raise SYNTAX
+    if len(args) == 2:
+        _check_password(c, None, args[1])
+    else:
+        _check_password(c, args[1], args[2])
+    return OK
+
+
+@command("HELLO")
+def hello(c: Client, args: list[bytes]) -> bytes:
+    version = 2 if c.resp3 is False else 3
+    if len(args) > 1:
+        try:
+            version = to_int(args[1])
+        except CommandError:
+            raise CommandError(
+                "ERR Protocol version is not an integer or out of range") from None
+        if version not in (2, 3):
+            raise CommandError("NOPROTO unsupported protocol version")
+    name: bytes | None = None
+    i = 2
+    authed = False
+    while i < len(args):
+        option = args[i].upper()
+        more = len(args) - i - 1
+        if option == b"AUTH" and more >= 2:
+            _check_password(c, args[i + 1], args[i + 2])
+            authed = True
+            i += 3
+        elif option == b"SETNAME" and more >= 1:
+            name = args[i + 1]
+            _check_name(name)
+            i += 2
+        else:
+            text = args[i].decode("utf-8", "replace")
+            raise CommandError(f"ERR Syntax error in HELLO option '{text}'")
+    if c.locked and not authed:
+        raise CommandError(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise "
+            "the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the "
+            "client and select the RESP protocol version at the same time")
+    if name is not None:
+        c.name = name
+    c.set_protocol(version)
+    from ..server import VERSION
+
+    info = {"server": "redis", "version": VERSION, "proto": version, "id": c.id,
+            "mode": "standalone", "role": "master", "modules": []}
+    return encode_reply(info, version)
+
+
+@command("QUIT")
+def quit_(c: Client, args: list[bytes]) -> bytes:
+    c.closing = True
+    return OK
+
+
+@command("RESET")
+def reset(c: Client, args: list[bytes]) -> bytes:
+    from .transactions import discard_state
+
+    discard_state(c)
+    c.select(0)
+    c.set_protocol(2)
+    c.name = b""
+    c.locked = bool(c.server.config.requirepass)
+    return b"+RESET\r\n"
+
+
+# ------------------------------------------------------------------ CLIENT
+def _check_name(name: bytes) -> None:
+    if any(ch <= 32 or ch > 126 for ch in name):
+        raise CommandError(
+            "ERR Client names cannot contain spaces, newlines or special characters.")
+
+
+@command("CLIENT|ID")
+def client_id(c: Client, args: list[bytes]) -> bytes:
+    return integer(c.id)
+
+
+@command("CLIENT|SETNAME")
+def client_setname(c: Client, args: list[bytes]) -> bytes:
+    _check_name(args[2])
+    c.name = args[2]
+    return OK
+
+
+@command("CLIENT|GETNAME")
+def client_getname(c: Client, args: list[bytes]) -> bytes:
+    return bulk(c.name or None, c.resp3)
+
+
+def client_line(c: Client) -> str:
+    """One line of CLIENT LIST / CLIENT INFO, in Redis' field order."""
+    now = time.monotonic()
+    flags = "b" if c.blocked is not None else "x" if c.multi is not None else "N"
+    qbuf = c.parser.pending() if c.parser is not None else 0
+    cmd = c.last_command.decode("utf-8", "replace").lower()
+    return (
+        f"id={c.id} addr={c.addr} laddr={c.laddr} fd=-1 name={c.name.decode('utf-8', 'replace')}"
+        f" age={int(now - c.created)} idle={int(now - c.last_active)} flags={flags}"
+        f" db={c.db.index} sub=0 psub=0 ssub=0"
+        f" multi={len(c.multi) if c.multi is not None else -1} qbuf={qbuf} qbuf-free=0"
+        f" argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r"
+        f" cmd={cmd} user=default redir=-1 resp={3 if c.resp3 else 2}\n"
+    )
+
+
+@command("CLIENT|LIST")
+def client_list(c: Client, args: list[bytes]) -> bytes:
+    clients = list(c.server.clients.values())
+    if len(args) > 2:
+        option = args[2].upper()
+        if option == b"ID" and len(args) > 3:
+            wanted = {to_int(a) for a in args[3:]}
+            clients = [x for x in clients if x.id in wanted]
+        elif option == b"TYPE" and len(args) == 4:
+            kind = args[3].lower()
+            if kind not in (b"normal", b"master", b"replica", b"pubsub"):
+                raise CommandError(f"ERR Unknown client type '{args[3].decode()}'")
+            clients = clients if kind == b"normal" else []
+        else:
+            raise SYNTAX
+    return bulk("".join(client_line(x) for x in clients).encode())
+
+
+@command("CLIENT|INFO")
+def client_info(c: Client, args: list[bytes]) -> bytes:
+    return bulk(client_line(c).encode())
+
+
+@command("CLIENT|KILL")
+def client_kill(c: Client, args: list[bytes]) -> bytes:
+    clients = list(c.server.clients.values())
+    if len(args) == 3:  # old form: CLIENT KILL addr:port
+        addr = args[2].decode("utf-8", "replace")
+        for other in clients:
+            if other.addr == addr:
+                _kill(c, other)
+                return OK
+        raise CommandError("ERR No such client")
+    if len(args) % 2:
+        raise SYNTAX
+    skipme = True
+    ids: set[int] = set()
+    addrs: set[str] = set()
+    laddrs: set[str] = set()
+    others_only = False  # USER/TYPE filters naming what no client here is
+    for i in range(2, len(args), 2):
+        option, value = args[i].upper(), args[i + 1]
+        if option == b"ID":
+            ids.add(to_int(value))
+        elif option == b"ADDR":
+            addrs.add(value.decode("utf-8", "replace"))
+        elif option == b"LADDR":
+            laddrs.add(value.decode("utf-8", "replace"))
+        elif option == b"SKIPME":
+            if value.lower() not in (b"yes", b"no"):
+                raise SYNTAX
+            skipme = value.lower() == b"yes"
+        elif option == b"USER":
+            others_only |= value != b"default"
+        elif option == b"TYPE":
+            others_only |= value.lower() != b"normal"
+        else:
+            raise SYNTAX
+    killed = 0
+    for other in clients:
+        if (skipme and other is c) or others_only:
+            continue
+        if ((not ids or other.id in ids) and (not addrs or other.addr in addrs)
+                and (not laddrs or other.laddr in laddrs)):
+            _kill(c, other)
+            killed += 1
+    return integer(killed)
+
+
+def _kill(c: Client, other: Client) -> None:
+    # Killing oneself: the reply is written first, then the connection closes.
+    if other is c:
+        c.closing = True
+    else:
+        other.close()

@@ -1,0 +1,291 @@
+"""Server commands: DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME, INFO, COMMAND,
+CONFIG, MEMORY USAGE, SHUTDOWN."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import os
+import platform
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from ...redis.resp import encode_reply
+from ..config import OPTIONS
+from ..reply import OK, SYNTAX, CommandError, bulks, integer, map_reply
+from ..table import command, command_info, implemented
+from .args import to_int
+
+if TYPE_CHECKING:
+    from ..protocol import Client
+    from ..server import Server
+
+__all__ = ["info_text"]
+
+
+@command("DBSIZE")
+def dbsize(c: Client, args: list[bytes]) -> bytes:
+    return integer(len(c.db))
+
+
+def _flush_mode(args: list[bytes]) -> None:
+    if len(args) > 2 or (len(args) == 2 and args[1].upper() not in (b"ASYNC", b"SYNC")):
+        raise SYNTAX
+
+
+@command("FLUSHDB")
+def flushdb(c: Client, args: list[bytes]) -> bytes:
+    _flush_mode(args)
+    c.db.touch_all()
+    c.db.flush()
+    return OK
+
+
+@command("FLUSHALL")
+def flushall(c: Client, args: list[bytes]) -> bytes:
+    _flush_mode(args)
+    for db in c.server.keyspace.dbs:
+        db.touch_all()
+    c.server.keyspace.flushall()
+    return OK
+
+
+@command("SWAPDB")
+def swapdb(c: Client, args: list[bytes]) -> bytes:
+    try:
+        a, b = to_int(args[1]), to_int(args[2])
+    except CommandError:
+        raise CommandError("ERR invalid first DB index") from None
+    count = len(c.server.keyspace)
+    if not (0 <= a < count and 0 <= b < count):
+        raise CommandError("ERR DB index is out of range")
+    first, second = c.server.keyspace[a], c.server.keyspace[b]
+    first.touch_all()
+    second.touch_all()
+    # Swap the contents, not the objects: clients keep pointing at "db N".
+    first.data, second.data = second.data, first.data
+    first.expires, second.expires = second.expires, first.expires
+    first._heap, second._heap = second._heap, first._heap
+    for db in (first, second):
+        for key, value in db.data.items():
+            if value.__class__.__name__ == "deque":
+                c.server.signal_ready(db, key)
+    return OK
+
+
+@command("TIME")
+def time_(c: Client, args: list[bytes]) -> bytes:
+    now = time.time_ns() // 1000
+    return bulks([b"%d" % (now // 1_000_000), b"%d" % (now % 1_000_000)])
+
+
+# -------------------------------------------------------------------- INFO
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):  # pragma: no cover - not Linux
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _sections(server: Server) -> dict[str, list[tuple[str, Any]]]:
+    from ..server import VERSION
+
+    uptime = int(server.uptime())
+    rss = _rss()
+    cfg = server.config
+    keyspace = []
+    for db in server.keyspace.dbs:
+        if db.data:
+            keyspace.append((f"db{db.index}", f"keys={len(db.data)},expires={len(db.expires)},"
+                                              "avg_ttl=0"))
+    return {
+        "server": [
+            ("redis_version", VERSION), ("pulsards_version", "0.1.0"),
+            ("redis_mode", "standalone"), ("os", f"{platform.system()} {platform.release()}"),
+            ("arch_bits", 64), ("multiplexing_api", "asyncio"),
+            ("python_version", platform.python_version()), ("process_id", os.getpid()),
+            ("run_id", server.run_id), ("tcp_port", server.port),
+            ("server_time_usec", time.time_ns() // 1000),
+            ("uptime_in_seconds", uptime), ("uptime_in_days", uptime // 86400),
+            ("hz", cfg.hz), ("executable", sys.executable),
+        ],
+        "clients": [
+            ("connected_clients", len(server.clients)),
+            ("maxclients", cfg.maxclients),
+            ("blocked_clients", server.blocked_count()),
+        ],
+        "memory": [
+            ("used_memory", rss), ("used_memory_human", f"{rss / 1024 / 1024:.2f}M"),
+            ("used_memory_rss", rss), ("maxmemory", 0), ("maxmemory_policy", "noeviction"),
+        ],
+        "persistence": [("loading", 0), ("aof_enabled", 0), ("rdb_changes_since_last_save", 0)],
+        "stats": [
+            ("total_connections_received", server.stats.connections),
+            ("total_commands_processed", server.stats.commands),
+            ("rejected_connections", server.stats.rejected_connections),
+            ("expired_keys", server.stats.expired_keys),
+        ],
+        "replication": [("role", "master"), ("connected_slaves", 0)],
+        "keyspace": keyspace,
+    }
+
+
+def info_text(server: Server, wanted: list[str]) -> str:
+    """The text INFO returns for the requested section names."""
+    sections = _sections(server)
+    names = [w.lower() for w in wanted] or ["default"]
+    if any(n in ("all", "everything", "default") for n in names):
+        chosen = list(sections)
+    else:
+        chosen = [name for name in sections if name in names]
+    blocks = []
+    for name in chosen:
+        lines = [f"# {name.capitalize()}"]
+        lines += [f"{key}:{value}" for key, value in sections[name]]
+        blocks.append("\r\n".join(lines) + "\r\n")
+    return "\r\n".join(blocks)
+
+
+@command("INFO")
+def info(c: Client, args: list[bytes]) -> bytes:
+    text = info_text(c.server, [a.decode("utf-8", "replace") for a in args[1:]]).encode()
+    if c.resp3:
+        return b"=%d\r\ntxt:%s\r\n" % (len(text) + 4, text)
+    return b"$%d\r\n%s\r\n" % (len(text), text)
+
+
+# ----------------------------------------------------------------- COMMAND
+def _info_reply(c: Client, names: list[str]) -> bytes:
+    handlers = c.server.dispatch
+    out: list[Any] = []
+    for name in names:
+        entry = handlers.get(name.upper().encode())
+        if entry is None:
+            out.append(None)
+            continue
+        subs = [sub.spec for sub in entry.subcommands.values()]
+        out.append(command_info(entry.spec, sorted(subs, key=lambda s: s.name)))
+    return encode_reply(out, 3 if c.resp3 else 2)
+
+
+@command("COMMAND")
+def command_(c: Client, args: list[bytes]) -> bytes:
+    return _info_reply(c, [spec.name for spec in implemented()])
+
+
+@command("COMMAND|COUNT")
+def command_count(c: Client, args: list[bytes]) -> bytes:
+    return integer(len(implemented()))
+
+
+@command("COMMAND|INFO")
+def command_info_(c: Client, args: list[bytes]) -> bytes:
+    if len(args) == 2:
+        return command_(c, args)
+    return _info_reply(c, [a.decode("utf-8", "replace") for a in args[2:]])
+
+
+@command("COMMAND|LIST")
+def command_list(c: Client, args: list[bytes]) -> bytes:
+    return bulks(spec.name.lower().encode() for spec in implemented())
+
+
+@command("COMMAND|DOCS")
+def command_docs(c: Client, args: list[bytes]) -> bytes:
+    # Command documentation is not part of the shared table: an empty map.
+    return b"%0\r\n" if c.resp3 else b"*0\r\n"
+
+
+@command("COMMAND|GETKEYS")
+def command_getkeys(c: Client, args: list[bytes]) -> bytes:
+    from ...redis.commands import find_keys, lookup
+
+    spec = lookup(args[2:])
+    if spec is None:
+        raise CommandError("ERR Invalid command specified")
+    if not spec.key_specs:
+        raise CommandError("ERR The command has no key arguments")
+    indexes = find_keys(spec, args[2:])
+    if indexes is None:
+        raise CommandError("ERR Invalid arguments specified for command")
+    return bulks(args[2 + i] for i in indexes)
+
+
+# ------------------------------------------------------------------ CONFIG
+@command("CONFIG|GET")
+def config_get(c: Client, args: list[bytes]) -> bytes:
+    cfg = c.server.config
+    found: dict[str, str] = {}
+    for pattern in args[2:]:
+        text = pattern.decode("utf-8", "replace").lower()
+        for name in OPTIONS:
+            if fnmatch.fnmatchcase(name, text):
+                found[name] = cfg.get(name)
+    pairs = [(encode_reply(k), encode_reply(v)) for k, v in found.items()]
+    return map_reply(pairs, c.resp3)
+
+
+@command("CONFIG|SET")
+def config_set(c: Client, args: list[bytes]) -> bytes:
+    if len(args) % 2:
+        raise CommandError("ERR wrong number of arguments for 'config|set' command")
+    pairs = [(args[i].decode("utf-8", "replace").lower(), args[i + 1].decode("utf-8", "replace"))
+             for i in range(2, len(args), 2)]
+    for name, _ in pairs:
+        if name not in OPTIONS:
+            raise CommandError(
+                f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
+    cfg = c.server.config
+    for name, value in pairs:
+        try:
+            cfg.set(name, value)
+        except (ValueError, PermissionError) as exc:
+            raise CommandError(
+                f"ERR CONFIG SET failed (possibly related to argument '{name}') - {exc}"
+            ) from None
+    return OK
+
+
+@command("CONFIG|RESETSTAT")
+def config_resetstat(c: Client, args: list[bytes]) -> bytes:
+    from ..server import Stats
+
+    c.server.stats = Stats()
+    return OK
+
+
+# ------------------------------------------------------------------- misc
+@command("MEMORY|USAGE")
+def memory_usage(c: Client, args: list[bytes]) -> bytes:
+    if len(args) not in (3, 5) or (len(args) == 5 and args[3].upper() != b"SAMPLES"):
+        raise SYNTAX
+    key = args[2]
+    value = c.db.lookup(key)
+    if value is None:
+        return c.nil
+    size = sys.getsizeof(key) + sys.getsizeof(value) + 16  # the dict slot
+    if isinstance(value, dict):
+        size += sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in value.items())
+    elif not isinstance(value, bytes):
+        size += sum(sys.getsizeof(v) for v in value)
+    return integer(size)
+
+
+@command("SHUTDOWN")
+def shutdown(c: Client, args: list[bytes]) -> bytes:
+    for arg in args[1:]:
+        if arg.upper() not in (b"NOSAVE", b"SAVE", b"NOW", b"FORCE", b"ABORT"):
+            raise SYNTAX
+    if any(arg.upper() == b"ABORT" for arg in args[1:]):
+        raise CommandError("ERR No shutdown in progress.")
+    task = asyncio.ensure_future(c.server.stop())
+    c.server.background.add(task)
+    task.add_done_callback(c.server.background.discard)
+    c.closing = True
+    return b""
+
+

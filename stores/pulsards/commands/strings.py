@@ -1,0 +1,366 @@
+"""String commands.  GET and SET are the hot path: they touch the dicts directly."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from ..keyspace import Database, now_ms
+from ..reply import NOT_INTEGER, OK, SYNTAX, WRONGTYPE, CommandError, bulk, bulks, integer
+from ..table import command
+from .args import LLONG_MAX, LLONG_MIN, to_decimal, to_int
+from .lcs import lcs_reply
+
+if TYPE_CHECKING:
+    from ..protocol import Client
+
+__all__ = ["get_string"]
+
+
+def get_string(db: Database, key: bytes) -> bytes | None:
+    """The string at ``key``, ``None`` when missing; WRONGTYPE for other types."""
+    value = db.lookup(key)
+    if value is not None and value.__class__ is not bytes:
+        raise WRONGTYPE
+    return value
+
+
+def _check_size(c: Client, size: int) -> None:
+    if size > c.server.config.proto_max_bulk_len:
+        raise CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+
+
+@command("GET")
+def get(c: Client, args: list[bytes]) -> bytes:
+    db = c.db
+    key = args[1]
+    value = db.data.get(key)
+    if value is None:
+        return c.nil
+    if db.expires and key in db.expires and db.expires[key] <= now_ms():
+        db.lookup(key)  # expires it
+        return c.nil
+    if value.__class__ is not bytes:
+        raise WRONGTYPE
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+def _expire_arg(arg: bytes, name: str) -> int:
+    amount = to_int(arg)
+    if amount <= 0:
+        raise CommandError(f"ERR invalid expire time in '{name}' command")
+    return amount
+
+
+@command("SET")
+def set_(c: Client, args: list[bytes]) -> bytes:
+    db = c.db
+    if len(args) == 3:  # the common case: no options
+        key = args[1]
+        db.data[key] = args[2]
+        if db.expires:
+            db.expires.pop(key, None)
+        if db.watched:
+            db.touch(key)
+        return OK
+    nx = xx = get_old = keepttl = False
+    when: int | None = None
+    i = 3
+    n = len(args)
+    while i < n:
+        option = args[i].upper()
+        if option == b"NX" and not xx:
+            nx = True
+        elif option == b"XX" and not nx:
+            xx = True
+        elif option == b"GET":
+            get_old = True
+        elif option == b"KEEPTTL" and when is None:
+            keepttl = True
+        elif option in (b"EX", b"PX", b"EXAT", b"PXAT") and when is None and not keepttl \
+                and i + 1 < n:
+            amount = _expire_arg(args[i + 1], "set")
+            if option == b"EX":
+                when = now_ms() + amount * 1000
+            elif option == b"PX":
+                when = now_ms() + amount
+            elif option == b"EXAT":
+                when = amount * 1000
+            else:
+                when = amount
+            if when > LLONG_MAX:
+                raise CommandError("ERR invalid expire time in 'set' command")
+            i += 1
+        else:
+            raise SYNTAX
+        i += 1
+    key = args[1]
+    old = get_string(db, key) if get_old else db.lookup(key)
+    if (nx and old is not None) or (xx and old is None):
+        return bulk(old, c.resp3) if get_old else c.nil
+    db.set(key, args[2], keepttl)
+    if when is not None:
+        db.set_expire(key, when)
+    return bulk(old, c.resp3) if get_old else OK
+
+
+@command("SETNX")
+def setnx(c: Client, args: list[bytes]) -> bytes:
+    db = c.db
+    if db.lookup(args[1]) is not None:
+        return b":0\r\n"
+    db.set(args[1], args[2])
+    return b":1\r\n"
+
+
+def _setex(c: Client, args: list[bytes], unit: int) -> bytes:
+    name = args[0].decode().lower()
+    amount = _expire_arg(args[2], name)
+    when = now_ms() + amount * unit
+    if when > LLONG_MAX:
+        raise CommandError(f"ERR invalid expire time in '{name}' command")
+    c.db.set(args[1], args[3])
+    c.db.set_expire(args[1], when)
+    return OK
+
+
+@command("SETEX")
+def setex(c: Client, args: list[bytes]) -> bytes:
+    return _setex(c, args, 1000)
+
+
+@command("PSETEX")
+def psetex(c: Client, args: list[bytes]) -> bytes:
+    return _setex(c, args, 1)
+
+
+@command("GETSET")
+def getset(c: Client, args: list[bytes]) -> bytes:
+    db = c.db
+    old = get_string(db, args[1])
+    db.set(args[1], args[2])
+    return bulk(old, c.resp3)
+
+
+@command("GETDEL")
+def getdel(c: Client, args: list[bytes]) -> bytes:
+    db = c.db
+    old = get_string(db, args[1])
+    if old is not None:
+        db.delete(args[1])
+    return bulk(old, c.resp3)
+
+
+@command("GETEX")
+def getex(c: Client, args: list[bytes]) -> bytes:
+    db = c.db
+    key = args[1]
+    when: int | None = None
+    persist = False
+    i = 2
+    while i < len(args):
+        option = args[i].upper()
+        if option in (b"EX", b"PX", b"EXAT", b"PXAT") and when is None and not persist \
+                and i + 1 < len(args):
+            amount = _expire_arg(args[i + 1], "getex")
+            when = {b"EX": now_ms() + amount * 1000, b"PX": now_ms() + amount,
+                    b"EXAT": amount * 1000, b"PXAT": amount}[option]
+            i += 2
+        elif option == b"PERSIST" and when is None:
+            persist = True
+            i += 1
+        else:
+            raise SYNTAX
+    value = get_string(db, key)
+    if value is None:
+        return c.nil
+    if when is not None:
+        if when <= now_ms():
+            db.delete(key)
+        else:
+            db.set_expire(key, when)
+            db.touch(key)
+    elif persist and db.persist(key):
+        db.touch(key)
+    return bulk(value)
+
+
+@command("MGET")
+def mget(c: Client, args: list[bytes]) -> bytes:
+    lookup = c.db.lookup
+    values = []
+    for key in args[1:]:
+        value = lookup(key)
+        values.append(value if value.__class__ is bytes else None)
+    return bulks(values, c.resp3)
+
+
+@command("MSET")
+def mset(c: Client, args: list[bytes]) -> bytes:
+    if len(args) % 2 == 0:
+        raise CommandError("ERR wrong number of arguments for 'mset' command")
+    db = c.db
+    for i in range(1, len(args), 2):
+        db.set(args[i], args[i + 1])
+    return OK
+
+
+@command("MSETNX")
+def msetnx(c: Client, args: list[bytes]) -> bytes:
+    if len(args) % 2 == 0:
+        raise CommandError("ERR wrong number of arguments for 'msetnx' command")
+    db = c.db
+    if any(db.lookup(args[i]) is not None for i in range(1, len(args), 2)):
+        return b":0\r\n"
+    for i in range(1, len(args), 2):
+        db.set(args[i], args[i + 1])
+    return b":1\r\n"
+
+
+@command("APPEND")
+def append(c: Client, args: list[bytes]) -> bytes:
+    db = c.db
+    old = get_string(db, args[1])
+    value = args[2] if old is None else old + args[2]
+    _check_size(c, len(value))
+    db.set(args[1], value, keepttl=True)
+    return integer(len(value))
+
+
+@command("STRLEN")
+def strlen(c: Client, args: list[bytes]) -> bytes:
+    value = get_string(c.db, args[1])
+    return integer(0 if value is None else len(value))
+
+
+@command("GETRANGE")
+def getrange(c: Client, args: list[bytes]) -> bytes:
+    start, end = to_int(args[2]), to_int(args[3])
+    value = get_string(c.db, args[1]) or b""
+    size = len(value)
+    if start < 0 and end < 0 and start > end:
+        return b"$0\r\n\r\n"
+    if start < 0:
+        start = max(0, size + start)
+    if end < 0:
+        end = max(0, size + end)
+    end = min(end, size - 1)
+    if start > end or size == 0:
+        return b"$0\r\n\r\n"
+    return bulk(value[start:end + 1])
+
+
+@command("SETRANGE")
+def setrange(c: Client, args: list[bytes]) -> bytes:
+    offset = to_int(args[2])
+    if offset < 0:
+        raise CommandError("ERR offset is out of range")
+    db = c.db
+    piece = args[3]
+    old = get_string(db, args[1])
+    if old is None:
+        if not piece:
+            return b":0\r\n"
+        old = b""
+    elif not piece:
+        return integer(len(old))
+    _check_size(c, offset + len(piece))
+    if len(old) < offset:
+        old += b"\0" * (offset - len(old))
+    value = old[:offset] + piece + old[offset + len(piece):]
+    db.set(args[1], value, keepttl=True)
+    return integer(len(value))
+
+
+def _incr(c: Client, key: bytes, delta: int) -> bytes:
+    db = c.db
+    old = get_string(db, key)
+    if old is None:
+        current = 0
+    else:
+        if len(old) > 20:
+            raise NOT_INTEGER
+        current = to_int(old)
+    value = current + delta
+    if not LLONG_MIN <= value <= LLONG_MAX:
+        raise CommandError("ERR increment or decrement would overflow")
+    db.set(key, b"%d" % value, keepttl=True)
+    return b":%d\r\n" % value
+
+
+@command("INCR")
+def incr(c: Client, args: list[bytes]) -> bytes:
+    return _incr(c, args[1], 1)
+
+
+@command("DECR")
+def decr(c: Client, args: list[bytes]) -> bytes:
+    return _incr(c, args[1], -1)
+
+
+@command("INCRBY")
+def incrby(c: Client, args: list[bytes]) -> bytes:
+    return _incr(c, args[1], to_int(args[2]))
+
+
+@command("DECRBY")
+def decrby(c: Client, args: list[bytes]) -> bytes:
+    delta = to_int(args[2])
+    if delta == LLONG_MIN:
+        raise CommandError("ERR decrement would overflow")
+    return _incr(c, args[1], -delta)
+
+
+def format_long_double(value: Decimal) -> bytes:
+    """Redis' ``ld2string(..., LD_STR_HUMAN)``: fixed point, 17 decimals, trimmed."""
+    text = f"{value:.17f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text in ("-0", ""):
+        text = "0"
+    return text.encode()
+
+
+@command("INCRBYFLOAT")
+def incrbyfloat(c: Client, args: list[bytes]) -> bytes:
+    db = c.db
+    key = args[1]
+    old = get_string(db, key)
+    current = Decimal(0) if old is None else to_decimal(old)
+    delta = to_decimal(args[2])
+    value = current + delta
+    if not value.is_finite():
+        raise CommandError("ERR increment would produce NaN or Infinity")
+    text = format_long_double(value)
+    db.set(key, text, keepttl=True)
+    return bulk(text)
+
+
+@command("LCS")
+def lcs(c: Client, args: list[bytes]) -> bytes:
+    want_len = want_idx = with_len = False
+    min_len = 0
+    i = 3
+    while i < len(args):
+        option = args[i].upper()
+        if option == b"LEN":
+            want_len = True
+        elif option == b"IDX":
+            want_idx = True
+        elif option == b"WITHMATCHLEN":
+            with_len = True
+        elif option == b"MINMATCHLEN" and i + 1 < len(args):
+            min_len = max(0, to_int(args[i + 1]))
+            i += 1
+        else:
+            raise SYNTAX
+        i += 1
+    if want_len and want_idx:
+        raise CommandError(
+            "ERR If you want both the length and indexes, please just use IDX.")
+    db = c.db
+    a, b = db.lookup(args[1]) or b"", db.lookup(args[2]) or b""
+    if a.__class__ is not bytes or b.__class__ is not bytes:
+        raise CommandError("ERR The specified keys must contain string values")
+
+    return lcs_reply(a, b, want_len, want_idx, with_len, min_len, c.resp3)

@@ -1,0 +1,91 @@
+"""Server options: defaults, parsing and ``CONFIG GET``/``CONFIG SET`` rules."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, fields
+from typing import Any, Final
+
+__all__ = ["OPTIONS", "Config", "parse_memory"]
+
+_UNITS: Final = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
+                 "g": 1000**3, "gb": 1024**3}
+
+LOGLEVELS: Final = {"debug": logging.DEBUG, "verbose": logging.INFO, "notice": logging.INFO,
+                    "warning": logging.WARNING, "nothing": logging.CRITICAL + 10}
+
+
+def parse_memory(text: str) -> int:
+    """``512mb`` -> 536870912, as redis.conf memory units (``k`` is 1000, ``kb`` 1024)."""
+    text = text.strip().lower()
+    digits = text.rstrip("kmgb")
+    unit = text[len(digits):]
+    if not digits.isdigit() or unit not in _UNITS:
+        raise ValueError(f"argument must be a memory value: {text!r}")
+    return int(digits) * _UNITS[unit]
+
+
+@dataclass
+class Config:
+    """Everything ``python -m stores.pulsards`` and ``CONFIG`` know about."""
+
+    bind: str = "127.0.0.1"
+    port: int = 6410
+    requirepass: str = ""
+    databases: int = 16
+    maxclients: int = 10000
+    loglevel: str = "notice"
+    proto_max_bulk_len: int = 512 * 1024 * 1024
+    client_query_buffer_limit: int = 1024 * 1024 * 1024
+    timeout: int = 0
+    hz: int = 10
+
+    def get(self, name: str) -> str:
+        """The ``CONFIG GET`` text of option ``name`` (redis.conf spelling)."""
+        value = getattr(self, name.replace("-", "_"))
+        return str(value)
+
+    def set(self, name: str, text: str) -> None:
+        """Apply ``CONFIG SET name text``; ``ValueError`` says why it is refused."""
+        attr = name.replace("-", "_")
+        kind, mutable = OPTIONS[name]
+        if not mutable:
+            raise PermissionError("can't set immutable config")
+        value: Any
+        if kind == "memory":
+            value = parse_memory(text)
+        elif kind == "int":
+            try:
+                value = int(text)
+            except ValueError:
+                raise ValueError("argument couldn't be parsed into an integer") from None
+            if value < 0:
+                raise ValueError("argument must be between 0 and 2147483647 inclusive")
+        elif kind == "loglevel":
+            if text.lower() not in LOGLEVELS:
+                raise ValueError("argument(s) must be one of the following: "
+                                 "debug, verbose, notice, warning, nothing")
+            value = text.lower()
+        else:
+            value = text
+        if attr == "proto_max_bulk_len" and value < 1024 * 1024:
+            raise ValueError("argument must be a memory value of at least 1mb")
+        if attr == "hz":
+            value = max(1, min(500, value))
+        setattr(self, attr, value)
+
+
+# redis.conf name -> (kind, settable at run time)
+OPTIONS: Final[dict[str, tuple[str, bool]]] = {
+    "bind": ("str", False),
+    "port": ("int", False),
+    "requirepass": ("str", True),
+    "databases": ("int", False),
+    "maxclients": ("int", True),
+    "loglevel": ("loglevel", True),
+    "proto-max-bulk-len": ("memory", True),
+    "client-query-buffer-limit": ("memory", True),
+    "timeout": ("int", True),
+    "hz": ("int", True),
+}
+assert {f.name for f in fields(Config)} == {n.replace("-", "_") for n in OPTIONS}

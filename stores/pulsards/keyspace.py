@@ -1,0 +1,206 @@
+"""The keyspace: one ``Database`` per index, values in plain dicts.
+
+Values are stored as they are, with no wrapper object per key: ``bytes`` for
+strings, ``collections.deque`` for lists, ``dict`` for hashes, ``set`` for
+sets.  Expiry times (absolute, milliseconds since the epoch) live in a side
+table ``expires`` plus a min-heap of deadlines that the active expiry cycle
+pops, so keys without a TTL cost nothing extra.
+
+Expiry is lazy (every read through ``lookup`` checks the deadline) and active
+(``Keyspace.active_expire`` is called ``hz`` times a second by the server and
+removes keys whose deadline passed, within a time budget, as Redis' cycle
+does; Redis samples random keys, pulsards pops its deadline heap, which finds
+every expired key without scanning live ones).
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any, Final
+
+from .reply import WRONGTYPE
+
+__all__ = ["Database", "Keyspace", "now_ms", "type_name"]
+
+_TYPE_NAMES: Final[dict[type, str]] = {
+    bytes: "string", deque: "list", dict: "hash", set: "set",
+}
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch (the clock TTLs are kept in)."""
+    return time.time_ns() // 1_000_000
+
+
+def type_name(value: Any) -> str:
+    """Redis' name of a stored value's type (``TYPE``)."""
+    return _TYPE_NAMES.get(type(value), "none")
+
+
+class Database:
+    """One numbered database: ``data`` (key -> value) and ``expires`` (key -> ms)."""
+
+    __slots__ = ("_heap", "data", "expires", "index", "on_delete", "on_ready", "watched")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.data: dict[bytes, Any] = {}
+        self.expires: dict[bytes, int] = {}
+        self._heap: list[tuple[int, bytes]] = []
+        # key -> clients that WATCH it; writers call ``touch`` when non-empty.
+        self.watched: dict[bytes, set[Any]] = {}
+        # Called with (db, key) when a key goes away (WATCH, blocked clients).
+        self.on_delete: Callable[[Database, bytes], None] | None = None
+        # Called with (db, key) when a list appears at ``key`` (blocked pops).
+        self.on_ready: Callable[[Database, bytes], None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    # ------------------------------------------------------------ lookups
+    def lookup(self, key: bytes) -> Any:
+        """The live value at ``key`` or ``None`` (an expired key is removed)."""
+        expires = self.expires
+        if expires and key in expires and expires[key] <= now_ms():
+            self._expire(key)
+            return None
+        return self.data.get(key)
+
+    def lookup_type(self, key: bytes, kind: type) -> Any:
+        """``lookup`` that raises WRONGTYPE when the value is not a ``kind``."""
+        value = self.lookup(key)
+        if value is not None and type(value) is not kind:
+            raise WRONGTYPE
+        return value
+
+    def exists(self, key: bytes) -> bool:
+        return self.lookup(key) is not None
+
+    def live_keys(self) -> Iterator[bytes]:
+        """Live keys (expired ones are skipped, not removed: safe while iterating)."""
+        expires = self.expires
+        if not expires:
+            yield from list(self.data)
+            return
+        now = now_ms()
+        for key in list(self.data):
+            when = expires.get(key)
+            if when is None or when > now:
+                yield key
+
+    # ------------------------------------------------------------ changes
+    def set(self, key: bytes, value: Any, keepttl: bool = False) -> None:
+        """Store ``value``; drops the TTL unless ``keepttl``."""
+        self.data[key] = value
+        if not keepttl and self.expires:
+            self.expires.pop(key, None)
+        if self.watched:
+            self.touch(key)
+
+    def delete(self, key: bytes) -> bool:
+        """Remove ``key``; True when a live key was removed."""
+        if self.lookup(key) is None:
+            return False
+        del self.data[key]
+        if self.expires:
+            self.expires.pop(key, None)
+        if self.watched:
+            self.touch(key)
+        return True
+
+    def remove(self, key: bytes) -> None:
+        """Remove a key known to exist (an emptied container); callers touch it."""
+        del self.data[key]
+        if self.expires:
+            self.expires.pop(key, None)
+
+    def touch(self, key: bytes) -> None:
+        """A write changed ``key``: transactions watching it will fail."""
+        clients = self.watched.get(key)
+        if clients:
+            for client in clients:
+                client.dirty_cas = True
+
+    def touch_all(self) -> None:
+        """Every watched key changed (FLUSHDB, SWAPDB)."""
+        for clients in self.watched.values():
+            for client in clients:
+                client.dirty_cas = True
+
+    def get_expire(self, key: bytes) -> int | None:
+        return self.expires.get(key)
+
+    def set_expire(self, key: bytes, when: int) -> None:
+        """Give existing ``key`` the absolute deadline ``when`` (ms)."""
+        self.expires[key] = when
+        heap = self._heap
+        heapq.heappush(heap, (when, key))
+        # Deadlines that were overwritten stay in the heap until popped;
+        # rebuild it when they dominate so it stays proportional to the TTLs.
+        if len(heap) > 1024 and len(heap) > 4 * len(self.expires):
+            self._heap = [(w, k) for k, w in self.expires.items()]
+            heapq.heapify(self._heap)
+
+    def persist(self, key: bytes) -> bool:
+        return self.expires.pop(key, None) is not None
+
+    def flush(self) -> None:
+        self.data = {}
+        self.expires = {}
+        self._heap = []
+
+    def _expire(self, key: bytes) -> None:
+        self.data.pop(key, None)
+        self.expires.pop(key, None)
+        if self.watched:
+            self.touch(key)
+        if self.on_delete is not None:
+            self.on_delete(self, key)
+
+    def active_expire(self, now: int, deadline_ns: int) -> int:
+        """Remove keys whose deadline is ``<= now`` until ``deadline_ns``; count them."""
+        heap = self._heap
+        expires = self.expires
+        removed = 0
+        while heap and heap[0][0] <= now:
+            when, key = heapq.heappop(heap)
+            if expires.get(key) == when:
+                self._expire(key)
+                removed += 1
+            if removed % 64 == 0 and time.perf_counter_ns() > deadline_ns:
+                break
+        return removed
+
+
+class Keyspace:
+    """All databases of a server."""
+
+    __slots__ = ("dbs", "expired_keys")
+
+    def __init__(self, databases: int = 16) -> None:
+        self.dbs = [Database(i) for i in range(databases)]
+        self.expired_keys = 0
+
+    def __getitem__(self, index: int) -> Database:
+        return self.dbs[index]
+
+    def __len__(self) -> int:
+        return len(self.dbs)
+
+    def flushall(self) -> None:
+        for db in self.dbs:
+            db.flush()
+
+    def active_expire(self, budget_ms: float = 25.0) -> int:
+        """One active expiry cycle over every database, within ``budget_ms``."""
+        now = now_ms()
+        deadline = time.perf_counter_ns() + int(budget_ms * 1_000_000)
+        removed = 0
+        for db in self.dbs:
+            if db.expires:
+                removed += db.active_expire(now, deadline)
+        self.expired_keys += removed
+        return removed

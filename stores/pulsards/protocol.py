@@ -1,0 +1,322 @@
+"""One client connection: request framing, dispatch, and one write per read.
+
+The hot path (``data_received`` while the connection is in *fast mode*) feeds
+the read to ``hiredis.Reader``, runs every complete request through the
+dispatch table and writes all replies with a single ``transport.write``.
+
+Fast mode is only used when a read starts at a request boundary and holds
+nothing unusual.  Anything else (an inline command, a request split across
+reads, malformed framing, an unauthenticated client, a blocked client with
+requests queued behind it) switches the connection to *slow mode*: the read
+is parsed again by ``parser.RequestParser``, which skips the requests already
+run and knows Redis' inline syntax, limits and error texts.  Once that parser
+is empty at a request boundary the connection returns to fast mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from typing import TYPE_CHECKING, Any, cast
+
+import hiredis
+
+from .parser import RequestParser
+from .reply import NIL2, NIL3, Blocked, CommandError, ProtocolError, error
+
+if TYPE_CHECKING:
+    from .keyspace import Database
+    from .server import Server
+    from .table import Entry
+
+__all__ = ["Client"]
+
+log = logging.getLogger("stores.pulsards")
+
+_pack = hiredis.pack_command
+# hiredis allocates an aggregate's slots from its header before the elements
+# arrive, and freeing millions of them takes seconds: such reads go the slow way.
+_huge_aggregate = re.compile(rb"(?:\A|\n)[*%~>|][0-9]{7}").search
+
+
+class _Fallback(Exception):
+    """hiredis produced something Redis would not accept as a request."""
+
+
+def unknown_command(args: list[bytes]) -> bytes:
+    """Redis' reply to a command name it does not know."""
+    shown = ""
+    for arg in args[1:]:
+        if len(shown) >= 128:
+            break
+        text = arg.decode("utf-8", "replace")[:128 - len(shown)]
+        shown += f"'{text}' "
+    name = args[0].decode("utf-8", "replace")[:128]
+    return error(f"ERR unknown command '{name}', with args beginning with: {shown}")
+
+
+class Client(asyncio.Protocol):
+    """The server side of one connection (``CLIENT LIST`` calls these clients)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.id = server.next_client_id()
+        self.transport: asyncio.Transport | None = None
+        self.reader: Any = hiredis.Reader()
+        self.parser: RequestParser | None = None
+        self.db: Database = server.keyspace[0]
+        self.resp3 = False
+        self.nil = NIL2
+        self.locked = bool(server.config.requirepass)
+        self.name = b""
+        self.addr = ""
+        self.laddr = ""
+        self.created = time.monotonic()
+        self.last_active = self.created
+        self.last_command = b"NULL"
+        self.closing = False
+        self.closed = False
+        self.blocked: Any = None  # the waiter object while parked in a blocking command
+        self.multi: list[list[bytes]] | None = None
+        self.multi_error = False
+        self.watched: set[tuple[int, bytes]] = set()
+        self.dirty_cas = False
+        self.in_exec = False  # blocking commands do not block inside EXEC
+
+    # ---------------------------------------------------------- connection
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses: no isinstance.
+        self.transport = transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        sock = transport.get_extra_info("sockname")
+        self.addr = _address(peer)
+        self.laddr = _address(sock)
+        server = self.server
+        if len(server.clients) >= server.config.maxclients:
+            transport.write(b"-ERR max number of clients reached\r\n")
+            self.closing = True
+            transport.close()
+            return
+        server.clients[self.id] = self
+        server.stats.connections += 1
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.server.forget(self)
+        if self.watched:
+            from .commands.transactions import unwatch_all
+
+            unwatch_all(self)
+
+    def close(self) -> None:
+        """Close after the replies written so far are flushed."""
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    # ------------------------------------------------------------ requests
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        server = self.server
+        if (self.parser is not None or data[0] != 42 or self.locked
+                or len(data) > server.config.proto_max_bulk_len or _huge_aggregate(data)):
+            self._slow(data)
+            return
+        reader = self.reader
+        reader.feed(data)
+        dispatch = server.dispatch
+        ready = server.ready_keys
+        out: list[bytes] = []
+        done = 0
+        req: Any = None
+        last: Any = None
+        try:
+            while True:
+                req = reader.gets()
+                if req is False:
+                    break
+                if req.__class__ is not list:
+                    raise _Fallback
+                for arg in req:
+                    if arg.__class__ is not bytes:
+                        raise _Fallback
+                done += 1
+                last = req
+                if not req:
+                    continue
+                entry = dispatch.get(req[0])
+                if entry is None:
+                    entry = dispatch.get(req[0].upper())
+                if (entry is None or not entry.lo <= len(req) <= entry.hi
+                        or self.multi is not None or self.locked):
+                    out.append(self._special(req, entry))
+                else:
+                    try:
+                        out.append(entry.handler(self, req))
+                    except CommandError as exc:
+                        out.append(exc.reply())
+                    except Blocked:
+                        break
+                if ready:
+                    server.serve_blocked()
+                if self.closing or self.blocked is not None:
+                    break
+        except (hiredis.ProtocolError, _Fallback):
+            req = None
+        server.stats.commands += done
+        self.last_active = time.monotonic()
+        if last:
+            self.last_command = last[0]
+        # Fast mode may continue only from a verified request boundary: hiredis
+        # consumed every byte and the read ends with the last request it returned
+        # (hiredis does not tell whether it is inside an array it began).
+        if not self.closing and not (
+                req is False and last is not None and not reader.has_data()
+                and data.endswith(_pack(tuple(last)) if last else b"*0\r\n")):
+            self.reader = hiredis.Reader()
+            self.parser = parser = self._new_parser()
+            parser.feed(data)
+            try:
+                for _ in range(done):
+                    parser.gets()
+            except ProtocolError as exc:
+                self._protocol_error(exc, out)
+            else:
+                if self.blocked is None:
+                    self._run_parser(out)
+        if out:
+            self._write(out)
+
+    def _new_parser(self) -> RequestParser:
+        parser = RequestParser(self.server.config.proto_max_bulk_len)
+        parser.auth_required = self.locked
+        return parser
+
+    def _slow(self, data: bytes) -> None:
+        parser = self.parser
+        if parser is None:
+            self.parser = parser = self._new_parser()
+        parser.feed(data)
+        if parser.pending() > self.server.config.client_query_buffer_limit:
+            log.warning("closing client %s that reached max query buffer length", self.addr)
+            self.close()
+            return
+        out: list[bytes] = []
+        self.last_active = time.monotonic()
+        if self.blocked is None:
+            self._run_parser(out)
+        if out:
+            self._write(out)
+
+    def _run_parser(self, out: list[bytes]) -> None:
+        """Run the requests the slow parser holds; back to fast mode when it is empty."""
+        parser = self.parser
+        assert parser is not None
+        server = self.server
+        try:
+            while not self.closing and self.blocked is None:
+                parser.auth_required = self.locked
+                req = parser.gets()
+                if req is None:
+                    break
+                if not req:
+                    continue
+                server.stats.commands += 1
+                self.last_command = req[0]
+                out.append(self.execute(req))
+                if server.ready_keys:
+                    server.serve_blocked()
+        except ProtocolError as exc:
+            self._protocol_error(exc, out)
+            return
+        except Blocked:
+            pass
+        if parser.idle() and self.blocked is None:
+            self.parser = None
+
+    def _protocol_error(self, exc: ProtocolError, out: list[bytes]) -> None:
+        log.info("protocol error from client %s: %s", self.addr, exc)
+        out.append(error(f"ERR Protocol error: {exc}"))
+        self.closing = True
+
+    def _write(self, out: list[bytes]) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        transport.write(out[0] if len(out) == 1 else b"".join(out))
+        if self.closing:
+            transport.close()
+
+    def execute(self, req: list[bytes]) -> bytes:
+        """Run one request and return its encoded reply (raises ``Blocked``)."""
+        dispatch = self.server.dispatch
+        entry = dispatch.get(req[0])
+        if entry is None:
+            entry = dispatch.get(req[0].upper())
+        if (entry is None or not entry.lo <= len(req) <= entry.hi
+                or self.multi is not None or self.locked):
+            return self._special(req, entry)
+        try:
+            return entry.handler(self, req)
+        except CommandError as exc:
+            return exc.reply()
+
+    def _special(self, req: list[bytes], entry: Entry | None) -> bytes:
+        """Everything off the hot path: unknown names, arity, NOAUTH, MULTI queueing."""
+        multi = self.multi
+        if entry is None:
+            if multi is not None:
+                self.multi_error = True
+            return unknown_command(req)
+        if not entry.lo <= len(req) <= entry.hi:
+            if multi is not None:
+                self.multi_error = True
+            return error(f"ERR wrong number of arguments for '{entry.name}' command")
+        if self.locked and not entry.no_auth:
+            return b"-NOAUTH Authentication required.\r\n"
+        if multi is not None and entry.name not in _MULTI_IMMEDIATE:
+            multi.append(req)
+            return b"+QUEUED\r\n"
+        try:
+            return entry.handler(self, req)
+        except CommandError as exc:
+            return exc.reply()
+
+    # ------------------------------------------------------------ blocking
+    def unblock(self, reply: bytes) -> None:
+        """Answer a parked blocking command; queued requests run on the next turn."""
+        self.blocked = None
+        if self.closing or self.transport is None:
+            return
+        self.transport.write(reply)
+        if self.parser is not None:
+            asyncio.get_running_loop().call_soon(self._resume)
+
+    def _resume(self) -> None:
+        if self.closing or self.blocked is not None or self.parser is None:
+            return
+        out: list[bytes] = []
+        self._run_parser(out)
+        if out:
+            self._write(out)
+
+    # ---------------------------------------------------------------- state
+    def select(self, index: int) -> None:
+        self.db = self.server.keyspace[index]
+
+    def set_protocol(self, version: int) -> None:
+        self.resp3 = version == 3
+        self.nil = NIL3 if self.resp3 else NIL2
+
+
+_MULTI_IMMEDIATE = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
+
+
+def _address(value: Any) -> str:
+    if isinstance(value, tuple) and len(value) >= 2:
+        host = value[0]
+        return f"[{host}]:{value[1]}" if ":" in host else f"{host}:{value[1]}"
+    return str(value or "")

@@ -1,0 +1,246 @@
+"""The pulsards server: one event loop owning the keyspace and the clients.
+
+``Server(config)`` holds the keyspace, the dispatch table, the connected
+clients, statistics and the clients parked in blocking commands.
+``await server.start()`` listens (port 0 picks a free port, see ``port``);
+``await server.serve_forever()`` runs until ``stop()``; ``async with`` works
+too.  Nothing here is thread-safe: like Redis, everything happens on the
+server's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from .config import Config
+from .keyspace import Database, Keyspace
+from .table import Entry, build_dispatch
+
+if TYPE_CHECKING:
+    from .protocol import Client
+
+__all__ = ["Server", "Stats", "Waiter", "run"]
+
+log = logging.getLogger("stores.pulsards")
+
+VERSION = "7.0.15"  # the Redis version whose behaviour pulsards follows
+
+
+@dataclass
+class Stats:
+    """Counters for INFO stats (reset by CONFIG RESETSTAT)."""
+
+    connections: int = 0
+    commands: int = 0
+    rejected_connections: int = 0
+    expired_keys: int = 0
+
+
+# serve(db, key) -> the reply when the key can satisfy the waiter, else None.
+Serve = Callable[[Database, bytes], bytes | None]
+
+
+class Waiter:
+    """A client parked in a blocking command on some keys of one database."""
+
+    __slots__ = ("client", "db", "keys", "serve", "timeout_reply", "timer")
+
+    def __init__(self, client: Client, db: Database, keys: list[bytes], serve: Serve,
+                 timeout_reply: bytes) -> None:
+        self.client = client
+        self.db = db
+        self.keys = keys
+        self.serve = serve
+        self.timeout_reply = timeout_reply
+        self.timer: asyncio.TimerHandle | None = None
+
+
+class Server:
+    """A Redis-compatible server on one asyncio loop."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or Config()
+        self.keyspace = Keyspace(self.config.databases)
+        for db in self.keyspace.dbs:
+            db.on_ready = self.signal_ready
+        self.dispatch: dict[bytes, Entry] = build_dispatch()
+        self.clients: dict[int, Client] = {}
+        self.stats = Stats()
+        self.started = time.time()
+        self.started_monotonic = time.monotonic()
+        self.run_id = os.urandom(20).hex()
+        self.ready_keys: list[tuple[Database, bytes]] = []
+        self.blocking: dict[tuple[int, bytes], deque[Waiter]] = {}
+        self._next_id = 0
+        self.background: set[asyncio.Future[Any]] = set()
+        self._server: asyncio.Server | None = None
+        self._cron: asyncio.TimerHandle | None = None
+        self._stopped: asyncio.Event | None = None
+        self.port = self.config.port
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Listen on ``config.bind``/``config.port``; sets ``port`` to the real one."""
+        from .protocol import Client
+
+        loop = asyncio.get_running_loop()
+        hosts = self.config.bind.split() or ["127.0.0.1"]
+        self._server = await loop.create_server(
+            lambda: Client(self), hosts, self.config.port, reuse_address=True, backlog=511)
+        self.port = self.config.port = self._server.sockets[0].getsockname()[1]
+        self._stopped = asyncio.Event()
+        self._cron = loop.call_later(1 / self.config.hz, self._tick)
+        log.info("pulsards %s ready on %s port %d", VERSION, " ".join(hosts), self.port)
+
+    async def serve_forever(self) -> None:
+        """Wait until ``stop`` is called."""
+        assert self._stopped is not None, "start() first"
+        await self._stopped.wait()
+
+    async def stop(self) -> None:
+        """Stop listening and close every client connection."""
+        if self._cron is not None:
+            self._cron.cancel()
+            self._cron = None
+        if self._server is not None:
+            self._server.close()
+        for client in list(self.clients.values()):
+            client.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+        if self._stopped is not None:
+            self._stopped.set()
+
+    async def __aenter__(self) -> Server:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.stop()
+
+    def _tick(self) -> None:
+        """serverCron: active expiry and idle timeouts, ``hz`` times a second."""
+        loop = asyncio.get_running_loop()
+        budget = 250.0 / self.config.hz  # 25% of a tick, as Redis' slow cycle
+        self.stats.expired_keys += self.keyspace.active_expire(budget)
+        timeout = self.config.timeout
+        if timeout:
+            now = time.monotonic()
+            for client in list(self.clients.values()):
+                if client.blocked is None and now - client.last_active > timeout:
+                    client.close()
+        self._cron = loop.call_later(1 / self.config.hz, self._tick)
+
+    # -------------------------------------------------------------- clients
+    def next_client_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def forget(self, client: Client) -> None:
+        """A connection went away: drop it and anything it was blocked on."""
+        self.clients.pop(client.id, None)
+        if client.blocked is not None:
+            self._remove_waiter(client.blocked)
+            client.blocked = None
+
+    # ------------------------------------------------------------- blocking
+    def block(self, client: Client, keys: list[bytes], serve: Serve, timeout: float,
+              timeout_reply: bytes) -> None:
+        """Park ``client`` until ``serve`` succeeds on one of ``keys`` or ``timeout`` s."""
+        waiter = Waiter(client, client.db, keys, serve, timeout_reply)
+        index = client.db.index
+        for key in dict.fromkeys(keys):
+            self.blocking.setdefault((index, key), deque()).append(waiter)
+        if timeout > 0:
+            waiter.timer = asyncio.get_running_loop().call_later(
+                timeout, self._timed_out, waiter)
+        client.blocked = waiter
+
+    def signal_ready(self, db: Database, key: bytes) -> None:
+        """A push made ``key`` servable: waiters get served after the command."""
+        if (db.index, key) in self.blocking:
+            self.ready_keys.append((db, key))
+
+    def serve_blocked(self) -> None:
+        """Serve waiters on the keys signalled ready, oldest waiter first."""
+        ready = self.ready_keys
+        while ready:
+            db, key = ready.pop(0)
+            queue = self.blocking.get((db.index, key))
+            while queue:
+                waiter = queue[0]
+                reply = waiter.serve(db, key)
+                if reply is None:
+                    break
+                self._remove_waiter(waiter)
+                waiter.client.unblock(reply)
+
+    def blocked_count(self) -> int:
+        return sum(1 for c in self.clients.values() if c.blocked is not None)
+
+    def _timed_out(self, waiter: Waiter) -> None:
+        self._remove_waiter(waiter)
+        waiter.client.unblock(waiter.timeout_reply)
+
+    def _remove_waiter(self, waiter: Waiter) -> None:
+        if waiter.timer is not None:
+            waiter.timer.cancel()
+        index = waiter.db.index
+        for key in dict.fromkeys(waiter.keys):
+            queue = self.blocking.get((index, key))
+            if queue is None:
+                continue
+            if waiter in queue:
+                queue.remove(waiter)
+            if not queue:
+                del self.blocking[(index, key)]
+
+    def uptime(self) -> float:
+        return time.monotonic() - self.started_monotonic
+
+
+def run(config: Config, on_ready: Callable[[Server], Any] | None = None) -> None:
+    """Run a server until SIGINT/SIGTERM (uvloop when installed)."""
+    import signal
+
+    uvloop: Any
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        uvloop = None
+
+    async def main() -> None:
+        server = Server(config)
+        await server.start()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, _stop, server, sig)
+        if on_ready is not None:
+            on_ready(server)
+        await server.serve_forever()
+        log.info("pulsards is now ready to exit, bye bye...")
+
+    if uvloop is not None:
+        uvloop.run(main())
+    else:  # pragma: no cover
+        asyncio.run(main())
+
+
+def _stop(server: Server, sig: int) -> None:
+    log.warning("received signal %d, shutting down", sig)
+    task = asyncio.ensure_future(server.stop())
+    _PENDING.add(task)
+    task.add_done_callback(_PENDING.discard)
+
+
+_PENDING: set[asyncio.Future[Any]] = set()

@@ -1,0 +1,158 @@
+"""pulsards' command table: handlers bound to the shared Redis command specs.
+
+Command facts (arity, flags, key positions, group) come from
+``stores.redis.commands.COMMANDS``, the same table the client uses; this
+module only adds which handler runs each command.  Handlers register with
+``@command("GET")`` (``"CONFIG|GET"`` for a subcommand) in the modules of
+``stores.pulsards.commands``; ``build_dispatch`` turns the registry into the
+dict the connection looks names up in.
+
+A handler is ``handler(client, args) -> bytes``: ``args`` are the request's
+``bytes`` (the command name included) and the result is the encoded reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+from ..redis.commands import COMMANDS, CommandSpec
+from .reply import CommandError
+
+if TYPE_CHECKING:
+    from .protocol import Client
+
+__all__ = ["HANDLERS", "Entry", "Handler", "build_dispatch", "command", "implemented"]
+
+Handler = Callable[["Client", list[bytes]], bytes]
+
+HANDLERS: Final[dict[str, Handler]] = {}
+
+
+def command(name: str) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of ``name``."""
+    key = name.upper()
+    if key not in COMMANDS:
+        raise KeyError(f"{name} is not in the shared command table")
+
+    def register(handler: Handler) -> Handler:
+        HANDLERS[key] = handler
+        return handler
+
+    return register
+
+
+class Entry:
+    """What the connection needs to run one command, resolved once at start."""
+
+    __slots__ = ("handler", "hi", "lo", "name", "no_auth", "spec", "subcommands")
+
+    def __init__(self, spec: CommandSpec, handler: Handler) -> None:
+        self.spec = spec
+        self.handler = handler
+        # Arity as an inclusive range of len(args): fixed N, or at least -N.
+        self.lo = spec.arity if spec.arity >= 0 else -spec.arity
+        self.hi = spec.arity if spec.arity >= 0 else 1 << 30
+        self.no_auth = "no_auth" in spec.flags
+        self.name = spec.name.lower()
+        self.subcommands: dict[bytes, Entry] = {}
+
+
+def _container(parent: str, own: Handler | None) -> Handler:
+    def dispatch(client: Client, args: list[bytes]) -> bytes:
+        if len(args) == 1 and own is not None:  # COMMAND alone is a command too
+            return own(client, args)
+        entry = client.server.dispatch[parent.encode()].subcommands.get(args[1].upper())
+        if entry is None:
+            sub = args[1].decode("utf-8", "replace")
+            raise CommandError(f"ERR unknown subcommand '{sub[:128]}'. Try {parent} HELP.")
+        if not entry.lo <= len(args) <= entry.hi:
+            raise CommandError(f"ERR wrong number of arguments for '{entry.name}' command")
+        if client.locked and not entry.no_auth:
+            raise CommandError("NOAUTH Authentication required.")
+        return entry.handler(client, args)
+
+    return dispatch
+
+
+def build_dispatch() -> dict[bytes, Entry]:
+    """Name -> entry for every implemented command, upper and lower case."""
+    from . import commands  # noqa: F401 - importing registers the handlers
+
+    table: dict[bytes, Entry] = {}
+    for name, handler in HANDLERS.items():
+        if "|" in name:
+            continue
+        table[name.encode()] = Entry(COMMANDS[name], handler)
+    for name, handler in HANDLERS.items():
+        if "|" not in name:
+            continue
+        parent, sub = name.split("|")
+        key = parent.encode()
+        if key not in table or not table[key].subcommands:
+            table[key] = Entry(COMMANDS[parent], _container(parent, HANDLERS.get(parent)))
+        table[key].subcommands[sub.encode()] = Entry(COMMANDS[name], handler)
+    for key in list(table):
+        table[key.lower()] = table[key]
+    return table
+
+
+def implemented() -> list[CommandSpec]:
+    """Specs of the implemented top-level commands (COMMAND, COMMAND COUNT)."""
+    return [COMMANDS[name] for name in sorted(HANDLERS) if "|" not in name] + [
+        COMMANDS[parent] for parent in sorted({n.split("|")[0] for n in HANDLERS if "|" in n})
+        if parent not in HANDLERS
+    ]
+
+
+# ------------------------------------------------------------- COMMAND INFO
+_FLAG_CATEGORIES: Final = {
+    "write": "@write", "readonly": "@read", "admin": "@admin", "pubsub": "@pubsub",
+    "fast": "@fast", "blocking": "@blocking",
+}
+
+
+def acl_categories(spec: CommandSpec) -> list[str]:
+    """ACL categories derived from the flags and group, as Redis derives most of them."""
+    cats = [cat for flag, cat in _FLAG_CATEGORIES.items() if flag in spec.flags]
+    if spec.group and spec.group not in ("server", "connection", "generic"):
+        cats.append("@" + spec.group)
+    elif spec.group == "generic":
+        cats.append("@keyspace")
+    elif spec.group == "connection":
+        cats.append("@connection")
+    if "fast" not in spec.flags:
+        cats.append("@slow")
+    if "admin" in spec.flags:
+        cats.append("@dangerous")
+    return cats
+
+
+def _key_spec(ks: tuple[Any, ...], spec: CommandSpec) -> dict[str, Any]:
+    flags = ["RO", "access"] if "readonly" in spec.flags else ["RW", "update"]
+    if ks[0] == "unknown":
+        return {"flags": flags, "begin_search": {"type": "unknown", "spec": {}},
+                "find_keys": {"type": "unknown", "spec": {}}}
+    if ks[0] == "index":
+        begin = {"type": "index", "spec": {"index": ks[1]}}
+        rest = ks[2:]
+    else:
+        begin = {"type": "keyword", "spec": {"keyword": ks[1], "startfrom": ks[2]}}
+        rest = ks[3:]
+    if rest[0] == "range":
+        find = {"type": "range", "spec": {"lastkey": rest[1], "keystep": rest[2],
+                                            "limit": rest[3]}}
+    else:
+        find = {"type": "keynum", "spec": {"keynumidx": rest[1], "firstkey": rest[2],
+                                             "keystep": rest[3]}}
+    return {"flags": flags, "begin_search": begin, "find_keys": find}
+
+
+def command_info(spec: CommandSpec, subcommands: list[CommandSpec]) -> list[Any]:
+    """The ``COMMAND INFO`` entry of ``spec`` as plain Python values."""
+    return [
+        spec.name.lower(), spec.arity, sorted(spec.flags), spec.first_key, spec.last_key,
+        spec.key_step, acl_categories(spec), [],
+        [_key_spec(ks, spec) for ks in spec.key_specs],
+        [command_info(sub, []) for sub in subcommands],
+    ]
