@@ -46,6 +46,8 @@ def parser() -> argparse.ArgumentParser:
                    help="an actor silent (no heartbeat) this long is restarted")
     p.add_argument("--boot-timeout", type=float, default=30.0,
                    help="seconds a child has to become ready")
+    p.add_argument("--call-timeout", type=float, default=30.0,
+                   help="default deadline (s) of calls made inside actors")
     return p
 
 

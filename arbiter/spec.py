@@ -35,17 +35,22 @@ BRUTAL_KILL = "brutal_kill"
 class ChildSpec:
     """How to start and supervise one child (or a pool of identical children).
 
-    ``target``   an :class:`actors.Actor` subclass, a callable returning one,
-                 an ``async def main(**params)``, or its ``"module:attr"`` path
-    ``restart``  ``permanent`` (always), ``transient`` (after an abnormal exit
-                 only) or ``temporary`` (never)
-    ``shutdown`` seconds a child gets to stop after SIGTERM before SIGKILL, or
-                 ``"brutal_kill"``; ``None`` means the arbiter's
-                 ``graceful_timeout``
-    ``count``    number of instances
-    ``pool``     a worker pool: ``-w``, TTIN/TTOU and HUP act on it, and its
-                 members are named ``NAME.1``, ``NAME.2``... (else ``NAME``)
-    ``params``   keyword arguments for the target (msgpack-able)
+    ``target``
+        an :class:`actors.Actor` subclass, a callable returning one, an
+        ``async def main(**params)``, or its ``"module:attr"`` path.
+    ``restart``
+        ``permanent`` (always), ``transient`` (after an abnormal exit only) or
+        ``temporary`` (never).
+    ``shutdown``
+        seconds a child gets to stop after SIGTERM before SIGKILL, or
+        ``"brutal_kill"``; ``None`` means the arbiter's ``graceful_timeout``.
+    ``count``
+        number of instances.
+    ``pool``
+        a worker pool: ``-w``, TTIN/TTOU and HUP act on it, and its members are
+        named ``NAME.1``, ``NAME.2``... (else ``NAME``).
+    ``params``
+        keyword arguments for the target (msgpack-able).
     """
 
     name: str

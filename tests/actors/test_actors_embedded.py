@@ -35,7 +35,8 @@ if __name__ == "__main__":
 def run_script(tmp: Path, setup: str, ending: str = "") -> tuple[str, int]:
     script = tmp / "script.py"
     script.write_text(textwrap.dedent(SCRIPT).format(setup=setup, ending=ending))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), str(ROOT)]))
+    path = [str(HERE), str(ROOT), os.environ.get("PYTHONPATH", "")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in path if p))
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
                           text=True, timeout=30)
     assert done.returncode == 0, done.stderr
