@@ -97,6 +97,7 @@ class Connection(asyncio.Protocol):
         self._sweep_handle: asyncio.TimerHandle | None = None
         self._next_id = 0
         self._room: deque[asyncio.Future[None]] = deque()
+        self._drainers: deque[asyncio.Future[None]] = deque()
         self._wbuf: list[bytes] = []
         self._corked = False
         self._running = 0  # incoming requests not yet answered
@@ -129,10 +130,11 @@ class Connection(asyncio.Protocol):
         for fut in pending.values():
             if not fut.done():
                 fut.set_exception(reason)
-        while self._room:
-            waiter = self._room.popleft()
-            if not waiter.done():
-                waiter.set_exception(reason)
+        for waiters in (self._room, self._drainers):
+            while waiters:
+                waiter = waiters.popleft()
+                if not waiter.done():
+                    waiter.set_exception(reason)
         if not self._closed.done():
             self._closed.set_result(None)
         for callback in self._close_callbacks:
@@ -149,6 +151,10 @@ class Connection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._writing_paused = False
         self._update_reading()
+        while self._drainers:
+            waiter = self._drainers.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
 
     def data_received(self, data: bytes) -> None:
         if self._dead:
@@ -233,6 +239,17 @@ class Connection(asyncio.Protocol):
         if self._dead:
             raise ConnectionLost(f"mailbox connection {self.name or self.peer} is closed")
         self._write(encode([2, method, args]))
+
+    async def drain(self) -> None:
+        """Wait while the peer is not reading fast enough (write buffer over its
+        high-water mark).  Producers of many notifications, e.g. pubsub pushes,
+        should ``await conn.drain()`` now and then: :meth:`notify` itself never
+        blocks."""
+        self._flush()
+        if self._writing_paused and not self._dead:
+            waiter: asyncio.Future[None] = self._loop.create_future()
+            self._drainers.append(waiter)
+            await waiter
 
     def on_notification(self, method: str, handler: Handler | None) -> None:
         """Route notifications named ``method`` to ``handler(*args)`` (``None`` removes).

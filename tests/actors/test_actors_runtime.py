@@ -146,7 +146,7 @@ async def _expect_closed(path: str, payload: bytes) -> tuple[bytes, bool]:
     encode([0, 1, "echo", [b"x" * (2 << 20)], {}]),   # 2 MiB > 1 MiB limit
 ], ids=["garbage", "map", "type", "shape", "ext", "oversized"])
 async def test_bad_frames_close_only_that_connection(
-    tree: arbiter.Arbiter, payload: bytes
+    tree: arbiter.Arbiter, payload: bytes, capfd: pytest.CaptureFixture[str]
 ) -> None:
     echo = await actors.spawn(Echo, name="echo")
     _, path, _ = split_address(echo.address)
@@ -158,6 +158,7 @@ async def test_bad_frames_close_only_that_connection(
     if not reset:
         assert actors.Codec().feed(reply) == [[1, 9, None, "ok"]]
     assert await echo.call("echo", 2) == 2  # the actor and other connections live on
+    assert "WARNING actors.mailbox: closing mailbox connection echo" in capfd.readouterr().err
 
 
 async def test_mailbox_dir_is_private(tree: arbiter.Arbiter) -> None:
@@ -243,3 +244,23 @@ def test_tcp_mailboxes(short_tmp: str) -> None:
                 assert actors.Codec().feed(sock.recv(100)) == [[1, 1, None, "pong"]]
 
     asyncio.run(main())
+
+
+@pytest.mark.timeout(10)
+async def test_drain_waits_for_a_slow_reader() -> None:
+    loop = asyncio.get_running_loop()
+    left, right = socket.socketpair()
+    _, sender = await loop.create_unix_connection(Connection, sock=left)
+    reader_transport, _ = await loop.create_unix_connection(Connection, sock=right)
+    reader_transport.pause_reading()  # a consumer that does not read
+    try:
+        chunk = b"x" * 65536
+        for _ in range(100):  # 6.5 MB: far above the write buffer's high-water mark
+            sender.notify("data", chunk)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(sender.drain(), 0.3)
+        reader_transport.resume_reading()
+        await asyncio.wait_for(sender.drain(), 5)
+    finally:
+        sender.close()
+        reader_transport.close()
