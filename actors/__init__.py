@@ -3,7 +3,7 @@
 Public API::
 
     Actor, expose                 define an actor and what it exposes
-    spawn, lookup, get_actor      start / find actors, the current one
+    spawn, lookup, stop, get_actor  start / find / stop actors, the current one
     ActorProxy, ActorInfo         handles on actors (call, notify)
     Connection, current_connection, defaults
     register_error, RemoteError, ConnectionLost, UnknownMethodError, ProtocolError
@@ -32,6 +32,7 @@ from .runtime import (
     set_hub,
     set_hub_factory,
     spawn,
+    stop,
     target_path,
 )
 
@@ -59,5 +60,6 @@ __all__ = [
     "set_hub",
     "set_hub_factory",
     "spawn",
+    "stop",
     "target_path",
 ]

@@ -35,6 +35,7 @@ __all__ = [
     "set_hub",
     "set_hub_factory",
     "spawn",
+    "stop",
     "target_path",
 ]
 
@@ -72,6 +73,10 @@ class Hub(Protocol):
         """Find a ready actor by name, waiting up to ``wait`` seconds; ``KeyError`` if none."""
         ...
 
+    async def stop_actor(self, name: str, timeout: float | None) -> bool:
+        """Stop an actor for good and wait for its exit; False if there was none."""
+        ...
+
 
 class RemoteHub:
     """The arbiter seen from inside an actor, through the hub connection."""
@@ -93,6 +98,10 @@ class RemoteHub:
             "lookup", name, wait, timeout=wait + defaults.call_timeout
         )
         return dict(result)
+
+    async def stop_actor(self, name: str, timeout: float | None) -> bool:
+        wait = (timeout or defaults.call_timeout) + 5.0
+        return bool(await self.connection.call("stop_actor", name, timeout, timeout=wait))
 
 
 _actor: Actor | None = None
@@ -349,3 +358,10 @@ async def lookup(name: str, *, wait: float = 0.0) -> ActorProxy:
     proxy = ActorProxy(ActorInfo.from_wire(await hub.lookup_actor(name, wait)))
     await proxy.connect()
     return proxy
+
+
+async def stop(name: str, *, timeout: float | None = None) -> bool:
+    """Stop the named actor for good (it is not restarted) and wait for its
+    exit; returns False when no such actor runs."""
+    hub = await get_hub()
+    return await hub.stop_actor(name, timeout)

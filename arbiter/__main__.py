@@ -9,7 +9,7 @@ import sys
 
 from actors.boot import new_event_loop
 
-from .arbiter import EXIT_BOOT, EXIT_USAGE, Arbiter
+from .arbiter import EXIT_BOOT, EXIT_ERROR, EXIT_USAGE, Arbiter
 from .spec import STRATEGIES, Config, load_app
 
 logger = logging.getLogger("arbiter")
@@ -80,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
             logger.error("app %r declares no children", app)
             return EXIT_BOOT
         return loop.run_until_complete(arbiter.run())
+    except Exception:
+        # A bug in the arbiter itself; supervise() has already killed the tree.
+        logger.exception("arbiter failed")
+        return EXIT_ERROR
     finally:
         loop.close()
 

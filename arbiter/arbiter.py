@@ -517,9 +517,8 @@ class Arbiter(Directory):
                     os.unlink(self.config.pidfile)
         if actors.runtime.current_hub() is self:
             actors.set_hub(None)
-        if self.runtime_dir:
-            if self._created_dir:
-                shutil.rmtree(self.runtime_dir, ignore_errors=True)
-            elif self.address.startswith("unix:"):
-                with contextlib.suppress(OSError):
-                    os.unlink(self.address[5:])
+        if self.address.startswith("unix:"):
+            with contextlib.suppress(OSError):
+                os.unlink(self.address[5:])
+        if self.runtime_dir and self._created_dir:
+            shutil.rmtree(self.runtime_dir, ignore_errors=True)

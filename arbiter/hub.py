@@ -42,6 +42,7 @@ class HubService:
             "spawn": self.spawn,
             "lookup": self.lookup,
             "children": self.children,
+            "stop_actor": self.stop_actor,
             "ping": lambda: "pong",
         }
 
@@ -113,6 +114,9 @@ class HubService:
     async def lookup(self, name: str, wait: float = 0.0) -> dict[str, Any]:
         return await self.arbiter.lookup_actor(name, wait)
 
+    async def stop_actor(self, name: str, timeout: float | None = None) -> bool:
+        return await self.arbiter.stop_actor(name, timeout)
+
     def children(self) -> list[dict[str, Any]]:
         """Every child with its state, in start order."""
         return [
@@ -132,6 +136,7 @@ class Directory:
     runtime_dir: str
     _stopping: str | None
     _name_waiters: dict[str, list[asyncio.Future[None]]]
+    _done: set[tuple[str, int]]
 
     if TYPE_CHECKING:
         def _launch(self, spec: ChildSpec, index: int) -> Child: ...
@@ -193,6 +198,21 @@ class Directory:
             self._remove_spec(spec)
             raise
         return child.info()
+
+    async def stop_actor(self, name: str, timeout: float | None = None) -> bool:
+        """Stop the actor called ``name`` for good (it is not replaced); wait
+        until it exited, at most ``timeout`` seconds; False if there was none."""
+        for child in list(self.children.values()):
+            if child.name == name and child.intent != "stop":
+                child.intent = "stop"
+                if not child.spec.dynamic:
+                    self._done.add(child.key)
+                self.terminate(child, "stop requested")
+                deadline = time.monotonic() + (timeout or self.config.graceful_timeout + 5)
+                while child.pid in self.children and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
+                return True
+        return False
 
     async def lookup_actor(self, name: str, wait: float = 0.0) -> dict[str, Any]:
         """Info of the ready actor called ``name``; waits up to ``wait`` seconds."""

@@ -191,6 +191,10 @@ async def test_spawn_from_inside_an_actor_and_direct_calls(tree: arbiter.Arbiter
         await actors.lookup("nobody")
     with pytest.raises(ValueError, match="already exists"):
         await actors.spawn(Echo, name="kid")
+    assert await actors.stop("kid") is True
+    assert await actors.stop("kid") is False
+    with pytest.raises(KeyError):
+        await actors.lookup("kid")
 
 
 async def test_notifications_reach_registered_handler(tree: arbiter.Arbiter) -> None:
