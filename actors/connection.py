@@ -122,19 +122,19 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._dead = True
         self._transport = None
-        reason = ConnectionLost(f"mailbox connection {self.name or self.peer} closed")
+        reason = f"mailbox connection {self.name or self.peer} closed"
         pending, self._pending = self._pending, {}
         self._deadlines.clear()
         if self._sweep_handle is not None:
             self._sweep_handle.cancel()
         for fut in pending.values():
             if not fut.done():
-                fut.set_exception(reason)
-        for waiters in (self._room, self._drainers):
+                fut.set_exception(ConnectionLost(reason))  # one instance per waiter:
+        for waiters in (self._room, self._drainers):      # tracebacks are per raise
             while waiters:
                 waiter = waiters.popleft()
                 if not waiter.done():
-                    waiter.set_exception(reason)
+                    waiter.set_exception(ConnectionLost(reason))
         if not self._closed.done():
             self._closed.set_result(None)
         for callback in self._close_callbacks:

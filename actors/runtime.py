@@ -332,6 +332,7 @@ async def spawn(
     restart: str = "transient",
     shutdown: float | str | None = None,
     timeout: float | None = None,
+    exist_ok: bool = False,
     **params: Any,
 ) -> ActorProxy:
     """Start an actor process and return a connected proxy once it is ready.
@@ -339,12 +340,15 @@ async def spawn(
     ``target`` is an :class:`Actor` subclass, a callable returning an actor,
     an ``async def main(**params)`` function, or their ``"module:attr"``
     path.  ``params`` (msgpack-able) are passed to it.  ``restart`` and
-    ``shutdown`` follow child-spec semantics.  Works inside any actor (the
-    arbiter starts the process) and in a plain script (an embedded arbiter
-    is started on demand).
+    ``shutdown`` follow child-spec semantics.  ``timeout`` bounds the wait for
+    readiness.  A taken ``name`` raises ``ValueError``, unless ``exist_ok``:
+    then the existing actor is returned once ready (racing spawners of one
+    singleton all get it).  Works inside any actor (the arbiter starts the
+    process) and in a plain script (an embedded arbiter is started on demand).
     """
     hub = await get_hub()
-    options = {"restart": restart, "shutdown": shutdown, "timeout": timeout}
+    options = {"restart": restart, "shutdown": shutdown, "timeout": timeout,
+               "exist_ok": exist_ok}
     info = await hub.spawn_actor(target_path(target), name, params, options)
     proxy = ActorProxy(ActorInfo.from_wire(info))
     await proxy.connect()

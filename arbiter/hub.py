@@ -182,11 +182,13 @@ class Directory:
         """Start an actor at runtime; return its info once it is ready."""
         if self._stopping is not None or not self.address:
             raise ActorError("the arbiter is not running")
+        timeout = float(options.get("timeout") or self.config.boot_timeout)
+        if name is not None and options.get("exist_ok") and self.name_taken(name):
+            return await self.lookup_actor(name, timeout)
         spec = dynamic_spec(self, target, name, params, options)
         self.specs.append(spec)
         self.counts[spec.name] = 1
         child = self._launch(spec, 1)
-        timeout = float(options.get("timeout") or self.config.boot_timeout)
         try:
             await wait_ready(child, timeout)
         except TimeoutError:

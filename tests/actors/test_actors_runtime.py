@@ -191,6 +191,9 @@ async def test_spawn_from_inside_an_actor_and_direct_calls(tree: arbiter.Arbiter
         await actors.lookup("nobody")
     with pytest.raises(ValueError, match="already exists"):
         await actors.spawn(Echo, name="kid")
+    same, other = await asyncio.gather(actors.spawn(Echo, name="one", exist_ok=True),
+                                       actors.spawn(Echo, name="one", exist_ok=True))
+    assert same.aid == other.aid
     assert await actors.stop("kid") is True
     assert await actors.stop("kid") is False
     with pytest.raises(KeyError):
