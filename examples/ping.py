@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from typing import Any
 
@@ -43,7 +44,7 @@ class Relay(Actor):
         peers = [m for m in self.members if m != sender]
         if not peers:
             return None
-        peer = peers[hash((sender, time.monotonic())) % len(peers)]
+        peer = random.choice(peers)
         try:
             proxy = await actors.lookup(peer, wait=1.0)
             await proxy.call("ping", timeout=2.0)

@@ -103,6 +103,18 @@ async def test_sigterm_stops_everything_and_exits_0(run_tree: Any) -> None:
     assert "arbiter stopping" in tree.log
 
 
+async def test_sigterm_stops_in_reverse_start_order(run_tree: Any) -> None:
+    tree = run_tree("arbiter_testapps:trio")
+    await tree.wait_running({"a", "b", "c"})
+    os.kill(tree.pid, signal.SIGTERM)
+    assert await asyncio.to_thread(tree.wait_exit, 20) == 0
+    log = tree.log
+    stops = [log.index(f"arbiter: stopping {name} (pid") for name in "cba"]
+    exits = [log.index(f"arbiter: {name} (pid") for name in "cba"]  # "c (pid N) exited: ..."
+    # each child has exited before the next one is asked to stop
+    assert stops[0] < exits[0] < stops[1] < exits[1] < stops[2]
+
+
 async def test_sigint_fast_stop_exits_0(run_tree: Any) -> None:
     tree = run_tree("arbiter_testapps:workers")
     await tree.wait_running({"worker.1", "worker.2"})
