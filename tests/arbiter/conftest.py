@@ -131,7 +131,12 @@ def run_tree() -> Iterator[Any]:
     yield start
     survivors = {}
     for tree in trees:
-        alive_before_kill = tree.proc.poll() is not None and group_members(tree.pid)
+        alive_before_kill: list[int] = []
+        if tree.proc.poll() is not None:
+            # The arbiter is gone: its children get 2 s to follow (PDEATHSIG).
+            deadline = time.monotonic() + 2.0
+            while (alive_before_kill := group_members(tree.pid)) and time.monotonic() < deadline:
+                time.sleep(0.02)
         tree.kill()
         if alive_before_kill:
             survivors[tree.pid] = alive_before_kill
