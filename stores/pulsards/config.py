@@ -39,6 +39,9 @@ class Config:
     client_query_buffer_limit: int = 1024 * 1024 * 1024
     timeout: int = 0
     hz: int = 10
+    # Persistence is not implemented yet; reported so tools asking see the truth.
+    save: str = ""
+    appendonly: str = "no"
 
     def get(self, name: str) -> str:
         """The ``CONFIG GET`` text of option ``name`` (redis.conf spelling)."""
@@ -87,5 +90,7 @@ OPTIONS: Final[dict[str, tuple[str, bool]]] = {
     "client-query-buffer-limit": ("memory", True),
     "timeout": ("int", True),
     "hz": ("int", True),
+    "save": ("str", False),
+    "appendonly": ("str", False),
 }
 assert {f.name for f in fields(Config)} == {n.replace("-", "_") for n in OPTIONS}

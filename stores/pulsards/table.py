@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
+from ..redis.command_table import COMMAND_ROWS
 from ..redis.commands import COMMANDS, CommandSpec
 from .reply import CommandError
 
@@ -106,26 +107,38 @@ def implemented() -> list[CommandSpec]:
 
 
 # ------------------------------------------------------------- COMMAND INFO
-_FLAG_CATEGORIES: Final = {
-    "write": "@write", "readonly": "@read", "admin": "@admin", "pubsub": "@pubsub",
-    "fast": "@fast", "blocking": "@blocking",
+# Flags in the order Redis lists them: the generated rows keep that order.
+_FLAG_ORDER: Final = {row[0]: row[2].split() for row in COMMAND_ROWS}
+
+# Redis' ACL category bits, in the order COMMAND INFO lists categories.
+_CATEGORY_ORDER: Final = [
+    "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
+    "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking",
+    "dangerous", "connection", "transaction", "scripting",
+]
+_GROUP_CATEGORY: Final = {
+    "generic": "keyspace", "sorted-set": "sortedset", "transactions": "transaction",
+    "connection": "connection", "string": "string", "list": "list", "hash": "hash",
+    "set": "set", "bitmap": "bitmap", "hyperloglog": "hyperloglog", "geo": "geo",
+    "stream": "stream", "pubsub": "pubsub", "scripting": "scripting",
+}
+_FLAG_CATEGORY: Final = {
+    "write": "write", "readonly": "read", "admin": "admin", "pubsub": "pubsub",
+    "fast": "fast", "blocking": "blocking",
 }
 
 
 def acl_categories(spec: CommandSpec) -> list[str]:
     """ACL categories derived from the flags and group, as Redis derives most of them."""
-    cats = [cat for flag, cat in _FLAG_CATEGORIES.items() if flag in spec.flags]
-    if spec.group and spec.group not in ("server", "connection", "generic"):
-        cats.append("@" + spec.group)
-    elif spec.group == "generic":
-        cats.append("@keyspace")
-    elif spec.group == "connection":
-        cats.append("@connection")
+    cats = {cat for flag, cat in _FLAG_CATEGORY.items() if flag in spec.flags}
+    group = _GROUP_CATEGORY.get(spec.group)
+    if group is not None:
+        cats.add(group)
     if "fast" not in spec.flags:
-        cats.append("@slow")
+        cats.add("slow")
     if "admin" in spec.flags:
-        cats.append("@dangerous")
-    return cats
+        cats.add("dangerous")
+    return ["@" + cat for cat in _CATEGORY_ORDER if cat in cats]
 
 
 def _key_spec(ks: tuple[Any, ...], spec: CommandSpec) -> dict[str, Any]:
@@ -151,7 +164,8 @@ def _key_spec(ks: tuple[Any, ...], spec: CommandSpec) -> dict[str, Any]:
 def command_info(spec: CommandSpec, subcommands: list[CommandSpec]) -> list[Any]:
     """The ``COMMAND INFO`` entry of ``spec`` as plain Python values."""
     return [
-        spec.name.lower(), spec.arity, sorted(spec.flags), spec.first_key, spec.last_key,
+        spec.name.lower(), spec.arity, _FLAG_ORDER.get(spec.name, sorted(spec.flags)),
+        spec.first_key, spec.last_key,
         spec.key_step, acl_categories(spec), [],
         [_key_spec(ks, spec) for ks in spec.key_specs],
         [command_info(sub, []) for sub in subcommands],

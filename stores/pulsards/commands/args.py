@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from functools import lru_cache
 from typing import Final
 
 from ..reply import NOT_FLOAT, NOT_INTEGER, CommandError
 
-__all__ = ["glob_matcher", "to_decimal", "to_float", "to_int", "upper"]
+__all__ = ["glob_matcher", "ld_add", "ld_format", "to_float", "to_int", "to_long_double",
+           "upper"]
 
 _INT: Final = re.compile(rb"-?(?:0|[1-9][0-9]{0,18})\Z")
 _FLOAT_OK: Final = re.compile(rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z"
@@ -35,14 +37,53 @@ def to_float(arg: bytes, err: CommandError = NOT_FLOAT) -> float:
     return float(arg)
 
 
-def to_decimal(arg: bytes, err: CommandError = NOT_FLOAT) -> Decimal:
-    """Parse a number exactly (INCRBYFLOAT adds in long double; Decimal is closer)."""
+# INCRBYFLOAT and HINCRBYFLOAT compute in C ``long double`` (x87 80-bit: a
+# 64-bit significand) and print with ``%.17Lf``; clients see those digits
+# (10.5 + 0.1 - 5 + 1e3 is 1005.59999999999999998), so pulsards rounds exact
+# fractions to 64 significant bits at every step to give the same text.
+_LD_BITS: Final = 64
+
+
+def _ld_round(value: Fraction) -> Fraction:
+    """``value`` rounded to the nearest long double (ties to even)."""
+    if value == 0:
+        return Fraction(0)
+    sign = -1 if value < 0 else 1
+    a = abs(value)
+    exp = a.numerator.bit_length() - a.denominator.bit_length()
+    if Fraction(2) ** exp > a:
+        exp -= 1
+    scaled = a * Fraction(2) ** (_LD_BITS - 1 - exp)  # in [2**63, 2**64)
+    mantissa = round(scaled)  # Fraction rounds half to even
+    return sign * mantissa * Fraction(2) ** (exp - _LD_BITS + 1)
+
+
+def to_long_double(arg: bytes, err: CommandError = NOT_FLOAT) -> Fraction | None:
+    """Parse as ``strtold`` would; ``None`` for infinities (Redis refuses their result)."""
     if _FLOAT_OK.match(arg) is None:
         raise err
+    text = arg.decode().lower()
+    if "inf" in text:
+        return None
     try:
-        return Decimal(arg.decode())
+        return _ld_round(Fraction(Decimal(text)))
     except InvalidOperation:  # pragma: no cover - the regex admits only numbers
         raise err from None
+
+
+def ld_add(a: Fraction, b: Fraction) -> Fraction:
+    """``a + b`` in long double."""
+    return _ld_round(a + b)
+
+
+def ld_format(value: Fraction) -> bytes:
+    """Redis' ``ld2string(..., LD_STR_HUMAN)``: ``%.17Lf`` with trailing zeros trimmed."""
+    scaled = round(abs(value) * 10**17)
+    whole, frac = divmod(scaled, 10**17)
+    text = f"{whole}.{frac:017d}".rstrip("0").rstrip(".")
+    if value < 0 and text != "0":
+        text = "-" + text
+    return text.encode()
 
 
 def upper(arg: bytes) -> bytes:

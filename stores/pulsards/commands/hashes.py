@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import random
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ..keyspace import Database
 from ..reply import EMPTY_ARRAY, OK, WRONGTYPE, CommandError, bulk, bulks, integer, map_reply
 from ..table import command
-from .args import LLONG_MAX, LLONG_MIN, to_decimal, to_int
+from .args import LLONG_MAX, LLONG_MIN, to_int, to_long_double
 from .keys import parse_cursor, scan_options
-from .strings import format_long_double
+from .strings import add_float
 
 if TYPE_CHECKING:
     from ..protocol import Client
@@ -150,16 +149,11 @@ def hincrby(c: Client, args: list[bytes]) -> bytes:
 
 @command("HINCRBYFLOAT")
 def hincrbyfloat(c: Client, args: list[bytes]) -> bytes:
-    delta = to_decimal(args[3])
+    to_long_double(args[3])  # a bad increment is reported before the hash is read
     db = c.db
     h = get_hash(db, args[1])
     old = None if h is None else h.get(args[2])
-    current = Decimal(0) if old is None else to_decimal(
-        old, CommandError("ERR hash value is not a float"))
-    value = current + delta
-    if not value.is_finite():
-        raise CommandError("ERR increment would produce NaN or Infinity")
-    text = format_long_double(value)
+    text = add_float(old, args[3], CommandError("ERR hash value is not a float"))
     _create(db, args[1])[args[2]] = text
     db.touch(args[1])
     return bulk(text)

@@ -276,8 +276,7 @@ def encoding_of(value: Any) -> str:
                 pass
         return "embstr" if len(value) <= 44 else "raw"
     if isinstance(value, deque):
-        small = len(value) <= 128 and all(len(v) <= 64 for v in value)
-        return "listpack" if small else "quicklist"
+        return "quicklist"  # Redis 7.0 has no listpack-encoded lists
     if isinstance(value, dict):
         small = len(value) <= 128 and all(
             len(k) <= 64 and len(v) <= 64 for k, v in value.items())
@@ -388,7 +387,7 @@ def _ttl(c: Client, key: bytes, ms: bool, absolute: bool) -> bytes:
     if when is None:
         return b":-1\r\n"
     if absolute:
-        return integer(when if ms else when // 1000)
+        return integer(when if ms else (when + 500) // 1000)
     left = max(0, when - now_ms())
     return integer(left if ms else (left + 500) // 1000)
 

@@ -53,10 +53,8 @@ def flushall(c: Client, args: list[bytes]) -> bytes:
 
 @command("SWAPDB")
 def swapdb(c: Client, args: list[bytes]) -> bytes:
-    try:
-        a, b = to_int(args[1]), to_int(args[2])
-    except CommandError:
-        raise CommandError("ERR invalid first DB index") from None
+    a = to_int(args[1], CommandError("ERR invalid first DB index"))
+    b = to_int(args[2], CommandError("ERR invalid second DB index"))
     count = len(c.server.keyspace)
     if not (0 <= a < count and 0 <= b < count):
         raise CommandError("ERR DB index is out of range")
@@ -163,7 +161,10 @@ def _info_reply(c: Client, names: list[str]) -> bytes:
     handlers = c.server.dispatch
     out: list[Any] = []
     for name in names:
-        entry = handlers.get(name.upper().encode())
+        parent, _, sub = name.upper().encode().partition(b"|")
+        entry = handlers.get(parent)
+        if entry is not None and sub:
+            entry = entry.subcommands.get(sub)
         if entry is None:
             out.append(None)
             continue

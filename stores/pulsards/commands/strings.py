@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from ..keyspace import Database, now_ms
-from ..reply import NOT_INTEGER, OK, SYNTAX, WRONGTYPE, CommandError, bulk, bulks, integer
+from ..reply import (
+    NOT_FLOAT,
+    NOT_INTEGER,
+    OK,
+    SYNTAX,
+    WRONGTYPE,
+    CommandError,
+    bulk,
+    bulks,
+    integer,
+)
 from ..table import command
-from .args import LLONG_MAX, LLONG_MIN, to_decimal, to_int
+from .args import LLONG_MAX, LLONG_MIN, ld_add, ld_format, to_int, to_long_double
 from .lcs import lcs_reply
 
 if TYPE_CHECKING:
     from ..protocol import Client
 
-__all__ = ["get_string"]
+__all__ = ["add_float", "get_string"]
 
 
 def get_string(db: Database, key: bytes) -> bytes | None:
@@ -311,14 +321,14 @@ def decrby(c: Client, args: list[bytes]) -> bytes:
     return _incr(c, args[1], -delta)
 
 
-def format_long_double(value: Decimal) -> bytes:
-    """Redis' ``ld2string(..., LD_STR_HUMAN)``: fixed point, 17 decimals, trimmed."""
-    text = f"{value:.17f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    if text in ("-0", ""):
-        text = "0"
-    return text.encode()
+def add_float(old: bytes | None, delta: bytes,
+              err: CommandError = NOT_FLOAT) -> bytes:
+    """The text of ``old + delta`` as Redis' INCRBYFLOAT computes and prints it."""
+    current = Fraction(0) if old is None else to_long_double(old, err)
+    increment = to_long_double(delta)
+    if current is None or increment is None:
+        raise CommandError("ERR increment would produce NaN or Infinity")
+    return ld_format(ld_add(current, increment))
 
 
 @command("INCRBYFLOAT")
@@ -326,12 +336,7 @@ def incrbyfloat(c: Client, args: list[bytes]) -> bytes:
     db = c.db
     key = args[1]
     old = get_string(db, key)
-    current = Decimal(0) if old is None else to_decimal(old)
-    delta = to_decimal(args[2])
-    value = current + delta
-    if not value.is_finite():
-        raise CommandError("ERR increment would produce NaN or Infinity")
-    text = format_long_double(value)
+    text = add_float(old, args[2])
     db.set(key, text, keepttl=True)
     return bulk(text)
 

@@ -1,0 +1,130 @@
+"""Fixtures: real pulsards servers (processes and in-process), the real Redis.
+
+``pulsards`` is one server process for the whole session (``python -m
+stores.pulsards --port 0``), flushed before each test that uses it; tests
+needing special options start their own with ``start_pulsards``.  ``either``
+runs a test against the real Redis (db 12 of ``REDIS_URL``) and pulsards, to
+show that both answer alike.  Every process started here is stopped here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+
+AGREE_DB = 12
+
+
+@dataclass
+class ServerProcess:
+    """A running ``python -m stores.pulsards`` and how to reach it."""
+
+    proc: subprocess.Popen[str]
+    port: int
+    host: str = "127.0.0.1"
+    stderr: list[str] = field(default_factory=list)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return self.proc.returncode
+
+
+def start_pulsards(*flags: str) -> ServerProcess:
+    """Start a pulsards process on a free port; return once it listens."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stores.pulsards", "--port", "0", "--loglevel", "warning",
+         *flags],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # "pulsards ready port=N"
+    if not line.startswith("pulsards ready port="):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"pulsards did not start: {line!r}")
+    return ServerProcess(proc, int(line.strip().split("=")[1]))
+
+
+@pytest.fixture(scope="session")
+def pulsards_server() -> Iterator[ServerProcess]:
+    server = start_pulsards()
+    try:
+        yield server
+    finally:
+        assert server.stop() == 0
+
+
+@pytest.fixture
+def pulsards(pulsards_server: ServerProcess) -> Iterator[ServerProcess]:
+    """The session's pulsards server, every database flushed first."""
+    client = redis.Redis(port=pulsards_server.port)
+    client.flushall()
+    client.close()
+    yield pulsards_server
+
+
+@pytest.fixture
+def rp(pulsards: ServerProcess) -> Iterator[redis.Redis]:
+    """redis-py on pulsards' db 0."""
+    client = redis.Redis(port=pulsards.port)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _redis_address() -> tuple[str, int]:
+    parts = urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    return parts.hostname or "127.0.0.1", parts.port or 6379
+
+
+@pytest.fixture(params=["redis", "pulsards"])
+def either(request: pytest.FixtureRequest,
+           pulsards_server: ServerProcess) -> Iterator[tuple[str, int]]:
+    """(host, port) of the real Redis or of pulsards; db 12 flushed before and after."""
+    if request.param == "redis":
+        address = _redis_address()
+    else:
+        address = (pulsards_server.host, pulsards_server.port)
+    client = redis.Redis(*address, db=AGREE_DB)
+    client.flushdb()
+    try:
+        yield address
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
+def both(request: pytest.FixtureRequest,
+         pulsards_server: ServerProcess) -> Iterator[tuple[redis.Redis, redis.Redis]]:
+    """redis-py on the real Redis and on pulsards (db 12, flushed), same protocol."""
+    host, port = _redis_address()
+    real = redis.Redis(host, port, db=AGREE_DB, protocol=request.param)
+    ours = redis.Redis(pulsards_server.host, pulsards_server.port, db=AGREE_DB,
+                       protocol=request.param)
+    for client in (real, ours):
+        client.flushdb()
+        client.response_callbacks.clear()  # compare the raw replies
+    try:
+        yield real, ours
+    finally:
+        for client in (real, ours):
+            client.flushdb()
+            client.close()

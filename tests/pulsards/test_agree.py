@@ -1,0 +1,200 @@
+"""The same command scripts on the real Redis and on pulsards: replies must match.
+
+Each script is a list of commands run in order through redis-py (so reply
+parsing is identical); errors are compared by their message.  A command
+starting with ``"~"`` has an unordered reply, compared sorted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis
+
+pytestmark = pytest.mark.timeout(30)
+
+Script = list[tuple[Any, ...]]
+
+
+def run(client: redis.Redis, script: Script) -> list[Any]:
+    out: list[Any] = []
+    for command in script:
+        unordered = command[0] == "~"
+        args = command[1:] if unordered else command
+        try:
+            reply = client.execute_command(*args)
+        except redis.ResponseError as exc:
+            reply = ("error", str(exc))
+        if unordered and isinstance(reply, list | set | tuple):
+            reply = sorted(reply, key=repr)
+        out.append(reply)
+    return out
+
+
+def agree(both: tuple[redis.Redis, redis.Redis], script: Script) -> None:
+    real, ours = both
+    expected = run(real, script)
+    got = run(ours, script)
+    wrong = [f"{command}: pulsards {have!r} != redis {want!r}"
+             for command, want, have in zip(script, expected, got, strict=True) if have != want]
+    assert not wrong, "\n".join(wrong)
+
+
+STRINGS: Script = [
+    ("SET", "k", "v"), ("GET", "k"), ("GET", "missing"), ("SET", "k", "w", "NX"),
+    ("SET", "k", "w", "XX", "GET"), ("SET", "new", "x", "XX"), ("SET", "k", "y", "NX", "GET"),
+    ("SET", "k", "v", "EX", "0"), ("SET", "k", "v", "EX", "-5"), ("SET", "k", "v", "EX", "x"),
+    ("SET", "k", "v", "NX", "XX"), ("SET", "k", "v", "EX", "10", "PX", "100"),
+    ("SET", "k", "v", "KEEPTTL", "EX", "10"), ("SET", "k", "v", "FOO"), ("SET", "k"),
+    ("SET", "t", "v", "EX", "100"), ("TTL", "t"), ("SET", "t", "w", "KEEPTTL"), ("TTL", "t"),
+    ("SET", "t", "z"), ("TTL", "t"), ("SETNX", "k", "a"), ("SETNX", "n1", "a"),
+    ("SETEX", "se", "0", "v"), ("SETEX", "se", "100", "v"), ("TTL", "se"),
+    ("PSETEX", "pse", "-1", "v"), ("GETSET", "k", "new"), ("GETSET", "gs", "1"),
+    ("GETDEL", "gs"), ("GETDEL", "gs"), ("GETEX", "k", "EX", "100"), ("TTL", "k"),
+    ("GETEX", "k", "PERSIST"), ("TTL", "k"), ("GETEX", "k", "EX", "1", "PX", "1"),
+    ("GETEX", "nope"), ("MSET", "a", "1", "b", "2"), ("MSET", "a", "1", "b"),
+    ("MGET", "a", "b", "nope"), ("MSETNX", "a", "9", "c", "3"), ("MSETNX", "c", "3", "d", "4"),
+    ("APPEND", "a", "23"), ("APPEND", "fresh", "xy"), ("STRLEN", "a"), ("STRLEN", "nope"),
+    ("SET", "s", "Hello World"), ("GETRANGE", "s", "0", "4"), ("GETRANGE", "s", "-5", "-1"),
+    ("GETRANGE", "s", "5", "2"), ("GETRANGE", "s", "-1", "-5"), ("GETRANGE", "s", "0", "100"),
+    ("GETRANGE", "s", "-100", "2"), ("GETRANGE", "nope", "0", "-1"),
+    ("SETRANGE", "s", "6", "Redis"), ("GET", "s"), ("SETRANGE", "pad", "5", "x"), ("GET", "pad"),
+    ("SETRANGE", "s", "-1", "x"), ("SETRANGE", "empty", "3", ""), ("EXISTS", "empty"),
+    ("INCR", "n"), ("INCRBY", "n", "10"), ("DECR", "n"), ("DECRBY", "n", "-5"),
+    ("INCRBY", "n", "x"), ("INCR", "s"), ("SET", "big", "9223372036854775807"), ("INCR", "big"),
+    ("DECRBY", "n", "-9223372036854775808"), ("SET", "sp", " 1"), ("INCR", "sp"),
+    ("SET", "lead", "01"), ("INCR", "lead"), ("INCRBY", "n", "+1"),
+    ("INCRBYFLOAT", "f", "10.5"), ("INCRBYFLOAT", "f", "0.1"), ("INCRBYFLOAT", "f", "-5"),
+    ("INCRBYFLOAT", "f", "1e3"), ("INCRBYFLOAT", "f", "abc"), ("INCRBYFLOAT", "s", "1"),
+    ("SET", "fl", "3.0"), ("INCRBYFLOAT", "fl", "1.5"), ("INCRBYFLOAT", "z", "0.1"),
+    ("INCRBYFLOAT", "z", "0.2"), ("INCRBYFLOAT", "e", "5.0e3"), ("INCRBYFLOAT", "inf", "inf"),
+    ("RPUSH", "list", "a"), ("GET", "list"), ("SET", "list", "x", "GET"), ("APPEND", "list", "x"),
+    ("INCR", "list"), ("STRLEN", "list"), ("MGET", "list", "a"), ("GETDEL", "list"),
+    ("SET", "l1", "ohmytext"), ("SET", "l2", "mynewtext"), ("LCS", "l1", "l2"),
+    ("LCS", "l1", "l2", "LEN"), ("LCS", "l1", "l2", "IDX"),
+    ("LCS", "l1", "l2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"),
+    ("LCS", "l1", "l2", "LEN", "IDX"), ("LCS", "l1", "nope"), ("LCS", "l1", "list"),
+    ("GET",), ("GET", "a", "b"), ("MGET",), ("INCRBY", "n"),
+]
+
+KEYS: Script = [
+    ("MSET", "a", "1", "b", "2", "c", "3"), ("RPUSH", "l", "x"), ("SADD", "s", "m"),
+    ("HSET", "h", "f", "v"), ("DEL", "a", "nope", "a"), ("EXISTS", "b", "b", "nope"),
+    ("UNLINK", "b"), ("TYPE", "c"), ("TYPE", "l"), ("TYPE", "s"), ("TYPE", "h"),
+    ("TYPE", "nope"), ("~", "KEYS", "*"), ("~", "KEYS", "?"), ("~", "KEYS", "[ch]"),
+    ("~", "KEYS", "[^c]"), ("KEYS", "x\\*"), ("RENAME", "c", "c2"), ("GET", "c2"),
+    ("RENAME", "nope", "x"), ("RENAME", "c2", "c2"), ("RENAMENX", "c2", "l"),
+    ("RENAMENX", "c2", "c3"), ("SET", "ttl", "v", "EX", "100"), ("RENAME", "ttl", "ttl2"),
+    ("TTL", "ttl2"), ("COPY", "c3", "c4"), ("GET", "c4"), ("COPY", "c3", "c4"),
+    ("COPY", "c3", "c4", "REPLACE"), ("COPY", "c3", "c3"), ("COPY", "nope", "x"),
+    ("COPY", "l", "l2"), ("RPUSH", "l2", "y"), ("LLEN", "l"),
+    ("COPY", "c3", "x", "DB", "99"), ("COPY", "c3", "x", "FOO"), ("MOVE", "c3", "12"),
+    ("MOVE", "c3", "99"), ("MOVE", "c3", "x"), ("TOUCH", "c4", "nope", "l"),
+    ("OBJECT", "ENCODING", "c4"), ("SET", "emb", "hello"), ("OBJECT", "ENCODING", "emb"),
+    ("SET", "raw", "x" * 50), ("OBJECT", "ENCODING", "raw"), ("OBJECT", "ENCODING", "l"),
+    ("OBJECT", "ENCODING", "h"), ("OBJECT", "ENCODING", "s"), ("SADD", "si", "1", "2"),
+    ("OBJECT", "ENCODING", "si"), ("OBJECT", "ENCODING", "nope"), ("OBJECT", "FOO", "x"),
+    ("EXPIRE", "c4", "100"), ("TTL", "c4"), ("EXPIRE", "c4", "50", "GT"), ("TTL", "c4"),
+    ("EXPIRE", "c4", "50", "LT"), ("TTL", "c4"), ("EXPIRE", "c4", "500", "NX"),
+    ("EXPIRE", "c4", "500", "XX"), ("TTL", "c4"), ("EXPIRE", "emb", "10", "XX"),
+    ("EXPIRE", "emb", "10", "GT"), ("EXPIRE", "emb", "10", "LT"), ("TTL", "emb"),
+    ("EXPIRE", "c4", "10", "NX", "XX"), ("EXPIRE", "c4", "10", "GT", "LT"),
+    ("EXPIRE", "c4", "10", "FOO"), ("EXPIRE", "c4", "x"), ("EXPIRE", "nope", "10"),
+    ("PEXPIRE", "c4", "100000"), ("PTTL", "nope"), ("PERSIST", "c4"), ("PERSIST", "c4"),
+    ("TTL", "c4"), ("PEXPIREAT", "c4", "99999999999999"), ("PEXPIRETIME", "c4"),
+    ("EXPIRETIME", "c4"), ("EXPIREAT", "c4", "99999999999"), ("EXPIRETIME", "c4"),
+    ("EXPIRETIME", "nope"), ("EXPIRETIME", "l"), ("EXPIRE", "c4", "-1"), ("EXISTS", "c4"),
+    ("EXPIRE", "l", "9223372036854775807"), ("PEXPIRE", "l", "9223372036854775807"),
+    ("SCAN", "x"), ("SCAN", "0", "COUNT", "0"), ("SCAN", "0", "FOO", "1"), ("DBSIZE",),
+    ("RANDOMKEY", "x"), ("DEL",), ("SELECT", "99"), ("SELECT", "x"),
+]
+
+LISTS: Script = [
+    ("RPUSH", "l", "a", "b", "c"), ("LPUSH", "l", "z", "y"), ("LRANGE", "l", "0", "-1"),
+    ("LRANGE", "l", "-2", "-1"), ("LRANGE", "l", "5", "1"), ("LRANGE", "l", "-100", "100"),
+    ("LRANGE", "nope", "0", "-1"), ("LRANGE", "l", "x", "1"), ("LLEN", "l"), ("LLEN", "nope"),
+    ("LINDEX", "l", "0"), ("LINDEX", "l", "-1"), ("LINDEX", "l", "99"), ("LSET", "l", "1", "Z"),
+    ("LSET", "l", "99", "x"), ("LSET", "nope", "0", "x"), ("LINSERT", "l", "BEFORE", "a", "0"),
+    ("LINSERT", "l", "AFTER", "c", "9"), ("LINSERT", "l", "AFTER", "q", "9"),
+    ("LINSERT", "nope", "AFTER", "q", "9"), ("LINSERT", "l", "MIDDLE", "a", "x"),
+    ("LRANGE", "l", "0", "-1"), ("RPUSH", "r", "x", "y", "x", "z", "x"), ("LREM", "r", "1", "x"),
+    ("LRANGE", "r", "0", "-1"), ("LREM", "r", "-1", "x"), ("LRANGE", "r", "0", "-1"),
+    ("LREM", "r", "0", "y"), ("LREM", "nope", "0", "x"), ("LTRIM", "l", "1", "-2"),
+    ("LRANGE", "l", "0", "-1"), ("LTRIM", "l", "5", "1"), ("EXISTS", "l"),
+    ("RPUSH", "p", "a", "b", "c", "b", "b"), ("LPOS", "p", "b"), ("LPOS", "p", "b", "RANK", "2"),
+    ("LPOS", "p", "b", "RANK", "-1"), ("LPOS", "p", "b", "COUNT", "0"),
+    ("LPOS", "p", "b", "COUNT", "2", "RANK", "-1"), ("LPOS", "p", "b", "MAXLEN", "2"),
+    ("LPOS", "p", "q"), ("LPOS", "p", "b", "RANK", "0"), ("LPOS", "p", "b", "COUNT", "-1"),
+    ("LPOS", "nope", "b"), ("LPOP", "p"), ("RPOP", "p"), ("LPOP", "p", "2"), ("LPOP", "p", "0"),
+    ("LPOP", "p", "-1"), ("LPOP", "nope"), ("LPOP", "nope", "2"), ("RPOP", "p", "9"),
+    ("EXISTS", "p"), ("LPUSHX", "nope", "a"), ("RPUSHX", "r", "q"), ("RPUSH", "m", "1", "2"),
+    ("LMOVE", "m", "n", "LEFT", "RIGHT"), ("LMOVE", "m", "n", "RIGHT", "LEFT"),
+    ("LMOVE", "m", "n", "LEFT", "LEFT"), ("LRANGE", "n", "0", "-1"), ("RPOPLPUSH", "n", "n"),
+    ("LRANGE", "n", "0", "-1"), ("LMOVE", "n", "n", "UP", "LEFT"), ("SET", "str", "x"),
+    ("LMOVE", "n", "str", "LEFT", "LEFT"), ("LRANGE", "n", "0", "-1"), ("LPUSH", "str", "x"),
+    ("LLEN", "str"), ("RPUSH", "q1", "a", "b", "c"), ("LMPOP", "2", "nope", "q1", "LEFT"),
+    ("LMPOP", "1", "q1", "RIGHT", "COUNT", "5"), ("LMPOP", "1", "q1", "RIGHT"),
+    ("LMPOP", "0", "q1", "LEFT"), ("LMPOP", "1", "q1", "LEFT", "COUNT", "0"),
+    ("LMPOP", "2", "q1", "LEFT"), ("BLPOP", "nope", "0.01"), ("BRPOP", "nope", "-1"),
+    ("BLPOP", "nope", "x"), ("RPUSH", "bl", "v"), ("BLPOP", "nope", "bl", "1"),
+    ("BLMPOP", "0.01", "1", "nope", "LEFT"), ("RPUSH", "bm", "1", "2", "3"),
+    ("BLMPOP", "1", "1", "bm", "RIGHT", "COUNT", "2"), ("BLMOVE", "bm", "bn", "LEFT", "LEFT", "1"),
+    ("BRPOPLPUSH", "nope", "x", "0.01"), ("LPUSH", "l"), ("LRANGE", "l", "0"),
+]
+
+HASHES: Script = [
+    ("HSET", "h", "a", "1", "b", "2"), ("HSET", "h", "a", "9", "c", "3"), ("HSET", "h", "a"),
+    ("HGET", "h", "a"), ("HGET", "h", "nope"), ("HGET", "nope", "a"),
+    ("HMGET", "h", "a", "nope", "c"), ("HMSET", "h", "d", "4"), ("HSETNX", "h", "a", "x"),
+    ("HSETNX", "h", "e", "5"), ("HLEN", "h"), ("HSTRLEN", "h", "a"), ("HSTRLEN", "h", "no"),
+    ("HEXISTS", "h", "a"), ("HEXISTS", "h", "zz"), ("~", "HKEYS", "h"), ("~", "HVALS", "h"),
+    ("HGETALL", "h"), ("HGETALL", "nope"), ("HDEL", "h", "a", "nope", "b"),
+    ("HINCRBY", "h", "c", "5"), ("HINCRBY", "h", "new", "-2"), ("HINCRBY", "h", "c", "x"),
+    ("HSET", "h", "s", "str"), ("HINCRBY", "h", "s", "1"), ("HINCRBYFLOAT", "h", "c", "1.5"),
+    ("HINCRBYFLOAT", "h", "fl", "0.1"), ("HINCRBYFLOAT", "h", "fl", "0.2"),
+    ("HINCRBYFLOAT", "h", "s", "1"), ("HINCRBYFLOAT", "h", "c", "x"),
+    ("HSET", "h", "big", "9223372036854775807"), ("HINCRBY", "h", "big", "1"),
+    ("HDEL", "h2", "x"), ("HSET", "h2", "only", "1"), ("HDEL", "h2", "only"), ("EXISTS", "h2"),
+    ("SET", "str", "x"), ("HGET", "str", "a"), ("HSET", "str", "a", "b"), ("HGETALL", "str"),
+    ("HSCAN", "h", "0", "MATCH", "h*"), ("HRANDFIELD", "nope"), ("HRANDFIELD", "h", "0"),
+    ("HRANDFIELD", "nope", "5"),
+]
+
+SETS: Script = [
+    ("SADD", "s", "a", "b", "c"), ("SADD", "s", "a", "d"), ("SCARD", "s"), ("SCARD", "nope"),
+    ("~", "SMEMBERS", "s"), ("SISMEMBER", "s", "a"), ("SISMEMBER", "s", "z"),
+    ("SMISMEMBER", "s", "a", "z"), ("SREM", "s", "a", "z"), ("SADD", "t", "c", "d", "e"),
+    ("~", "SINTER", "s", "t"), ("~", "SUNION", "s", "t"), ("~", "SDIFF", "s", "t"),
+    ("~", "SINTER", "s", "nope"), ("~", "SDIFF", "nope", "s"), ("SINTERSTORE", "i", "s", "t"),
+    ("~", "SMEMBERS", "i"), ("SUNIONSTORE", "u", "s", "t"), ("SDIFFSTORE", "d", "s", "t"),
+    ("SDIFFSTORE", "d", "nope", "s"), ("EXISTS", "d"), ("SINTERCARD", "2", "s", "t"),
+    ("SINTERCARD", "2", "s", "t", "LIMIT", "1"), ("SINTERCARD", "0", "s"),
+    ("SINTERCARD", "3", "s", "t"), ("SMOVE", "s", "t", "b"), ("SMOVE", "s", "t", "zz"),
+    ("~", "SMEMBERS", "t"), ("SPOP", "nope"), ("SPOP", "nope", "2"), ("~", "SPOP", "i", "5"),
+    ("EXISTS", "i"), ("SRANDMEMBER", "nope"), ("SRANDMEMBER", "nope", "3"),
+    ("SRANDMEMBER", "t", "0"), ("SET", "str", "x"), ("SADD", "str", "a"), ("SMEMBERS", "str"),
+    ("SINTER", "s", "str"), ("SSCAN", "s", "0", "MATCH", "d*"), ("SPOP", "t", "-1"),
+]
+
+SERVER: Script = [
+    ("SET", "a", "1"), ("DBSIZE",), ("ECHO", "hi"), ("PING",), ("PING", "x"), ("PING", "a", "b"),
+    ("CONFIG", "GET", "databases"), ("CONFIG", "GET", "nosuchoption"),
+    ("CONFIG", "SET", "nosuchoption", "1"), ("CONFIG", "FOO"), ("CONFIG",),
+    ("CONFIG", "SET", "databases", "1"), ("COMMAND", "INFO", "get"),
+    ("COMMAND", "INFO", "config|get"), ("COMMAND", "GETKEYS", "SET", "a", "b"),
+    ("COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"), ("COMMAND", "GETKEYS", "PING"),
+    ("FLUSHDB", "FOO"), ("CLIENT", "SETNAME", "bad name"), ("CLIENT", "SETNAME", "good"),
+    ("CLIENT", "GETNAME"), ("CLIENT", "NOSUCH"), ("CLIENT", "KILL", "1.2.3.4:5"),
+    ("HELLO", "4"), ("HELLO", "x"),
+    ("NOSUCHCMD", "a", "b"), ("nosuchcmd",), ("SWAPDB", "12", "x"), ("SWAPDB", "12", "99"),
+    ("MULTI",), ("SET", "a", "2"), ("INCR", "a"), ("EXEC",), ("EXEC",), ("DISCARD",),
+    ("MULTI",), ("MULTI",), ("SET", "a"), ("EXEC",), ("GET", "a"), ("MULTI",), ("GET", "a"),
+    ("DISCARD",), ("WATCH", "a"), ("UNWATCH",), ("FLUSHDB",), ("DBSIZE",),
+]
+
+
+@pytest.mark.parametrize("script", [STRINGS, KEYS, LISTS, HASHES, SETS, SERVER],
+                         ids=["strings", "keys", "lists", "hashes", "sets", "server"])
+def test_same_replies_as_redis(both: tuple[redis.Redis, redis.Redis], script: Script) -> None:
+    agree(both, script)
