@@ -285,24 +285,26 @@ class Arbiter(Directory):
                 self.terminate(child, "TTOU: fewer workers")
         self._roll()
         now = time.monotonic()
-        ready_so_far = True
+        ready_so_far = True  # every static spec before this one is ready
         for spec in list(self.specs):
             for index in range(1, self.counts.get(spec.name, 0) + 1):
                 key = (spec.name, index)
                 if key in self._slots or key in self._done:
                     continue
-                if self._restart_at.get(key, 0.0) > now or (not spec.dynamic and not ready_so_far):
-                    ready_so_far = ready_so_far and spec.dynamic
-                    continue
+                if self._restart_at.get(key, 0.0) > now:
+                    continue  # backing off
+                if not spec.dynamic and not ready_so_far:
+                    continue  # waits for the specs it comes after
                 self._launch(spec, index)
-            if not spec.dynamic and ready_so_far:
-                ready_so_far = self._spec_ready(spec)
+            if not spec.dynamic:
+                ready_so_far = ready_so_far and self._spec_ready(spec)
 
     def _roll(self) -> None:
         if self._rolling_now is not None:
             key, old_pid = self._rolling_now
             child = self._slots.get(key)
-            if child is None or child.pid == old_pid or child.state != RUNNING:
+            retired = key[1] > self.counts.get(key[0], 0)  # TTOU took the slot away
+            if not retired and (child is None or child.pid == old_pid or child.state != RUNNING):
                 return  # the replacement is not serving yet
             self._rolling_now = None
         while self._rolling:

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import group_members
+from arbiter_procs import group_members
 
 import actors
 from actors import ActorInfo, ActorProxy
