@@ -100,6 +100,8 @@ def build_dispatch() -> dict[bytes, Entry]:
 
 def implemented() -> list[CommandSpec]:
     """Specs of the implemented top-level commands (COMMAND, COMMAND COUNT)."""
+    from . import commands  # noqa: F401 - importing registers the handlers
+
     return [COMMANDS[name] for name in sorted(HANDLERS) if "|" not in name] + [
         COMMANDS[parent] for parent in sorted({n.split("|")[0] for n in HANDLERS if "|" in n})
         if parent not in HANDLERS

@@ -1,0 +1,191 @@
+"""Request framing: raw bytes against Redis and pulsards, and the sans-I/O parts.
+
+Raw-socket tests send the same bytes to the real Redis and to pulsards and
+expect the same bytes back (and the same closing behaviour).  In-process
+tests drive ``Client`` with a fake transport to check one write per read and
+that splitting a stream anywhere changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import hiredis
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stores.pulsards.config import Config
+from stores.pulsards.parser import RequestParser, split_args
+from stores.pulsards.protocol import Client
+from stores.pulsards.reply import ProtocolError
+from stores.pulsards.server import Server
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def exchange(address: tuple[str, int], data: bytes, wait: float = 0.2) -> bytes:
+    """Send ``data`` on a fresh connection; return what came back (``<EOF>`` if closed)."""
+    with socket.create_connection(address, timeout=2) as sock:
+        sock.sendall(data)
+        sock.settimeout(wait)
+        out = b""
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return out + b"<EOF>"
+                out += chunk
+        except TimeoutError:
+            return out
+
+
+FRAMES = [
+    b"*3\r\n:1\r\n", b"*1\r\n$-1\r\n", b"*1\r\n$600000000\r\n", b"*1\r\n$abc\r\n", b"*x\r\n",
+    b'PING "a\r\n', b"*0\r\nPING\r\n", b"*-5\r\nPING\r\n", b"*1\r\n$4\r\nPINGxxPING\r\n",
+    b'PING\nPING a\r\nECHO "a\\x41b\\n"\r\nECHO \'it\\\'s\'\r\n', b"\r\n\r\n   \r\nPING\r\n",
+    b"*3000000000\r\n", b"FOO a b\r\n", b"*1\r\n$03\r\nget\r\n", b"*1\r\n$+3\r\nget\r\n",
+    b"*2\r\n$4\r\nPING\r\n$3\r\nabc\r\n*1\r\n$3\r\nget\r\n", b"*1\r\n$4\r\nPING\r\nPING\r\n",
+    b"*2\r\n$4\r\nECHO\r\n*1\r\n", b"ECHO a\" b\r\n", b"SET k v\r\nGET k\r\nDEL k\r\n",
+    b"*1\r\n$4\r\nQUIT\r\nPING\r\n", b"*1\r\n" + b"$1\r\nx\r\n",
+]
+
+
+@pytest.mark.parametrize("frame", FRAMES, ids=range(len(FRAMES)))
+def test_raw_frames_answered_like_redis(frame: bytes, pulsards: Any) -> None:
+    from .conftest import _redis_address
+
+    prefix = b"SELECT 12\r\n"  # keep off the shared Redis' other databases
+    with ThreadPoolExecutor(2) as pool:  # both at once: the waits overlap
+        want = pool.submit(exchange, _redis_address(), prefix + frame)
+        got = pool.submit(exchange, (pulsards.host, pulsards.port), prefix + frame)
+        assert got.result() == want.result()
+
+
+def test_huge_inline_and_query_buffer_limits(pulsards: Any) -> None:
+    address = (pulsards.host, pulsards.port)
+    assert exchange(address, b"x" * 70000) == \
+        b"-ERR Protocol error: too big inline request\r\n<EOF>"
+    assert exchange(address, b"*1\r\n" + b"$" + b"9" * 70000) == \
+        b"-ERR Protocol error: too big bulk count string\r\n<EOF>"
+    # Other connections are untouched by a client's protocol error.
+    assert exchange(address, b"PING\r\n") == b"+PONG\r\n"
+
+
+# ------------------------------------------------------------- in process
+class FakeTransport:
+    """Records writes; enough of asyncio.Transport for ``Client``."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name: str) -> Any:
+        return ("127.0.0.1", 1)
+
+
+def connect(server: Server) -> tuple[Client, FakeTransport]:
+    client = Client(server)
+    transport = FakeTransport()
+    client.connection_made(transport)  # type: ignore[arg-type]
+    return client, transport
+
+
+def pack(*commands: tuple[Any, ...]) -> bytes:
+    return b"".join(hiredis.pack_command(c) for c in commands)
+
+
+async def test_a_pipeline_is_answered_in_one_write() -> None:
+    server = Server(Config(port=0))
+    client, transport = connect(server)
+    client.data_received(pack(*[("SET", f"k{i}", i) for i in range(16)], ("GET", "k3"),
+                              ("NOSUCH",), ("GET",), ("INCR", "k1")))
+    assert len(transport.writes) == 1
+    assert transport.writes[0] == (
+        b"+OK\r\n" * 16 + b"$1\r\n3\r\n"
+        + b"-ERR unknown command 'NOSUCH', with args beginning with: \r\n"
+        + b"-ERR wrong number of arguments for 'get' command\r\n:2\r\n")
+    assert client.parser is None  # still on the fast path
+
+
+STREAM = pack(("SET", "a", "x" * 300), ("GET", "a"), ("RPUSH", "l", "1", "2"),
+              ("LRANGE", "l", "0", "-1"), ("PING",)) + b"PING inline\r\n" + pack(
+    ("ECHO", ""), ("MSET", "b", "1", "c", "2"), ("MGET", "a", "b", "c")) + b"\r\nGET b\r\n"
+
+
+def replies_for(chunks: list[bytes]) -> bytes:
+    server = Server(Config(port=0))
+    client, transport = connect(server)
+    for chunk in chunks:
+        client.data_received(chunk)
+    return b"".join(transport.writes)
+
+
+async def test_splitting_the_stream_anywhere_changes_nothing() -> None:
+    whole = replies_for([STREAM])
+    assert whole.count(b"\r\n") > 10
+    assert replies_for([bytes([b]) for b in STREAM]) == whole
+    for cut in range(1, len(STREAM), 7):
+        assert replies_for([STREAM[:cut], STREAM[cut:]]) == whole, cut
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(max_size=20), min_size=1, max_size=5), st.data())
+def test_parser_reads_what_clients_encode(args: list[bytes], data: st.DataObject) -> None:
+    encoded = hiredis.pack_command(tuple(args)) * 2
+    cut = data.draw(st.integers(0, len(encoded)))
+    parser = RequestParser()
+    parser.feed(encoded[:cut])
+    got = []
+    while (req := parser.gets()) is not None:
+        got.append(req)
+    parser.feed(encoded[cut:])
+    while (req := parser.gets()) is not None:
+        got.append(req)
+    assert got == [args, args]
+    assert parser.idle()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=60))
+def test_parser_never_crashes_on_garbage(data: bytes) -> None:
+    parser = RequestParser(max_bulk_len=1 << 20)
+    parser.feed(data)
+    try:
+        while parser.gets() is not None:
+            pass
+    except ProtocolError as exc:
+        assert str(exc)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=60))
+def test_server_survives_garbage(data: bytes) -> None:
+    async def run() -> None:
+        server = Server(Config(port=0))
+        client, transport = connect(server)
+        client.data_received(data or b"\n")
+        good, good_transport = connect(server)
+        good.data_received(b"PING\r\n")
+        assert good_transport.writes == [b"+PONG\r\n"]
+        for chunk in transport.writes:
+            assert chunk.endswith(b"\r\n")
+
+    asyncio.run(run())
+
+
+def test_split_args_like_sdssplitargs() -> None:
+    assert split_args(b'set "a b" \'c d\' e') == [b"set", b"a b", b"c d", b"e"]
+    assert split_args(b'"\\x41\\n\\t"') == [b"A\n\t"]
+    assert split_args(b"   ") == []
+    assert split_args(b'"unterminated') is None
+    assert split_args(b'"a"b') is None
