@@ -369,6 +369,23 @@ class Connection(asyncio.Protocol):
         pending = self._pending
         deadlines = self._deadlines
         backlog = self._backlog
+        # Handlers see this connection through current_connection(); one
+        # set/reset per read rather than per frame (tasks copy it when created).
+        token = _current.set(self)
+        try:
+            self._dispatch_frames(frames, pending, deadlines, backlog)
+        finally:
+            _current.reset(token)
+        if self._room:
+            self._make_room()
+
+    def _dispatch_frames(
+        self,
+        frames: list[list[Any]],
+        pending: dict[int, asyncio.Future[Any]],
+        deadlines: dict[int, tuple[float, str, float]],
+        backlog: deque[list[Any]],
+    ) -> None:
         for frame in frames:
             kind = frame[0]
             # Too much work in progress: park requests and notifications (in
@@ -393,8 +410,6 @@ class Connection(asyncio.Protocol):
                 self._on_request(frame[1], frame[2], frame[3], frame[4])
             else:
                 self._on_notification(frame[1], frame[2])
-        if self._room:
-            self._make_room()
 
     def _on_request(self, msgid: int, method: str, args: list[Any], kwargs: dict[str, Any]) -> None:
         handler = self.handlers.get(method)
@@ -403,25 +418,21 @@ class Connection(asyncio.Protocol):
                 msgid, UnknownMethodError(f"{self.name or 'peer'} exposes no method {method!r}")
             )
             return
-        token = _current.set(self)
         try:
-            try:
-                result = handler(*args, **kwargs)
-            except Exception as exc:
-                self._reply_error(msgid, exc)
-                return
-            # Plain values are the common case: skip the awaitable checks.
-            if type(result) not in _PLAIN and inspect.isawaitable(result):
-                # The task copies the context now, so the handler keeps seeing
-                # its connection through current_connection().
-                task = asyncio.ensure_future(result)
-                self._tasks.add(task)
-                self._running += 1
-                self._update_reading()
-                task.add_done_callback(lambda t: self._on_task_done(msgid, t))
-                return
-        finally:
-            _current.reset(token)
+            result = handler(*args, **kwargs)
+        except Exception as exc:
+            self._reply_error(msgid, exc)
+            return
+        # Plain values are the common case: skip the awaitable checks.
+        if type(result) not in _PLAIN and inspect.isawaitable(result):
+            # The task copies the context now, so the handler keeps seeing
+            # its connection through current_connection().
+            task = asyncio.ensure_future(result)
+            self._tasks.add(task)
+            self._running += 1
+            self._update_reading()
+            task.add_done_callback(lambda t: self._on_task_done(msgid, t))
+            return
         if self._dead:
             return
         try:
@@ -435,12 +446,17 @@ class Connection(asyncio.Protocol):
         self._tasks.discard(task)
         self._running -= 1
         backlog = self._backlog
-        while backlog and not self._dead and self._running < self.max_inflight:
-            frame = backlog.popleft()
-            if frame[0] == 0:
-                self._on_request(frame[1], frame[2], frame[3], frame[4])
-            else:
-                self._on_notification(frame[1], frame[2])
+        if backlog:
+            token = _current.set(self)
+            try:
+                while backlog and not self._dead and self._running < self.max_inflight:
+                    frame = backlog.popleft()
+                    if frame[0] == 0:
+                        self._on_request(frame[1], frame[2], frame[3], frame[4])
+                    else:
+                        self._on_notification(frame[1], frame[2])
+            finally:
+                _current.reset(token)
         self._update_reading()
         if task.cancelled():
             self._reply_error(msgid, asyncio.CancelledError("request was cancelled"))
@@ -470,7 +486,6 @@ class Connection(asyncio.Protocol):
         if handler is None:
             logger.debug("%s: no handler for notification %r", self.name or self.peer, method)
             return
-        token = _current.set(self)
         try:
             result = handler(*args)
             if asyncio.iscoroutine(result):
@@ -479,8 +494,6 @@ class Connection(asyncio.Protocol):
                 task.add_done_callback(self._on_notification_done)
         except Exception:
             logger.exception("notification %r handler failed", method)
-        finally:
-            _current.reset(token)
 
     def _on_notification_done(self, task: asyncio.Future[Any]) -> None:
         self._tasks.discard(task)
