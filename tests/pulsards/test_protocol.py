@@ -51,6 +51,7 @@ FRAMES = [
     b"*2\r\n$4\r\nPING\r\n$3\r\nabc\r\n*1\r\n$3\r\nget\r\n", b"*1\r\n$4\r\nPING\r\nPING\r\n",
     b"*2\r\n$4\r\nECHO\r\n*1\r\n", b"ECHO a\" b\r\n", b"SET k v\r\nGET k\r\nDEL k\r\n",
     b"*1\r\n$4\r\nQUIT\r\nPING\r\n", b"*1\r\n" + b"$1\r\nx\r\n",
+    b"*1\r\n$4\r\nPING\r\n*3000000000\r\n", b"*1\r\n$4\r\nPING\r\n*99999999\r\n$1\r\n",
 ]
 
 

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# pulsards vs a fresh redis-server, side by side, with redis-benchmark.
+#
+#   benchmarks/server_bench.sh            # defaults below
+#   N=200000 ROUNDS=3 TESTS=set,get benchmarks/server_bench.sh
+#
+# Both servers run on free ports (redis-server with --save '' --appendonly no)
+# and are stopped at the end, whatever happens.  For every test and pipeline
+# depth the two servers are measured alternately ROUNDS times and the best
+# round of each is kept (the machine is shared: the best is the least noisy).
+# Prints requests per second and the pulsards/Redis ratio, then memory per key
+# for 200k small string keys.  Needs redis-server and redis-benchmark (Debian's
+# redis-server and redis-tools packages).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+N=${N:-100000}
+CLIENTS=${CLIENTS:-50}
+ROUNDS=${ROUNDS:-2}
+PIPELINES=${PIPELINES:-"1 16"}
+TESTS=${TESTS:-ping,set,get,incr,lpush,lpop,sadd,hset,lrange_100,mset}
+MEMORY_KEYS=${MEMORY_KEYS:-200000}
+
+for tool in redis-server redis-benchmark; do
+    command -v "$tool" >/dev/null || { echo "server_bench: $tool not found (apt-get install redis-server redis-tools)" >&2; exit 2; }
+done
+
+workdir=$(mktemp -d -t pulsards-bench.XXXXXX)
+pulsards_pid=""
+redis_pid=""
+cleanup() {
+    [ -n "$pulsards_pid" ] && kill "$pulsards_pid" 2>/dev/null && wait "$pulsards_pid" 2>/dev/null
+    [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+    rm -rf "$workdir"
+}
+trap cleanup EXIT INT TERM
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+"$PY" -m stores.pulsards --port 0 --loglevel warning >"$workdir/pulsards.out" 2>"$workdir/pulsards.err" &
+pulsards_pid=$!
+redis_port=$(free_port)
+redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --dir "$workdir" \
+    --daemonize no >"$workdir/redis.log" 2>&1 &
+redis_pid=$!
+
+for _ in $(seq 100); do
+    pulsards_port=$(sed -n 's/^pulsards ready port=//p' "$workdir/pulsards.out")
+    if [ -n "$pulsards_port" ] && redis-cli -p "$redis_port" ping >/dev/null 2>&1; then break; fi
+    sleep 0.1
+done
+[ -n "${pulsards_port:-}" ] || { echo "server_bench: pulsards did not start" >&2; cat "$workdir/pulsards.err" >&2; exit 1; }
+
+# best_rps PORT TEST PIPELINE -> "NAME RPS" lines (redis-benchmark may print several tests)
+run_bench() {
+    redis-benchmark -h 127.0.0.1 -p "$1" -c "$CLIENTS" -n "$N" -P "$3" -t "$2" --csv 2>/dev/null \
+        | tail -n +2 | tr -d '"' | awk -F, '{print $1 "," $2}'
+}
+
+declare -A best
+echo "redis-benchmark -c $CLIENTS -n $N, best of $ROUNDS alternating rounds; redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on :$redis_port, pulsards on :$pulsards_port"
+for pipeline in $PIPELINES; do
+    for test in ${TESTS//,/ }; do
+        for _ in $(seq "$ROUNDS"); do
+            for server in redis pulsards; do
+                port=$redis_port; [ "$server" = pulsards ] && port=$pulsards_port
+                redis-cli -p "$port" flushall >/dev/null
+                while IFS=, read -r name rps; do
+                    key="$pipeline|$name|$server"
+                    old=${best[$key]:-0}
+                    if awk -v a="$rps" -v b="$old" 'BEGIN{exit !(a>b)}'; then best[$key]=$rps; fi
+                done < <(run_bench "$port" "$test" "$pipeline")
+            done
+        done
+    done
+done
+
+printf '\n%-4s %-36s %14s %14s %8s\n' "P" "test" "redis rps" "pulsards rps" "ratio"
+for pipeline in $PIPELINES; do
+    for key in "${!best[@]}"; do
+        case $key in "$pipeline|"*"|redis") echo "${key%|redis}";; esac
+    done | sort | while read -r test_key; do
+        name=${test_key#*|}
+        r=${best[$test_key|redis]:-0}
+        p=${best[$test_key|pulsards]:-0}
+        ratio=$(awk -v a="$p" -v b="$r" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "-" }')
+        printf '%-4s %-36s %14.0f %14.0f %8s\n' "$pipeline" "$name" "$r" "$p" "$ratio"
+    done
+done
+
+# Memory: RSS growth per key for MEMORY_KEYS keys of 16 bytes holding 32-byte values.
+"$PY" - "$redis_port" "$pulsards_port" "$MEMORY_KEYS" <<'PYEOF'
+import sys
+import redis
+
+def rss(client):
+    return int(client.info("memory")["used_memory_rss"])
+
+print()
+print(f"memory: {int(sys.argv[3])} keys (16-byte keys, 32-byte values)")
+results = {}
+for name, port in (("redis", int(sys.argv[1])), ("pulsards", int(sys.argv[2]))):
+    client = redis.Redis(port=port)
+    client.flushall()
+    before = rss(client)
+    pipe = client.pipeline(transaction=False)
+    for i in range(int(sys.argv[3])):
+        pipe.set(b"key:%012d" % i, b"v" * 32)
+        if i % 1000 == 999:
+            pipe.execute()
+    pipe.execute()
+    after = rss(client)
+    results[name] = (after - before) / int(sys.argv[3])
+    print(f"  {name:9s} {results[name]:8.1f} bytes/key (RSS {before} -> {after})")
+    client.flushall()
+    client.close()
+print(f"  ratio pulsards/redis: {results['pulsards'] / results['redis']:.2f}")
+PYEOF
