@@ -27,12 +27,13 @@ test: $(VENV)/.stamp-test
 
 bench: $(VENV)/.stamp-test
 	$(PY) tests/with_redis.py -- $(PY) benchmarks/client_bench.py
+	$(PY) benchmarks/mailbox_bench.py
 
 docs: $(VENV)/.stamp-docs
 	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
 lint: $(VENV)/.stamp-lint
-	$(PY) -m ruff check stores tests benchmarks examples docs/conf.py
+	$(PY) -m ruff check stores actors arbiter tests benchmarks examples docs/conf.py
 	$(PY) -m mypy
 
 clean:
