@@ -35,7 +35,6 @@ __all__ = ["Client"]
 
 log = logging.getLogger("stores.pulsards")
 
-_pack = hiredis.pack_command
 # hiredis allocates an aggregate's slots from its header before the elements
 # arrive, and freeing millions of them takes seconds: such reads go the slow way.
 # (A read starts with a header, checked apart: an anchored alternation is slow.)
@@ -129,17 +128,23 @@ class Client(asyncio.Protocol):
             return
         reader = self.reader
         reader.feed(data)
+        has_data = reader.has_data
         dispatch = server.dispatch
         ready = server.ready_keys
         out: list[bytes] = []
         done = 0
         req: Any = None
         last: Any = None
+        # Whether bytes followed the last complete request: hiredis consumes the
+        # elements of an incomplete array, so "nothing left" after gets() returned
+        # False does not prove the read ended at a request boundary; this does.
+        more = True
         try:
             while True:
                 req = reader.gets()
                 if req is False:
                     break
+                more = has_data()
                 if req.__class__ is not list:
                     raise _Fallback
                 for arg in req:
@@ -164,7 +169,7 @@ class Client(asyncio.Protocol):
                         break
                 if ready:
                     server.serve_blocked()
-                if self.closing or self.blocked is not None:
+                if self.closing:
                     break
         except (hiredis.ProtocolError, _Fallback):
             req = None
@@ -172,12 +177,9 @@ class Client(asyncio.Protocol):
         self.last_active = time.monotonic()
         if last:
             self.last_command = last[0]
-        # Fast mode may continue only from a verified request boundary: hiredis
-        # consumed every byte and the read ends with the last request it returned
-        # (hiredis does not tell whether it is inside an array it began).
-        if not self.closing and not (
-                req is False and last is not None and not reader.has_data()
-                and data.endswith(_pack(tuple(last)) if last else b"*0\r\n")):
+        if not self.closing and (req is not False or more):
+            # Not at a request boundary (or hiredis balked): the slow parser
+            # re-reads this read, skipping the requests already run.
             self.reader = hiredis.Reader()
             self.parser = parser = self._new_parser()
             parser.feed(data)

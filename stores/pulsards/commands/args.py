@@ -13,7 +13,6 @@ from ..reply import NOT_FLOAT, NOT_INTEGER, CommandError
 __all__ = ["glob_matcher", "ld_add", "ld_format", "to_float", "to_int", "to_long_double",
            "upper"]
 
-_INT: Final = re.compile(rb"-?(?:0|[1-9][0-9]{0,18})\Z")
 _FLOAT_OK: Final = re.compile(rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z"
                               rb"|[-+]?inf(?:inity)?\Z", re.IGNORECASE)
 LLONG_MIN: Final = -(2**63)
@@ -22,10 +21,14 @@ LLONG_MAX: Final = 2**63 - 1
 
 def to_int(arg: bytes, err: CommandError = NOT_INTEGER) -> int:
     """Parse a 64-bit signed integer as Redis' ``string2ll`` (no spaces, no '+')."""
-    if _INT.match(arg) is None:
+    if len(arg) > 20:
         raise err
-    value = int(arg)
-    if not LLONG_MIN <= value <= LLONG_MAX:
+    try:
+        value = int(arg)
+    except ValueError:
+        raise err from None
+    # int() also takes " 1", "+1", "01", "1_0": only the canonical form is valid.
+    if b"%d" % value != arg or not LLONG_MIN <= value <= LLONG_MAX:
         raise err
     return value
 

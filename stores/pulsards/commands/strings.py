@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from ..keyspace import Database, now_ms
 from ..reply import (
     NOT_FLOAT,
-    NOT_INTEGER,
     OK,
     SYNTAX,
     WRONGTYPE,
@@ -284,18 +283,23 @@ def setrange(c: Client, args: list[bytes]) -> bytes:
 
 def _incr(c: Client, key: bytes, delta: int) -> bytes:
     db = c.db
-    old = get_string(db, key)
+    old = db.data.get(key)
+    if old is not None and db.expires:
+        old = db.lookup(key)
     if old is None:
         current = 0
+    elif old.__class__ is not bytes:
+        raise WRONGTYPE
     else:
-        if len(old) > 20:
-            raise NOT_INTEGER
         current = to_int(old)
     value = current + delta
     if not LLONG_MIN <= value <= LLONG_MAX:
         raise CommandError("ERR increment or decrement would overflow")
-    db.set(key, b"%d" % value, keepttl=True)
-    return b":%d\r\n" % value
+    text = b"%d" % value
+    db.data[key] = text  # the TTL stays
+    if db.watched:
+        db.touch(key)
+    return b":%s\r\n" % text
 
 
 @command("INCR")
