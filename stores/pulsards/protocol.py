@@ -110,6 +110,16 @@ class Client(asyncio.Protocol):
 
             unwatch_all(self)
 
+    def pause_writing(self) -> None:
+        # The client is not reading its replies: stop reading its requests until
+        # the transport's buffer drains, so a flood cannot grow it without bound.
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and not self.closing:
+            self.transport.resume_reading()
+
     def close(self) -> None:
         """Close after the replies written so far are flushed."""
         self.closing = True

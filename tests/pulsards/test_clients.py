@@ -312,3 +312,65 @@ async def test_in_process_server_with_asyncio() -> None:
         writer.write(b"SET a 1\r\nGET a\r\nCLIENT ID\r\nQUIT\r\n")
         assert await reader.read() == b"+OK\r\n$1\r\n1\r\n:1\r\n+OK\r\n"
         writer.close()
+
+
+def test_client_kill_reset_quit_and_idle_timeout(pulsards: ServerProcess) -> None:
+    import socket
+
+    admin = redis.Redis(port=pulsards.port)
+    victim = socket.create_connection((pulsards.host, pulsards.port))
+    victim.sendall(b"CLIENT SETNAME victim\r\nCLIENT ID\r\n")
+    reply = victim.recv(100)
+    victim_id = int(reply.split(b":")[1].split(b"\r\n")[0])
+    assert admin.client_kill_filter(_id=victim_id) == 1
+    assert victim.recv(100) == b""
+    victim.close()
+    with socket.create_connection((pulsards.host, pulsards.port)) as sock:
+        sock.sendall(b"SELECT 3\r\nHELLO 3\r\nCLIENT SETNAME x\r\nRESET\r\nCLIENT INFO\r\n"
+                     b"QUIT\r\nPING\r\n")
+        data = b""
+        while chunk := sock.recv(4096):
+            data += chunk
+    assert b"+RESET\r\n" in data and b" db=0 " in data and b" resp=2" in data
+    assert b" name= " in data and data.endswith(b"+OK\r\n")  # nothing after QUIT
+    try:
+        admin.config_set("timeout", 1)
+        idle = socket.create_connection((pulsards.host, pulsards.port))
+        idle.settimeout(5)
+        start = time.monotonic()
+        assert idle.recv(10) == b""  # closed by the server's cron
+        assert 0.5 < time.monotonic() - start < 4
+        idle.close()
+    finally:
+        admin.config_set("timeout", 0)
+        admin.close()
+
+
+async def test_a_client_not_reading_replies_is_paused() -> None:
+    import socket
+
+    from stores.pulsards.config import Config
+    from stores.pulsards.server import Server
+
+    async with Server(Config(port=0)) as server:
+        server.keyspace[0].data[b"k"] = b"x" * 1000
+        flood = socket.create_connection(("127.0.0.1", server.port))
+        flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        requests = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n" * 50000  # 50 MB of replies
+        sender = threading.Thread(target=lambda: _send_quietly(flood, requests), daemon=True)
+        sender.start()
+        deadline = time.monotonic() + 5
+        while not server.clients or next(iter(server.clients.values())).transport.is_reading():
+            assert time.monotonic() < deadline, "the server kept reading"
+            await asyncio.sleep(0.01)
+        processed = server.stats.commands
+        await asyncio.sleep(0.2)
+        assert server.stats.commands == processed < 50000  # nothing read while paused
+        flood.close()
+
+
+def _send_quietly(sock: Any, data: bytes) -> None:
+    try:
+        sock.sendall(data)
+    except OSError:
+        pass  # closed by the test
