@@ -15,11 +15,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import ExecAbortError, ResponseError, StoreError, WatchError
 from .commands import METHODS, CommandSpec
-from .connection import Connection
-
 if TYPE_CHECKING:
     from .scripting import Lock, Script
-    from .store import RedisStore
+    from .store import RedisStore, Session
 
 __all__ = ["Pipeline", "RedisClient"]
 
@@ -94,14 +92,12 @@ class RedisClient(_Commands):
     """A method for every Redis command; ``store.client()`` makes one.
 
     Methods are coroutine functions returning converted replies.  A client
-    bound to a ``connection`` (from ``Pipeline.watch``) runs its commands there.
+    bound to a ``session`` (from ``Pipeline.watch``) runs its commands there.
     """
 
-    __slots__ = ("_connection", "_store")
-
-    def __init__(self, store: RedisStore, connection: Connection | None = None) -> None:
+    def __init__(self, store: RedisStore, session: Session | None = None) -> None:
         self._store = store
-        self._connection = connection
+        self._session = session
 
     @property
     def store(self) -> RedisStore:
@@ -110,7 +106,7 @@ class RedisClient(_Commands):
     async def _command(self, spec: CommandSpec, args: tuple[Any, ...]) -> Any:
         spec.check_arity(len(args))
         store = self._store
-        if self._connection is not None:
+        if self._session is not None:
             reply = await self._bound(spec, args)
         else:
             reply = await store.send(spec, args, store._timeout)
@@ -121,18 +117,18 @@ class RedisClient(_Commands):
         namespace = self._store._namespace
         if namespace is not None:
             args = tuple(namespace.apply(spec, args))
-        assert self._connection is not None
-        reply = await self._connection.execute(args)
+        assert self._session is not None
+        reply = await self._session.execute(args)
         return reply if namespace is None else namespace.strip_reply(spec, reply)
 
     async def execute_command(self, *args: Any) -> Any:
         """Send any command as it is and return the raw reply."""
-        if self._connection is not None:
+        if self._session is not None:
             from .commands import lookup
             spec = lookup(args)
             if spec is not None:
                 return await self._bound(spec, args)
-            return await self._connection.execute(args)
+            return await self._session.execute(args)
         return await self._store.execute(*args)
 
     def pipeline(self, transaction: bool = False) -> Pipeline:
@@ -189,8 +185,7 @@ class Pipeline(_Commands):
         # (spec for namespacing, arguments, convert the reply)
         self._queue: list[tuple[CommandSpec | None, tuple[Any, ...], bool]] = []
         self._scripts: list[Script] = []
-        self._connection: Connection | None = None
-        self._release: Any = None
+        self._session: Session | None = None
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -211,32 +206,29 @@ class Pipeline(_Commands):
     @property
     def immediate(self) -> RedisClient:
         """A client running commands now, on the watched connection."""
-        if self._connection is None:
+        if self._session is None:
             raise StoreError("pipe.immediate needs await pipe.watch(...) first")
-        return RedisClient(self._store, self._connection)
+        return RedisClient(self._store, self._session)
 
     async def watch(self, *keys: Any) -> None:
         """WATCH ``keys`` on a connection this pipeline keeps until commit/reset."""
-        if self._connection is None:
-            self._release = self._store.pool.acquire()
-            self._connection = await self._release.__aenter__()
+        if self._session is None:
+            self._session = await self._store.session()
         namespace = self._store._namespace
         if namespace is not None:
             keys = tuple(namespace.key(k) for k in keys)
-        assert self._connection is not None
-        await self._connection.execute(("WATCH", *keys))
+        await self._session.execute(("WATCH", *keys))
 
     async def reset(self) -> None:
         """Forget queued commands, UNWATCH and give the connection back."""
         self._queue.clear()
-        conn, release = self._connection, self._release
-        self._connection = self._release = None
-        if conn is not None and release is not None:
+        session, self._session = self._session, None
+        if session is not None:
             try:
-                if not conn.closed:
-                    await conn.execute(("UNWATCH",))
+                if not session.closed:
+                    await session.execute(("UNWATCH",))
             finally:
-                await release.__aexit__(None, None, None)
+                await session.close()
 
     async def __aenter__(self) -> Pipeline:
         return self
@@ -261,15 +253,14 @@ class Pipeline(_Commands):
                 await script.load()
             if self.transaction:
                 commands = [("MULTI",), *commands, ("EXEC",)]
-            if self._connection is None and not self.transaction and any(
-                    spec is not None and spec.blocking for spec, _, _ in queue):
+            if self._session is not None:
+                replies = await self._session.execute_many(commands)
+            else:
                 # A blocking command would stall every user of the shared
                 # connection until it returns: run on a connection of its own.
-                async with self._store.pool.acquire() as conn:
-                    replies = await conn.execute_many(commands)
-            else:
-                conn = self._connection or await self._store.pool.shared()
-                replies = await conn.execute_many(commands)
+                blocking = not self.transaction and any(
+                    spec is not None and spec.blocking for spec, _, _ in queue)
+                replies = await self._store.send_many(commands, exclusive=blocking)
             if self.transaction:
                 replies = self._exec_replies(replies)
             results = []
@@ -281,7 +272,7 @@ class Pipeline(_Commands):
                         reply = spec.reply(reply, args)
                 results.append(reply)
         finally:
-            if self._connection is not None:
+            if self._session is not None:
                 self._queue, queued = [], self._queue
                 await self.reset()
                 self._queue = queued

@@ -5,21 +5,21 @@ from __future__ import annotations
 import asyncio
 import builtins
 import ssl
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 
 from ..errors import InvalidURL, StoreError, TimeoutError
 from ..store import Command, RemoteStore
 from ..url import Host
 from .commands import CommandSpec, Namespace, lookup
-from .connection import ConnectionSettings
+from .connection import Connection, ConnectionSettings
 from .pool import Pool
 
 if TYPE_CHECKING:
     from .client import RedisClient
     from .pubsub import RedisPubSub
 
-__all__ = ["RedisStore"]
+__all__ = ["ConnectionSession", "RedisStore", "Session"]
 
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
@@ -40,6 +40,42 @@ _ELSEWHERE: Final = {
 }
 
 _spec_cache: dict[Any, CommandSpec | None] = {}
+
+
+class Session(Protocol):
+    """Commands on a connection reserved for one caller (``Pipeline.watch``)."""
+
+    def execute(self, args: Sequence[Any]) -> Awaitable[Any]: ...
+
+    def execute_many(self, commands: Sequence[Sequence[Any]]) -> Awaitable[list[Any]]: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+class ConnectionSession:
+    """A ``Session`` on a connection taken from the pool, given back by ``close``."""
+
+    def __init__(self, connection: Connection, release: Any) -> None:
+        self.connection = connection
+        self._release = release
+
+    def execute(self, args: Sequence[Any]) -> Awaitable[Any]:
+        return self.connection.execute(args)
+
+    def execute_many(self, commands: Sequence[Sequence[Any]]) -> Awaitable[list[Any]]:
+        return self.connection.execute_many(commands)
+
+    @property
+    def closed(self) -> bool:
+        return self.connection.closed
+
+    async def close(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            await release.__aexit__(None, None, None)
 
 
 def _spec_of(args: Sequence[Any]) -> CommandSpec | None:
@@ -181,36 +217,64 @@ class RedisStore(RemoteStore):
 
     def send(self, spec: CommandSpec | None, args: Sequence[Any],
              timeout: float | None = None) -> Any:
-        """Send ``args``; return an awaitable of the raw reply (a future when possible)."""
+        """Send ``args``; return an awaitable of the raw reply (a future when possible).
+
+        Keys are namespaced here; ``_transmit`` moves the bytes.
+        """
         if spec is not None and spec.exclusive:
-            return self._exclusive(spec, args)
-        if self._namespace is not None:
-            args = self._namespace.apply(spec, args)
+            instead = _ELSEWHERE.get(spec.words[0])
+            if instead is not None:
+                raise StoreError(f"{spec.words[0]} cannot run through execute(): use {instead}")
+        namespace = self._namespace
+        if namespace is None:
+            return self._transmit(spec, args, timeout)
+        return self._namespaced(spec, namespace.apply(spec, args), timeout)
+
+    async def _namespaced(self, spec: CommandSpec | None, args: Sequence[Any],
+                          timeout: float | None) -> Any:
+        reply = await self._transmit(spec, args, timeout)
+        if spec is None or self._namespace is None:
+            return reply
+        return self._namespace.strip_reply(spec, reply)
+
+    # The three ways bytes reach the server; a proxy store overrides them.
+    def _transmit(self, spec: CommandSpec | None, args: Sequence[Any],
+                  timeout: float | None) -> Any:
+        """Send namespaced ``args``; an awaitable of the raw reply."""
+        if spec is not None and spec.exclusive:
+            return self._exclusive(args)
         conn = self._pool.shared_now()
-        if conn is not None and timeout is None and self._namespace is None:
+        if conn is not None and timeout is None:
             return conn.execute(args)
-        return self._shared_call(spec, args, timeout)
+        return self._shared_call(args, timeout)
 
-    async def _shared_call(self, spec: CommandSpec | None, args: Sequence[Any],
-                           timeout: float | None) -> Any:
+    async def send_many(self, commands: Sequence[Sequence[Any]],
+                        exclusive: bool = False) -> list[Any]:
+        """Send namespaced ``commands`` in one write; raw replies, errors included.
+
+        ``exclusive`` runs them on a connection of their own (a blocking
+        command must not stall the shared connection).
+        """
+        if exclusive:
+            async with self._pool.acquire() as conn:
+                return await conn.execute_many(commands)
         conn = self._pool.shared_now() or await self._pool.shared()
-        reply = await self._wait(conn.execute(args), timeout, args)
-        if self._namespace is not None and spec is not None:
-            reply = self._namespace.strip_reply(spec, reply)
-        return reply
+        return await conn.execute_many(commands)
 
-    async def _exclusive(self, spec: CommandSpec, args: Sequence[Any]) -> Any:
-        instead = _ELSEWHERE.get(spec.words[0])
-        if instead is not None:
-            raise StoreError(f"{spec.words[0]} cannot run through execute(): use {instead}")
-        if self._namespace is not None:
-            args = self._namespace.apply(spec, args)
+    async def session(self) -> Session:
+        """A connection for the caller alone (WATCH ... EXEC), until ``close()``."""
+        release = self._pool.acquire()
+        conn = await release.__aenter__()
+        return ConnectionSession(conn, release)
+
+    async def _shared_call(self, args: Sequence[Any], timeout: float | None) -> Any:
+        conn = self._pool.shared_now() or await self._pool.shared()
+        return await self._wait(conn.execute(args), timeout, args)
+
+    async def _exclusive(self, args: Sequence[Any]) -> Any:
         async with self._pool.acquire() as conn:
             # Blocking commands wait as long as their own timeout says.
-            reply = await conn.execute(args)
-        if self._namespace is not None:
-            reply = self._namespace.strip_reply(spec, reply)
-        return reply
+            return await conn.execute(args)
 
     @staticmethod
     async def _wait(future: Any, timeout: float | None, args: Sequence[Any]) -> Any:
