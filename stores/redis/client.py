@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import ExecAbortError, ResponseError, StoreError, WatchError
 from .commands import METHODS, CommandSpec
+
 if TYPE_CHECKING:
     from .scripting import Lock, Script
     from .store import RedisStore, Session
