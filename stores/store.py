@@ -8,6 +8,7 @@ happens until a coroutine method is awaited.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 from urllib.parse import quote
@@ -65,12 +66,22 @@ def create_store(url: str | Store, **kw: Any) -> Store:
     :param kw: additional parameters.  ``database``, ``user`` and ``password``
         override the URL's values; the others are added to the URL's query
         (replacing a parameter of the same name) and go to ``Store._init``.
+        ``proxy`` is not a URL parameter: inside an actor process (and unless
+        ``proxy=False``) stores that support it are proxies whose commands run
+        in the store actor of their URL; ``proxy=True`` asks for one anywhere.
     :return: a ``Store``.
     """
     if isinstance(url, Store):
         return url
+    explicit = kw.pop("proxy", None)
     parsed = parse_url(url)
     cls = store_class(parsed.scheme)
+    if _inside_actor() if explicit is None else explicit:
+        proxied = cls.proxy_class()
+        if proxied is not None:
+            cls = proxied
+        elif explicit:
+            raise ValueError(f"{parsed.scheme} stores cannot be proxied")
     params: dict[str, Any] = dict(parsed.params)
     database = kw.pop("database", None)
     if database is None:
@@ -85,6 +96,12 @@ def create_store(url: str | Store, **kw: Any) -> Store:
         database=None if database is None else str(database),
         user=user, password=password, **params,
     )
+
+
+def _inside_actor() -> bool:
+    # Only an actor process has imported the runtime *and* runs an actor.
+    runtime = sys.modules.get("actors")
+    return runtime is not None and runtime.get_actor() is not None
 
 
 class Command:
@@ -244,6 +261,11 @@ class Store:
         return self.dns.replace(f":{quote(self._password, safe='')}@", ":*****@", 1)
 
     # ------------------------------------------------------------------ hooks
+    @classmethod
+    def proxy_class(cls) -> type[Store] | None:
+        """The class of this store's proxies inside an actor tree (``None``: none)."""
+        return None
+
     async def database_create(self, dbname: str | None = None, **kw: Any) -> Any:
         """Create a new database in this store.
 

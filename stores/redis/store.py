@@ -179,6 +179,13 @@ class RedisStore(RemoteStore):
             context.load_cert_chain(kw["ssl_certfile"], kw.get("ssl_keyfile"))
         return context
 
+    @classmethod
+    def proxy_class(cls) -> type[RedisStore]:
+        """``Proxy<Class>``: the same store, its commands run by a store actor."""
+        from ..proxy.store import proxy_class
+
+        return proxy_class(cls)
+
     # ------------------------------------------------------------- properties
     @property
     def namespace(self) -> str | None:

@@ -1,0 +1,200 @@
+"""``StoreActor``: the actor that owns the connection pool for one store URL.
+
+Worker processes reach it through ``ProxyStore``.  Its rules:
+
+* every request runs on the actor's direct store; requests that arrive in one
+  mailbox read are handled in one loop iteration, so their commands leave in
+  one pipelined write on the shared Redis connection (the connection's
+  auto-pipelining does the coalescing), each caller's order kept;
+* blocking commands and sessions (``WATCH``) get connections of their own;
+* subscriptions are reference counted per channel across every caller; each
+  message is pushed as a ``pubsub`` notification to the callers subscribed
+  to its channel or pattern;
+* everything a caller held (sessions, subscriptions) is released when its
+  mailbox connection closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from actors import Actor, Connection, current_connection, expose
+
+from ..redis.store import RedisStore, Session
+from ..store import create_store
+from .wire import pack_replies
+
+__all__ = ["StoreActor"]
+
+# (connection, handle) identifies one ProxyPubSub in one worker process.
+Subscriber = tuple[Connection, int]
+
+
+class StoreActor(Actor):
+    """Owns a direct store for ``url``; serves ``ProxyStore`` callers."""
+
+    def __init__(self, url: str, **params: Any) -> None:
+        super().__init__(url=url, **params)
+        self.url = url
+        self.store: RedisStore | None = None
+        self._sessions: dict[tuple[Connection, int], Session] = {}
+        self._session_ids = itertools.count(1)
+        self._subscribers: dict[tuple[str, str], set[Subscriber]] = defaultdict(set)
+        self._watched: set[Connection] = set()
+        self._pubsub: Any = None
+        self._pubsub_lock = asyncio.Lock()
+
+    async def on_start(self) -> None:
+        store = create_store(self.url, proxy=False)
+        if not isinstance(store, RedisStore):
+            raise TypeError(f"{self.url}: store actors serve Redis-protocol stores only")
+        # No connection yet: a server that is down now may be up by the first call.
+        self.store = store
+
+    async def on_stop(self) -> None:
+        for session in list(self._sessions.values()):
+            await session.close()
+        if self._pubsub is not None:
+            await self._pubsub.close()
+        if self.store is not None:
+            await self.store.close()
+
+    def _store(self) -> RedisStore:
+        if self.store is None:
+            raise RuntimeError("store actor is not started")
+        return self.store
+
+    def _caller(self) -> Connection:
+        conn = current_connection()
+        if conn is None:
+            raise RuntimeError("no caller connection")
+        if conn not in self._watched:
+            self._watched.add(conn)
+            conn.add_close_callback(self._caller_gone)
+        return conn
+
+    # --------------------------------------------------------------- commands
+    @expose
+    def execute(self, args: list[Any], timeout: float | None = None) -> Any:
+        """Run one (namespaced) command; its raw reply."""
+        store = self._store()
+        from ..redis.store import _spec_of
+
+        return store._transmit(_spec_of(args), args, timeout)
+
+    @expose
+    async def execute_many(self, commands: list[list[Any]], exclusive: bool = False
+                           ) -> list[Any]:
+        """Run a pipeline in one write; replies packed by ``wire.pack_replies``."""
+        return pack_replies(await self._store().send_many(commands, exclusive))
+
+    # --------------------------------------------------------------- sessions
+    @expose
+    async def session_open(self) -> int:
+        """Reserve a connection for the caller (WATCH); returns its id."""
+        conn = self._caller()
+        sid = next(self._session_ids)
+        self._sessions[(conn, sid)] = await self._store().session()
+        return sid
+
+    @expose
+    async def session_execute(self, sid: int, args: list[Any]) -> Any:
+        return await self._session(sid).execute(args)
+
+    @expose
+    async def session_execute_many(self, sid: int, commands: list[list[Any]]) -> list[Any]:
+        return pack_replies(await self._session(sid).execute_many(commands))
+
+    @expose
+    async def session_close(self, sid: int) -> None:
+        session = self._sessions.pop((self._caller(), sid), None)
+        if session is not None:
+            await session.close()
+
+    def _session(self, sid: int) -> Session:
+        try:
+            return self._sessions[(self._caller(), sid)]
+        except KeyError:
+            raise KeyError(f"no session {sid} for this caller") from None
+
+    # ----------------------------------------------------------------- pubsub
+    @expose
+    async def subscribe(self, handle: int, kind: str, names: list[str]) -> None:
+        """Subscribe caller ``handle`` to channels (``kind`` "channel") or patterns."""
+        caller = (self._caller(), handle)
+        pubsub = await self._ensure_pubsub()
+        fresh = []
+        for name in names:
+            subscribers = self._subscribers[(kind, name)]
+            if not subscribers:
+                fresh.append(name)
+            subscribers.add(caller)
+        if fresh:
+            if kind == "channel":
+                await pubsub.subscribe(*fresh)
+            else:
+                await pubsub.psubscribe(*fresh)
+
+    @expose
+    async def unsubscribe(self, handle: int, kind: str, names: list[str]) -> None:
+        """Drop caller ``handle`` from channels or patterns (all of its own if empty)."""
+        await self._drop({(self._caller(), handle)}, kind, names)
+
+    async def _drop(self, callers: set[Subscriber], kind: str, names: Sequence[str]) -> None:
+        if not names:
+            names = [name for (k, name), subs in self._subscribers.items()
+                     if k == kind and subs & callers]
+        emptied = []
+        for name in names:
+            subscribers = self._subscribers.get((kind, name))
+            if subscribers is None:
+                continue
+            subscribers.difference_update(callers)
+            if not subscribers:
+                del self._subscribers[(kind, name)]
+                emptied.append(name)
+        if emptied and self._pubsub is not None:
+            if kind == "channel":
+                await self._pubsub.unsubscribe(*emptied)
+            else:
+                await self._pubsub.punsubscribe(*emptied)
+
+    async def _ensure_pubsub(self) -> Any:
+        async with self._pubsub_lock:
+            if self._pubsub is None:
+                self._pubsub = self._store().pubsub()
+                self.create_task(self._forward(self._pubsub), name="pubsub-forward")
+            return self._pubsub
+
+    async def _forward(self, pubsub: Any) -> None:
+        async for message in pubsub:
+            channel = _text(message.channel)
+            if message.pattern is None:
+                targets = self._subscribers.get(("channel", channel), ())
+            else:
+                targets = self._subscribers.get(("pattern", _text(message.pattern)), ())
+            for conn, handle in list(targets):
+                if not conn.closed:
+                    conn.notify("pubsub", handle, message.channel, message.data,
+                                message.pattern)
+            for conn, _ in list(targets):
+                await conn.drain()  # a slow worker slows this actor, not its memory
+
+    # --------------------------------------------------------------- cleanup
+    def _caller_gone(self, conn: Connection) -> None:
+        self._watched.discard(conn)
+        for key in [k for k in self._sessions if k[0] is conn]:
+            self.create_task(self._sessions.pop(key).close(), name="session-close")
+        for kind in ("channel", "pattern"):
+            callers = {sub for subs in self._subscribers.values() for sub in subs
+                       if sub[0] is conn}
+            if callers:
+                self.create_task(self._drop(callers, kind, []), name="unsubscribe-gone")
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

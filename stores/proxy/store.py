@@ -1,0 +1,326 @@
+"""``ProxyStore``: a store whose commands run in the store actor of its URL.
+
+Inside an actor process ``create_store(url)`` returns one (``proxy=False``
+forces a direct store).  It is the direct store's class with the three ways
+bytes reach the server (``_transmit``, ``send_many``, ``session``) and
+``pubsub`` replaced by mailbox calls, so every method, the namespace and the
+reply conversions are the direct store's own.
+
+The store actor is named after the URL's connection (namespace and command
+timeout excluded, password hashed) and spawned on first use with
+``exist_ok=True``: every worker of the tree shares it, and the arbiter
+restarts it (``permanent``) if it dies.  Calls in flight when it dies fail
+with ``stores.ConnectionError``; the next call finds the restarted actor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import hashlib
+import itertools
+import logging
+import random
+import re
+import weakref
+from collections.abc import Awaitable, Sequence
+from typing import Any, ClassVar, Final
+
+import actors
+from actors import ActorProxy, ConnectionLost
+
+from ..errors import ConnectionError, StoreError, TimeoutError
+from ..pubsub import PubSub
+from ..redis.commands import CommandSpec
+from ..redis.store import RedisStore, Session
+from ..url import build_url
+from .wire import unpack_replies
+
+__all__ = ["ProxyPubSub", "ProxyStore", "actor_name", "proxy_class"]
+
+logger = logging.getLogger("stores.proxy")
+
+#: Mailbox deadline of blocking commands: they wait as long as their own timeout.
+BLOCKING_DEADLINE: Final = 24 * 3600.0
+#: URL parameters that only the worker side uses.
+_LOCAL_PARAMS: Final = frozenset({"namespace", "timeout"})
+
+
+def actor_url(store: RedisStore) -> str:
+    """The URL the store actor connects with (worker-only parameters removed)."""
+    params = {k: v for k, v in store.urlparams.items() if k not in _LOCAL_PARAMS}
+    return build_url(store.name, store._host, store._user, store._password,
+                     store.database, params)
+
+
+def actor_name(store: RedisStore) -> str:
+    """``store.<scheme>.<host>.<port>.<db>.<hash>``: readable, one per connection URL.
+
+    The hash covers the whole actor URL (credentials and parameters), so two
+    URLs share an actor only when they would open the same connections.
+    """
+    host = store._host if isinstance(store._host, str) else f"{store._host[0]}.{store._host[1]}"
+    readable = re.sub(r"[^A-Za-z0-9.@_-]+", "_", f"{store.name}.{host}.{store.database}")
+    digest = hashlib.sha256(actor_url(store).encode()).hexdigest()[:8]
+    return f"store.{readable.strip('_')}.{digest}"
+
+
+class ProxyStore(RedisStore):
+    """Mixin half of the proxy classes; see ``proxy_class``."""
+
+    _proxy_actor: ActorProxy | None = None
+    _proxy_lock: asyncio.Lock | None = None
+    is_proxy: ClassVar[bool] = True
+
+    async def actor(self) -> ActorProxy:
+        """The store actor, spawned (or found) on first use."""
+        proxy = self._proxy_actor
+        if proxy is not None:
+            return proxy
+        if self._proxy_lock is None:
+            self._proxy_lock = asyncio.Lock()
+        async with self._proxy_lock:
+            if self._proxy_actor is None:
+                from .actor import StoreActor
+
+                proxy = await actors.spawn(
+                    StoreActor, actor_name(self), exist_ok=True, restart="permanent",
+                    url=actor_url(self),
+                )
+                proxy.on_notification("pubsub", _dispatch_pubsub)
+                self._proxy_actor = proxy
+            return self._proxy_actor
+
+    async def _call(self, method: str, *args: Any, timeout: float | None = None) -> Any:
+        proxy = self._proxy_actor or await self.actor()
+        try:
+            return await proxy.call(method, *args, timeout=timeout)
+        except ConnectionLost as exc:
+            raise ConnectionError(f"store actor {proxy.name} went away: {exc}") from exc
+        except StoreError:
+            raise
+        except (builtins.ConnectionError, OSError) as exc:
+            if isinstance(exc, builtins.TimeoutError):
+                raise TimeoutError(f"store actor {proxy.name}: {exc}") from exc
+            raise ConnectionError(f"store actor {proxy.name}: {exc}") from exc
+
+    # ------------------------------------------------ the RedisStore transport
+    def _transmit(self, spec: CommandSpec | None, args: Sequence[Any],
+                  timeout: float | None) -> Awaitable[Any]:
+        if spec is not None and spec.blocking:
+            timeout = BLOCKING_DEADLINE
+        return self._call("execute", args, timeout=timeout)
+
+    async def send_many(self, commands: Sequence[Sequence[Any]],
+                        exclusive: bool = False) -> list[Any]:
+        timeout = BLOCKING_DEADLINE if exclusive else self._timeout
+        packed = await self._call("execute_many", commands, exclusive, timeout=timeout)
+        return unpack_replies(packed)
+
+    async def session(self) -> Session:
+        sid = await self._call("session_open")
+        return ActorSession(self, sid)
+
+    async def connect(self) -> Any:
+        """Find (or spawn) the store actor."""
+        return await self.actor()
+
+    def pubsub(self, protocol: Any = None, **kw: Any) -> ProxyPubSub:  # type: ignore[override]
+        return ProxyPubSub(self, protocol=protocol, **kw)
+
+    async def close(self) -> None:
+        """Forget the actor (it keeps serving the other workers)."""
+        self._proxy_actor = None
+
+
+class ActorSession:
+    """A ``Session`` held in the store actor for this worker."""
+
+    def __init__(self, store: ProxyStore, sid: int) -> None:
+        self.store = store
+        self.sid = sid
+        self._closed = False
+
+    def execute(self, args: Sequence[Any]) -> Awaitable[Any]:
+        return self.store._call("session_execute", self.sid, args)
+
+    async def execute_many(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        packed = await self.store._call("session_execute_many", self.sid, commands)
+        return unpack_replies(packed)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            # A gone actor took the session with it.
+            with contextlib.suppress(ConnectionError):
+                await self.store._call("session_close", self.sid)
+
+
+_proxy_classes: dict[type[RedisStore], type[RedisStore]] = {}
+
+
+def proxy_class(cls: type[RedisStore]) -> type[RedisStore]:
+    """The proxy counterpart of a direct store class (``RedisStore`` → ``ProxyRedisStore``)."""
+    if issubclass(cls, ProxyStore):
+        return cls
+    proxy = _proxy_classes.get(cls)
+    if proxy is None:
+        proxy = type(f"Proxy{cls.__name__}", (ProxyStore, cls), {"__module__": __name__})
+        _proxy_classes[cls] = proxy
+    return proxy
+
+
+# ------------------------------------------------------------------- pubsub
+_handles = itertools.count(1)
+_pubsubs: weakref.WeakValueDictionary[int, ProxyPubSub] = weakref.WeakValueDictionary()
+
+
+def _dispatch_pubsub(handle: int, channel: Any, data: Any, pattern: Any) -> None:
+    pubsub = _pubsubs.get(handle)
+    if pubsub is not None:
+        pubsub._on_message(channel, data, pattern)
+
+
+class ProxyPubSub(PubSub):
+    """Subscriptions held by the store actor; messages arrive as notifications.
+
+    When the store actor goes away, it reconnects to the restarted actor with
+    backoff, subscribes again, and tells status listeners (``connection_lost``,
+    ``reconnected``), like the direct ``RedisPubSub``.
+    """
+
+    def __init__(self, store: ProxyStore, protocol: Any = None, max_backoff: float = 2.0
+                 ) -> None:
+        super().__init__(store, protocol)
+        self.store: ProxyStore = store
+        self.handle = next(_handles)
+        self.max_backoff = max_backoff
+        self._channels: set[str] = set()
+        self._patterns: set[str] = set()
+        self._watching: Any = None
+        self._reconnector: asyncio.Task[None] | None = None
+        self._closed = False
+        _pubsubs[self.handle] = self
+
+    # -------------------------------------------------------------- publishing
+    async def publish(self, channel: Any, message: Any) -> int:
+        if self.protocol is not None:
+            message = self.protocol.encode(message)
+        return int(await self.store.execute("PUBLISH", channel, message))
+
+    async def count(self, *channels: Any) -> dict[Any, int]:
+        return dict(await self.store.client().pubsub_numsub(*channels))
+
+    async def channels(self, pattern: Any = None) -> list[Any]:
+        client = self.store.client()
+        if pattern is None:
+            return list(await client.pubsub_channels())
+        return list(await client.pubsub_channels(pattern))
+
+    # ------------------------------------------------------------- subscribing
+    async def subscribe(self, channel: Any, *channels: Any) -> None:
+        await self._change("subscribe", "channel", (channel, *channels))
+
+    async def unsubscribe(self, *channels: Any) -> None:
+        await self._change("unsubscribe", "channel", channels)
+
+    async def psubscribe(self, pattern: Any, *patterns: Any) -> None:
+        await self._change("subscribe", "pattern", (pattern, *patterns))
+
+    async def punsubscribe(self, *patterns: Any) -> None:
+        await self._change("unsubscribe", "pattern", patterns)
+
+    async def _change(self, method: str, kind: str, names: Sequence[Any]) -> None:
+        if self._closed:
+            raise StoreError("this pubsub handler is closed")
+        texts = [_text(n) for n in names]
+        target = self._channels if kind == "channel" else self._patterns
+        if method == "subscribe":
+            target.update(texts)
+        elif texts:
+            target.difference_update(texts)
+        else:
+            target.clear()
+        await self._watch()
+        await self.store._call(method, self.handle, kind, self._wire(texts))
+
+    def _wire(self, names: Sequence[str]) -> list[str]:
+        namespace = self.store._namespace
+        return list(names) if namespace is None else [namespace.prefix + n for n in names]
+
+    def _on_message(self, channel: Any, data: Any, pattern: Any) -> None:
+        namespace = self.store._namespace
+        if namespace is not None:
+            channel = namespace.strip(channel)
+            if pattern is not None:
+                pattern = namespace.strip(pattern)
+        self.broadcast(channel, data, pattern)
+
+    # ---------------------------------------------------------------- failover
+    async def _watch(self) -> None:
+        proxy = await self.store.actor()
+        conn = proxy.connection or await proxy.connect()
+        if conn is not self._watching:
+            self._watching = conn
+            conn.add_close_callback(self._on_lost)
+
+    def _on_lost(self, conn: Any) -> None:
+        if conn is not self._watching or self._closed:
+            return
+        self._watching = None
+        if not (self._channels or self._patterns):
+            return
+        logger.warning("store actor connection lost; resubscribing %d channel(s), "
+                       "%d pattern(s)", len(self._channels), len(self._patterns))
+        self.notify_status("connection_lost", {"channels": len(self._channels),
+                                               "patterns": len(self._patterns)})
+        if self._reconnector is None or self._reconnector.done():
+            self._reconnector = asyncio.ensure_future(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        delay, attempt = 0.05, 0
+        while not self._closed:
+            attempt += 1
+            try:
+                await self._watch()
+                if self._channels:
+                    await self.store._call("subscribe", self.handle, "channel",
+                                           self._wire(sorted(self._channels)))
+                if self._patterns:
+                    await self.store._call("subscribe", self.handle, "pattern",
+                                           self._wire(sorted(self._patterns)))
+            except (OSError, StoreError, KeyError) as exc:
+                logger.info("resubscribe attempt %d failed: %s", attempt, exc)
+                await asyncio.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, self.max_backoff)
+                continue
+            logger.warning("resubscribed through the store actor after %d attempt(s)", attempt)
+            self.notify_status("reconnected", {"attempts": attempt,
+                                               "channels": len(self._channels),
+                                               "patterns": len(self._patterns)})
+            return
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._reconnector is not None:
+            self._reconnector.cancel()
+        for kind, names in (("channel", self._channels), ("pattern", self._patterns)):
+            if names:
+                # A gone actor holds nothing any more.
+                with contextlib.suppress(ConnectionError, TimeoutError):
+                    await self.store._call("unsubscribe", self.handle, kind, [])
+        self._channels.clear()
+        self._patterns.clear()
+        _pubsubs.pop(self.handle, None)
+        self._end_iterators()
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
