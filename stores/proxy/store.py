@@ -33,6 +33,7 @@ from actors import ActorProxy, ConnectionLost
 from ..errors import ConnectionError, StoreError, TimeoutError
 from ..pubsub import PubSub
 from ..redis.commands import CommandSpec
+from ..redis.resp import _bad_type
 from ..redis.store import RedisStore, Session
 from ..url import build_url
 from .wire import unpack_replies
@@ -108,12 +109,15 @@ class ProxyStore(RedisStore):
     # ------------------------------------------------ the RedisStore transport
     def _transmit(self, spec: CommandSpec | None, args: Sequence[Any],
                   timeout: float | None) -> Awaitable[Any]:
+        _check_args(args)
         if spec is not None and spec.blocking:
             timeout = BLOCKING_DEADLINE
         return self._call("execute", args, timeout=timeout)
 
     async def send_many(self, commands: Sequence[Sequence[Any]],
                         exclusive: bool = False) -> list[Any]:
+        for command in commands:
+            _check_args(command)
         timeout = BLOCKING_DEADLINE if exclusive else self._timeout
         packed = await self._call("execute_many", commands, exclusive, timeout=timeout)
         return unpack_replies(packed)
@@ -134,6 +138,18 @@ class ProxyStore(RedisStore):
         self._proxy_actor = None
 
 
+_ARG_TYPES: Final = frozenset({bytes, str, int, float, memoryview})
+
+
+def _check_args(args: Sequence[Any]) -> None:
+    """Refuse what the Redis encoder would refuse, before anything is sent."""
+    for arg in args:
+        if type(arg) not in _ARG_TYPES:
+            if isinstance(arg, bool) or not isinstance(arg, bytes | str | int | float
+                                                       | memoryview):
+                raise TypeError(_bad_type(arg))
+
+
 class ActorSession:
     """A ``Session`` held in the store actor for this worker."""
 
@@ -143,9 +159,12 @@ class ActorSession:
         self._closed = False
 
     def execute(self, args: Sequence[Any]) -> Awaitable[Any]:
+        _check_args(args)
         return self.store._call("session_execute", self.sid, args)
 
     async def execute_many(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        for command in commands:
+            _check_args(command)
         packed = await self.store._call("session_execute_many", self.sid, commands)
         return unpack_replies(packed)
 

@@ -1,0 +1,175 @@
+"""Helpers and worker actors for the proxy-store tests (imported by actor processes too)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import actors
+from actors import Actor, expose
+from stores import RemoteStore, create_store
+from stores.proxy import ProxyStore, actor_name
+from stores.redis import RedisStore
+
+
+def unique(prefix: str = "t") -> str:
+    """A name no other test (or project sharing the Redis server) uses."""
+    return f"arbiter-proxy-{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def live_children(parent: int | None = None) -> list[int]:
+    """Pids of non-zombie processes whose parent is ``parent`` (default: us)."""
+    parent = os.getpid() if parent is None else parent
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[1]) == parent:
+            found.append(int(entry))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def until(predicate: Callable[[], Any], deadline: float = 5.0,
+                what: str = "condition") -> Any:
+    """Poll ``predicate`` (sync or async) every 10 ms until truthy; fail past ``deadline``."""
+    end = time.monotonic() + deadline
+    while True:
+        result = predicate()
+        if isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return result
+        assert time.monotonic() < end, f"{what} not reached within {deadline}s"
+        await asyncio.sleep(0.01)
+
+
+def client_list(redis_py: Any, name: str) -> list[dict[str, Any]]:
+    """Redis connections whose client name is ``name``."""
+    return [c for c in redis_py.client_list() if c.get("name") == name]
+
+
+class Inbox:
+    """A pubsub client / Channels callback collecting what it is given."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Any, ...]] = []
+
+    def __call__(self, *args: Any) -> None:
+        self.items.append(args)
+
+
+class StoreWorker(Actor):
+    """A worker of the app: uses ``create_store(url)`` inside its own process."""
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.stores: dict[str, RedisStore] = {}
+        self.inbox = Inbox()
+        self.events = Inbox()
+        self.statuses: list[str] = []
+        self.keep: list[Any] = []
+
+    def _store(self, url: str) -> RedisStore:
+        store = self.stores.get(url)
+        if store is None:
+            made = create_store(url)
+            assert isinstance(made, RedisStore)
+            store = self.stores[url] = made
+        return store
+
+    @expose
+    async def describe(self, url: str) -> dict[str, Any]:
+        store = self._store(url)
+        actor = await store.connect()
+        return {
+            "pid": os.getpid(),
+            "type": type(store).__name__,
+            "proxy": isinstance(store, ProxyStore),
+            "remote": isinstance(store, RemoteStore),
+            "actor": actor.name,
+            "actor_aid": actor.aid,
+            "expected_actor": actor_name(store),
+            "ping": await store.ping(),
+        }
+
+    @expose
+    async def echo_burst(self, url: str, tag: str, count: int) -> list[str]:
+        """``count`` concurrent commands at once; their replies, in call order."""
+        store = self._store(url)
+        replies = await asyncio.gather(*(store.execute("ECHO", f"{tag}:{i}")
+                                         for i in range(count)))
+        return [r.decode() for r in replies]
+
+    @expose
+    async def incr_ordered(self, url: str, key: str, count: int) -> list[int]:
+        """``count`` concurrent INCRs of ``key``: replies must ascend in call order."""
+        client = self._store(url).client()
+        return list(await asyncio.gather(*(client.incr(key) for _ in range(count))))
+
+    @expose
+    async def execute(self, url: str, *args: Any) -> Any:
+        return await self._store(url).execute(*args)
+
+    @expose
+    async def subscribe(self, url: str, *channels: str) -> None:
+        pubsub = self._store(url).pubsub()
+        pubsub.add_client(self.inbox)
+        pubsub.add_status_listener(lambda event, info: self.statuses.append(event))
+        await pubsub.subscribe(*channels)
+        self.keep.append(pubsub)
+
+    @expose
+    async def psubscribe(self, url: str, pattern: str) -> None:
+        pubsub = self._store(url).pubsub()
+        pubsub.add_client(self.inbox)
+        await pubsub.psubscribe(pattern)
+        self.keep.append(pubsub)
+
+    @expose
+    def received(self) -> list[list[Any]]:
+        return [list(item) for item in self.inbox.items]
+
+    @expose
+    async def register(self, url: str, channel: str, event: str) -> None:
+        channels = self._store(url).channels(status_channel="status")
+        await channels.register(channel, event, self.events)
+        await channels.register("status", "*", self.events)
+        self.keep.append(channels)
+
+    @expose
+    async def publish_event(self, url: str, channel: str, event: str, data: Any) -> int:
+        channels = self._store(url).channels()
+        try:
+            return await channels.publish(channel, event, data)
+        finally:
+            await channels.close()
+
+    @expose
+    def fired(self) -> list[list[Any]]:
+        return [list(item) for item in self.events.items]
+
+    @expose
+    def status_events(self) -> list[str]:
+        return list(self.statuses)
+
+
+async def spawn_workers(count: int, prefix: str = "worker") -> list[actors.ActorProxy]:
+    return list(await asyncio.gather(*(actors.spawn(StoreWorker, name=f"{prefix}-{i}")
+                                       for i in range(count))))
