@@ -39,6 +39,8 @@ import stores
 from actors import Actor, expose
 from arbiter import ChildSpec
 from stores import create_store
+from stores.proxy import StoreActor, actor_name
+from stores.proxy.store import actor_url
 
 logger = logging.getLogger("examples.counter")
 
@@ -52,6 +54,18 @@ def store_url(url: str, **defaults: str) -> str:
     for key, value in defaults.items():
         query.setdefault(key, value)
     return urlunsplit(parts._replace(query=urlencode(query, safe=":")))
+
+
+def store_spec(url: str) -> ChildSpec:
+    """The store actor of ``url`` as a static child, to be listed first.
+
+    Workers would spawn it on first use anyway (and do find this one), but an
+    actor spawned at run time is stopped *first* at shutdown, under the feet
+    of workers still using it; listed first, it serves before the workers
+    start and stops after them.
+    """
+    store = create_store(url, proxy=False)
+    return ChildSpec(actor_name(store), StoreActor, params={"url": actor_url(store)})
 
 
 def counter_keys(count: int) -> list[str]:
@@ -174,7 +188,7 @@ class Hammer(Actor):
 
 
 def setup(arbiter: Any) -> list[ChildSpec]:
-    """The app: ``stats`` first, then the worker pool (``-w``, default 2)."""
+    """The app: the store actor, ``stats``, then the worker pool (``-w``, default 2)."""
     env = os.environ
     url = store_url(env.get("REDIS_URL", DEFAULT_URL),
                     namespace="counter:", client_name="arbiter-counter")
@@ -186,6 +200,7 @@ def setup(arbiter: Any) -> list[ChildSpec]:
               "keys": keys}
     logger.info("counter: %d worker(s) on %s", workers, url)
     return [
+        store_spec(url),
         ChildSpec("stats", Stats, params={"url": url, "workers": workers, "keys": keys,
                                           "interval": interval}),
         ChildSpec("worker", Hammer, pool=True, count=workers, params=hammer),
