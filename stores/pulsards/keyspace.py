@@ -43,7 +43,7 @@ def type_name(value: Any) -> str:
 class Database:
     """One numbered database: ``data`` (key -> value) and ``expires`` (key -> ms)."""
 
-    __slots__ = ("_heap", "data", "expires", "index", "on_delete", "on_ready", "watched")
+    __slots__ = ("_heap", "data", "expired", "expires", "index", "on_ready", "watched")
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -52,8 +52,7 @@ class Database:
         self._heap: list[tuple[int, bytes]] = []
         # key -> clients that WATCH it; writers call ``touch`` when non-empty.
         self.watched: dict[bytes, set[Any]] = {}
-        # Called with (db, key) when a key goes away (WATCH, blocked clients).
-        self.on_delete: Callable[[Database, bytes], None] | None = None
+        self.expired = 0  # keys removed because their TTL passed (INFO stats)
         # Called with (db, key) when a list appears at ``key`` (blocked pops).
         self.on_ready: Callable[[Database, bytes], None] | None = None
 
@@ -155,10 +154,9 @@ class Database:
     def _expire(self, key: bytes) -> None:
         self.data.pop(key, None)
         self.expires.pop(key, None)
+        self.expired += 1
         if self.watched:
             self.touch(key)
-        if self.on_delete is not None:
-            self.on_delete(self, key)
 
     def active_expire(self, now: int, deadline_ns: int) -> int:
         """Remove keys whose deadline is ``<= now`` until ``deadline_ns``; count them."""
@@ -178,11 +176,10 @@ class Database:
 class Keyspace:
     """All databases of a server."""
 
-    __slots__ = ("dbs", "expired_keys")
+    __slots__ = ("dbs",)
 
     def __init__(self, databases: int = 16) -> None:
         self.dbs = [Database(i) for i in range(databases)]
-        self.expired_keys = 0
 
     def __getitem__(self, index: int) -> Database:
         return self.dbs[index]
@@ -202,5 +199,8 @@ class Keyspace:
         for db in self.dbs:
             if db.expires:
                 removed += db.active_expire(now, deadline)
-        self.expired_keys += removed
         return removed
+
+    def expired(self) -> int:
+        """Keys removed by expiry so far, lazily or actively."""
+        return sum(db.expired for db in self.dbs)

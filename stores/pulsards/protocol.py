@@ -69,6 +69,11 @@ class Client(asyncio.Protocol):
         self.db: Database = server.keyspace[0]
         self.resp3 = False
         self.nil = NIL2
+        # ``gated`` (in MULTI or not authenticated) sends every request off the
+        # hot path; the ``multi`` and ``locked`` properties keep it up to date.
+        self.gated = False
+        self._multi: list[list[bytes]] | None = None
+        self._locked = False
         self.locked = bool(server.config.requirepass)
         self.name = b""
         self.addr = ""
@@ -79,7 +84,6 @@ class Client(asyncio.Protocol):
         self.closing = False
         self.closed = False
         self.blocked: Any = None  # the waiter object while parked in a blocking command
-        self.multi: list[list[bytes]] | None = None
         self.multi_error = False
         self.watched: set[tuple[int, bytes]] = set()
         self.dirty_cas = False
@@ -95,6 +99,7 @@ class Client(asyncio.Protocol):
         self.laddr = _address(sock)
         server = self.server
         if len(server.clients) >= server.config.maxclients:
+            server.stats.rejected_connections += 1
             transport.write(b"-ERR max number of clients reached\r\n")
             self.closing = True
             transport.close()
@@ -168,7 +173,7 @@ class Client(asyncio.Protocol):
                 if entry is None:
                     entry = dispatch.get(req[0].upper())
                 if (entry is None or not entry.lo <= len(req) <= entry.hi
-                        or self.multi is not None or self.locked):
+                        or self.gated):
                     out.append(self._special(req, entry))
                 else:
                     try:
@@ -271,7 +276,7 @@ class Client(asyncio.Protocol):
         if entry is None:
             entry = dispatch.get(req[0].upper())
         if (entry is None or not entry.lo <= len(req) <= entry.hi
-                or self.multi is not None or self.locked):
+                or self.gated):
             return self._special(req, entry)
         try:
             return entry.handler(self, req)
@@ -318,6 +323,26 @@ class Client(asyncio.Protocol):
             self._write(out)
 
     # ---------------------------------------------------------------- state
+    @property
+    def multi(self) -> list[list[bytes]] | None:
+        """Commands queued since MULTI, ``None`` outside a transaction."""
+        return self._multi
+
+    @multi.setter
+    def multi(self, value: list[list[bytes]] | None) -> None:
+        self._multi = value
+        self.gated = value is not None or self._locked
+
+    @property
+    def locked(self) -> bool:
+        """True until the client authenticates, when a password is required."""
+        return self._locked
+
+    @locked.setter
+    def locked(self, value: bool) -> None:
+        self._locked = value
+        self.gated = value or self._multi is not None
+
     def select(self, index: int) -> None:
         self.db = self.server.keyspace[index]
 

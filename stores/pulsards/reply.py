@@ -109,6 +109,12 @@ def bulks(values: Iterable[bytes | None], resp3: bool = False) -> bytes:
     return b"".join(parts)
 
 
+def bulk_array(values: list[bytes]) -> bytes:
+    """An array of bulk strings, none of them null (LRANGE, KEYS)."""
+    return b"*%d\r\n%s" % (len(values), b"".join(
+        [b"$%d\r\n%s\r\n" % (len(v), v) for v in values]))
+
+
 def array(items: Iterable[bytes]) -> bytes:
     """An array of already encoded replies."""
     parts = list(items)

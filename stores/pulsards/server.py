@@ -41,7 +41,6 @@ class Stats:
     connections: int = 0
     commands: int = 0
     rejected_connections: int = 0
-    expired_keys: int = 0
 
 
 # serve(db, key) -> the reply when the key can satisfy the waiter, else None.
@@ -81,6 +80,7 @@ class Server:
         self.blocking: dict[tuple[int, bytes], deque[Waiter]] = {}
         self._next_id = 0
         self.background: set[asyncio.Future[Any]] = set()
+        self.scan_sessions: Any = None  # commands.keys' SCAN snapshots, made on first use
         self._server: asyncio.Server | None = None
         self._cron: asyncio.TimerHandle | None = None
         self._stopped: asyncio.Event | None = None
@@ -132,7 +132,7 @@ class Server:
         """serverCron: active expiry and idle timeouts, ``hz`` times a second."""
         loop = asyncio.get_running_loop()
         budget = 250.0 / self.config.hz  # 25% of a tick, as Redis' slow cycle
-        self.stats.expired_keys += self.keyspace.active_expire(budget)
+        self.keyspace.active_expire(budget)
         timeout = self.config.timeout
         if timeout:
             now = time.monotonic()

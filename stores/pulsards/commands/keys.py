@@ -181,10 +181,9 @@ class _ScanSessions:
 
 
 def _sessions(c: Client) -> _ScanSessions:
-    sessions: _ScanSessions | None = getattr(c.server, "scan_sessions", None)
+    sessions: _ScanSessions | None = c.server.scan_sessions
     if sessions is None:
-        sessions = _ScanSessions()
-        c.server.scan_sessions = sessions  # type: ignore[attr-defined]
+        sessions = c.server.scan_sessions = _ScanSessions()
     return sessions
 
 

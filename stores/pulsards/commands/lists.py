@@ -18,6 +18,7 @@ from ..reply import (
     Blocked,
     CommandError,
     bulk,
+    bulk_array,
     bulks,
     integer,
 )
@@ -152,7 +153,7 @@ def lrange(c: Client, args: list[bytes]) -> bytes:
     start, end = _range(len(lst), start, end)
     if start > end:
         return EMPTY_ARRAY
-    return bulks(islice(lst, start, end + 1))
+    return bulk_array(list(islice(lst, start, end + 1)))
 
 
 @command("LINDEX")

@@ -125,7 +125,7 @@ def _sections(server: Server) -> dict[str, list[tuple[str, Any]]]:
             ("total_connections_received", server.stats.connections),
             ("total_commands_processed", server.stats.commands),
             ("rejected_connections", server.stats.rejected_connections),
-            ("expired_keys", server.stats.expired_keys),
+            ("expired_keys", server.keyspace.expired()),
         ],
         "replication": [("role", "master"), ("connected_slaves", 0)],
         "keyspace": keyspace,
@@ -256,6 +256,8 @@ def config_resetstat(c: Client, args: list[bytes]) -> bytes:
     from ..server import Stats
 
     c.server.stats = Stats()
+    for db in c.server.keyspace.dbs:
+        db.expired = 0
     return OK
 
 
