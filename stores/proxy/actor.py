@@ -24,7 +24,7 @@ from typing import Any
 
 from actors import Actor, Connection, current_connection, expose
 
-from ..redis.store import RedisStore, Session
+from ..redis.store import RedisStore, Session, _spec_of
 from ..store import create_store
 from .wire import pack_replies
 
@@ -47,6 +47,12 @@ class StoreActor(Actor):
         self._watched: set[Connection] = set()
         self._pubsub: Any = None
         self._pubsub_lock = asyncio.Lock()
+        # Coalescing, measured: commands received, and the loop iterations
+        # (one pipelined write on the shared connection each) they went out in.
+        self._commands = 0
+        self._batches = 0
+        self._batch = 0
+        self._largest_batch = 0
 
     async def on_start(self) -> None:
         store = create_store(self.url, proxy=False)
@@ -82,9 +88,37 @@ class StoreActor(Actor):
     def execute(self, args: list[Any], timeout: float | None = None) -> Any:
         """Run one (namespaced) command; its raw reply."""
         store = self._store()
-        from ..redis.store import _spec_of
-
+        if not self._batch:
+            asyncio.get_running_loop().call_soon(self._batch_done)
+        self._batch += 1
         return store._transmit(_spec_of(args), args, timeout)
+
+    def _batch_done(self) -> None:
+        self._commands += self._batch
+        self._batches += 1
+        self._largest_batch = max(self._largest_batch, self._batch)
+        self._batch = 0
+
+    @expose
+    def stats(self) -> dict[str, Any]:
+        """How well commands coalesce, and the connections held.
+
+        ``commands`` single commands arrived in ``batches`` loop iterations
+        (each left in one pipelined write on the shared connection);
+        ``largest_batch`` is the most in one iteration.  ``connections`` counts
+        the pool's open connections (the shared one, plus those of blocking
+        commands and sessions; not the subscriber's), ``sessions`` and
+        ``subscriptions`` what callers hold.
+        """
+        store = self._store()
+        return {
+            "commands": self._commands + self._batch,
+            "batches": self._batches + (1 if self._batch else 0),
+            "largest_batch": max(self._largest_batch, self._batch),
+            "connections": store.pool.in_use,
+            "sessions": len(self._sessions),
+            "subscriptions": len(self._subscribers),
+        }
 
     @expose
     async def execute_many(self, commands: list[list[Any]], exclusive: bool = False

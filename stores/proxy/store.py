@@ -144,10 +144,10 @@ _ARG_TYPES: Final = frozenset({bytes, str, int, float, memoryview})
 def _check_args(args: Sequence[Any]) -> None:
     """Refuse what the Redis encoder would refuse, before anything is sent."""
     for arg in args:
-        if type(arg) not in _ARG_TYPES:
-            if isinstance(arg, bool) or not isinstance(arg, bytes | str | int | float
-                                                       | memoryview):
-                raise TypeError(_bad_type(arg))
+        if type(arg) not in _ARG_TYPES and (
+                isinstance(arg, bool) or not isinstance(arg, bytes | str | int | float
+                                                        | memoryview)):
+            raise TypeError(_bad_type(arg))
 
 
 class ActorSession:
