@@ -177,6 +177,26 @@ SETS: Script = [
     ("SINTER", "s", "str"), ("SSCAN", "s", "0", "MATCH", "d*"), ("SPOP", "t", "-1"),
 ]
 
+BITMAPS: Script = [
+    ("SETBIT", "b", "7", "1"), ("SETBIT", "b", "7", "0"), ("SETBIT", "b", "100", "1"),
+    ("GET", "b"), ("GETBIT", "b", "100"), ("GETBIT", "b", "99999"), ("GETBIT", "nope", "1"),
+    ("SETBIT", "b", "-1", "1"), ("SETBIT", "b", "1", "2"), ("SETBIT", "b", "4294967296", "1"),
+    ("SET", "s", "foobar"), ("BITCOUNT", "s"), ("BITCOUNT", "s", "0", "0"),
+    ("BITCOUNT", "s", "1", "1"), ("BITCOUNT", "s", "1", "1", "BIT"),
+    ("BITCOUNT", "s", "5", "30", "BIT"), ("BITCOUNT", "s", "-3", "-1", "BIT"),
+    ("BITCOUNT", "s", "-100", "-1"), ("BITCOUNT", "s", "0"), ("BITCOUNT", "s", "0", "1", "FOO"),
+    ("BITCOUNT", "nope"), ("SET", "p", b"\xff\xf0\x00"), ("BITPOS", "p", "0"),
+    ("BITPOS", "p", "1"), ("BITPOS", "p", "0", "2"), ("BITPOS", "p", "1", "2"),
+    ("BITPOS", "p", "1", "7", "15", "BIT"), ("BITPOS", "p", "0", "0", "1"),
+    ("SET", "ones", b"\xff\xff"), ("BITPOS", "ones", "0"), ("BITPOS", "ones", "0", "0", "-1"),
+    ("BITPOS", "nope", "0"), ("BITPOS", "nope", "1"), ("BITPOS", "p", "2"),
+    ("SET", "x", "abc"), ("SET", "y", "a"), ("BITOP", "AND", "d", "x", "y"), ("GET", "d"),
+    ("BITOP", "OR", "d", "x", "y", "nope"), ("GET", "d"), ("BITOP", "XOR", "d", "x", "y"),
+    ("GET", "d"), ("BITOP", "NOT", "d", "x"), ("GET", "d"), ("BITOP", "NOT", "d", "x", "y"),
+    ("BITOP", "NAND", "d", "x"), ("BITOP", "AND", "d", "nope"), ("EXISTS", "d"),
+    ("RPUSH", "l", "a"), ("SETBIT", "l", "1", "1"), ("BITCOUNT", "l"),
+]
+
 SERVER: Script = [
     ("SET", "a", "1"), ("DBSIZE",), ("ECHO", "hi"), ("PING",), ("PING", "x"), ("PING", "a", "b"),
     ("CONFIG", "GET", "databases"), ("CONFIG", "GET", "nosuchoption"),
@@ -194,7 +214,7 @@ SERVER: Script = [
 ]
 
 
-@pytest.mark.parametrize("script", [STRINGS, KEYS, LISTS, HASHES, SETS, SERVER],
-                         ids=["strings", "keys", "lists", "hashes", "sets", "server"])
+@pytest.mark.parametrize("script", [STRINGS, KEYS, LISTS, HASHES, SETS, BITMAPS, SERVER],
+                         ids=["strings", "keys", "lists", "hashes", "sets", "bitmaps", "server"])
 def test_same_replies_as_redis(both: tuple[redis.Redis, redis.Redis], script: Script) -> None:
     agree(both, script)

@@ -3,7 +3,7 @@
 Importing this package registers every handler in ``table.HANDLERS``.
 """
 
-from . import connection, hashes, keys, lists, server, sets, strings, transactions
+from . import bitmaps, connection, hashes, keys, lists, server, sets, strings, transactions
 
-__all__ = ["connection", "hashes", "keys", "lists", "server", "sets", "strings",
+__all__ = ["bitmaps", "connection", "hashes", "keys", "lists", "server", "sets", "strings",
            "transactions"]
