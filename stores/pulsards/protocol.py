@@ -74,6 +74,9 @@ class Client(asyncio.Protocol):
         self.gated = False
         self._multi: list[list[bytes]] | None = None
         self._locked = False
+        # Insertion-ordered: UNSUBSCRIBE with no names goes in subscription order.
+        self.subscriptions: dict[bytes, None] = {}
+        self.psubscriptions: dict[bytes, None] = {}
         self.locked = bool(server.config.requirepass)
         self.name = b""
         self.addr = ""
@@ -114,6 +117,10 @@ class Client(asyncio.Protocol):
             from .commands.transactions import unwatch_all
 
             unwatch_all(self)
+        if self.subscriptions or self.psubscriptions:
+            from .commands.pubsub import unsubscribe_all
+
+            unsubscribe_all(self)
 
     def pause_writing(self) -> None:
         # The client is not reading its replies: stop reading its requests until
@@ -130,6 +137,12 @@ class Client(asyncio.Protocol):
         self.closing = True
         if self.transport is not None:
             self.transport.close()
+
+    def abort(self) -> None:
+        """Close now, dropping unsent replies (CLIENT KILL, a stuck subscriber)."""
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abort()
 
     # ------------------------------------------------------------ requests
     def data_received(self, data: bytes) -> None:
@@ -296,6 +309,10 @@ class Client(asyncio.Protocol):
             return error(f"ERR wrong number of arguments for '{entry.name}' command")
         if self.locked and not entry.no_auth:
             return b"-NOAUTH Authentication required.\r\n"
+        if self.subscribed and entry.name not in _PUBSUB_ALLOWED:
+            name = req[0].decode("utf-8", "replace").lower()
+            return error(f"ERR Can't execute '{name}': only (P|S)SUBSCRIBE / "
+                         "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
         if multi is not None and entry.name not in _MULTI_IMMEDIATE:
             multi.append(req)
             return b"+QUEUED\r\n"
@@ -331,7 +348,7 @@ class Client(asyncio.Protocol):
     @multi.setter
     def multi(self, value: list[list[bytes]] | None) -> None:
         self._multi = value
-        self.gated = value is not None or self._locked
+        self.update_gate()
 
     @property
     def locked(self) -> bool:
@@ -341,7 +358,16 @@ class Client(asyncio.Protocol):
     @locked.setter
     def locked(self, value: bool) -> None:
         self._locked = value
-        self.gated = value or self._multi is not None
+        self.update_gate()
+
+    @property
+    def subscribed(self) -> bool:
+        """In RESP2 pub/sub mode: only (un)subscribe, PING, QUIT and RESET are allowed."""
+        return not self.resp3 and bool(self.subscriptions or self.psubscriptions)
+
+    def update_gate(self) -> None:
+        """Recompute ``gated`` after MULTI, AUTH, (UN)SUBSCRIBE or HELLO."""
+        self.gated = self._locked or self._multi is not None or self.subscribed
 
     def select(self, index: int) -> None:
         self.db = self.server.keyspace[index]
@@ -349,8 +375,11 @@ class Client(asyncio.Protocol):
     def set_protocol(self, version: int) -> None:
         self.resp3 = version == 3
         self.nil = NIL3 if self.resp3 else NIL2
+        self.update_gate()
 
 
+_PUBSUB_ALLOWED = frozenset({"subscribe", "psubscribe", "ssubscribe", "unsubscribe",
+                             "punsubscribe", "sunsubscribe", "ping", "quit", "reset"})
 _MULTI_IMMEDIATE = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
 
 

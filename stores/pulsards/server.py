@@ -78,6 +78,9 @@ class Server:
         self.run_id = os.urandom(20).hex()
         self.ready_keys: list[tuple[Database, bytes]] = []
         self.blocking: dict[tuple[int, bytes], deque[Waiter]] = {}
+        # Pub/sub: channel or pattern -> subscribed clients.
+        self.channels: dict[bytes, set[Client]] = {}
+        self.patterns: dict[bytes, set[Client]] = {}
         self._next_id = 0
         self.background: set[asyncio.Future[Any]] = set()
         self.scan_sessions: Any = None  # commands.keys' SCAN snapshots, made on first use

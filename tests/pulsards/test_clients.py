@@ -373,3 +373,80 @@ async def test_a_client_not_reading_replies_is_paused() -> None:
 def _send_quietly(sock: Any, data: bytes) -> None:
     with contextlib.suppress(OSError):  # closed by the test
         sock.sendall(data)
+
+
+# ------------------------------------------------------------------ pub/sub
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_pubsub_with_redis_py(either: tuple[str, int], protocol: int) -> None:
+    host, port = either
+    publisher = redis.Redis(host, port, protocol=protocol)
+    sub = redis.Redis(host, port, protocol=protocol).pubsub()
+    sub.subscribe("pds:news")
+    sub.psubscribe("pds:n*")
+    assert sub.get_message(timeout=1)["type"] == "subscribe"
+    assert sub.get_message(timeout=1)["type"] == "psubscribe"
+    assert publisher.publish("pds:news", "hello") == 2
+    got = [sub.get_message(timeout=1) for _ in range(2)]
+    assert {(m["type"], m["channel"], m["data"]) for m in got} == {
+        ("message", b"pds:news", b"hello"), ("pmessage", b"pds:news", b"hello")}
+    assert publisher.pubsub_numsub("pds:news") == [(b"pds:news", 1)]
+    assert publisher.pubsub_numpat() >= 1
+    sub.unsubscribe()
+    sub.punsubscribe()
+    sub.close()
+    publisher.close()
+
+
+async def test_pubsub_with_our_store(pulsards: ServerProcess) -> None:
+    store = create_store(f"pulsar://127.0.0.1:{pulsards.port}/0")
+    try:
+        pubsub = store.pubsub()
+        received: list[Any] = []
+        done = asyncio.Event()
+
+        def listener(channel: Any, message: Any) -> None:
+            received.append((channel, message))
+            done.set()
+
+        pubsub.add_client(listener)
+        await pubsub.subscribe("pds:events")
+        counts = await pubsub.count("pds:events")
+        assert list(counts.values()) == [1]
+        assert await pubsub.publish("pds:events", "ping") == 1
+        await asyncio.wait_for(done.wait(), 5)
+        assert received and received[0][1] in (b"ping", "ping")
+        await pubsub.unsubscribe()
+        await pubsub.close()
+    finally:
+        await store.close()
+
+
+async def test_slow_subscriber_is_disconnected(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from stores.pulsards.commands import pubsub
+    from stores.pulsards.config import Config
+    from stores.pulsards.server import Server
+
+    monkeypatch.setattr(pubsub, "PUBSUB_OUTPUT_LIMIT", 256 * 1024)
+    async with Server(Config(port=0)) as server:
+        slow = socket.create_connection(("127.0.0.1", server.port))
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.sendall(b"SUBSCRIBE pds:firehose\r\n")
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        while not server.channels:
+            await asyncio.sleep(0.01)
+        payload = b"x" * 10000
+        for _ in range(3000):  # up to 30 MB to a subscriber that reads nothing
+            writer.write(b"PUBLISH pds:firehose " + payload + b"\r\n")
+            await writer.drain()
+            if not server.channels:
+                break
+        deadline = asyncio.get_running_loop().time() + 5
+        while server.channels:  # unsubscribed because disconnected
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.01)
+        writer.write(b"PING\r\n")
+        await asyncio.wait_for(reader.readuntil(b"+PONG\r\n"), 5)  # the publisher is fine
+        writer.close()
+        slow.close()

@@ -51,6 +51,11 @@ FRAMES = [
     b"*2\r\n$4\r\nPING\r\n$3\r\nabc\r\n*1\r\n$3\r\nget\r\n", b"*1\r\n$4\r\nPING\r\nPING\r\n",
     b"*2\r\n$4\r\nECHO\r\n*1\r\n", b"ECHO a\" b\r\n", b"SET k v\r\nGET k\r\nDEL k\r\n",
     b"*1\r\n$4\r\nQUIT\r\nPING\r\n", b"*1\r\n" + b"$1\r\nx\r\n",
+    b"SUBSCRIBE pds:a pds:b\r\nPING\r\nPING x\r\nGET x\r\nSUBSCRIBE pds:a\r\nUNSUBSCRIBE pds:b\r\n"
+    b"UNSUBSCRIBE\r\nUNSUBSCRIBE\r\nPING\r\nGET x\r\n",
+    b"PSUBSCRIBE pds:* pds:?\r\nSET a b\r\nPUNSUBSCRIBE pds:x\r\nPUNSUBSCRIBE\r\nGET a\r\n",
+    b"SUBSCRIBE pds:a\r\nRESET\r\nGET a\r\nPUNSUBSCRIBE\r\n",
+    b"PUBLISH pds:nobody x\r\nPUBSUB NUMSUB pds:nobody\r\nPUBSUB CHANNELS pds:nobody*\r\n",
     b"*1\r\n$4\r\nPING\r\n*3000000000\r\n", b"*1\r\n$4\r\nPING\r\n*99999999\r\n$1\r\n",
 ]
 

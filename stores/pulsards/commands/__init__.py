@@ -3,7 +3,19 @@
 Importing this package registers every handler in ``table.HANDLERS``.
 """
 
-from . import bitmaps, connection, hashes, keys, lists, server, sets, strings, transactions
+from . import (
+    bitmaps,
+    connection,
+    hashes,
+    keys,
+    lists,
+    pubsub,
+    server,
+    sets,
+    strings,
+    transactions,
+)
 
-__all__ = ["bitmaps", "connection", "hashes", "keys", "lists", "server", "sets", "strings",
+__all__ = ["bitmaps", "connection", "hashes", "keys", "lists", "pubsub", "server", "sets",
+           "strings",
            "transactions"]

@@ -21,6 +21,8 @@ _WRONGPASS = CommandError("WRONGPASS invalid username-password pair or user is d
 def ping(c: Client, args: list[bytes]) -> bytes:
     if len(args) > 2:
         raise CommandError("ERR wrong number of arguments for 'ping' command")
+    if c.subscribed:  # RESP2 pub/sub mode answers with a message-like array
+        return b"*2\r\n$4\r\npong\r\n" + bulk(args[1] if len(args) == 2 else b"")
     return PONG if len(args) == 1 else bulk(args[1])
 
 
@@ -115,9 +117,11 @@ def quit_(c: Client, args: list[bytes]) -> bytes:
 
 @command("RESET")
 def reset(c: Client, args: list[bytes]) -> bytes:
+    from .pubsub import unsubscribe_all
     from .transactions import discard_state
 
     discard_state(c)
+    unsubscribe_all(c)
     c.select(0)
     c.set_protocol(2)
     c.name = b""
@@ -239,4 +243,4 @@ def _kill(c: Client, other: Client) -> None:
     if other is c:
         c.closing = True
     else:
-        other.close()
+        other.abort()
