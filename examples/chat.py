@@ -119,6 +119,7 @@ class ChatWorker(Actor):
     async def on_start(self) -> None:
         self.room = str(self.params["room"])
         self.clients: dict[str, Client] = {}
+        self.sessions: set[asyncio.Task[Any]] = set()
         self.numbers = itertools.count(1)
         self.channels = create_store(self.params["url"]).channels()
         # Subscribed before listening: no client can miss the room's first events.
@@ -132,6 +133,9 @@ class ChatWorker(Actor):
         for client in list(self.clients.values()):
             client.send("* server stopping")
             client.writer.close()
+        # Let the handlers say goodbye while the store actor still serves.
+        if self.sessions:
+            await asyncio.wait(self.sessions, timeout=2.0)
         with contextlib.suppress(stores.StoreError, OSError):
             await self.channels.close()
 
@@ -151,6 +155,19 @@ class ChatWorker(Actor):
             client.send(f"* not delivered: {exc}")
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One client's session (asyncio runs it as a task of its own)."""
+        task = asyncio.current_task()
+        assert task is not None
+        self.sessions.add(task)
+        try:
+            await self.session(reader, writer)
+        except asyncio.CancelledError:
+            pass  # the actor is going down; asyncio would log it as an error
+        finally:
+            self.sessions.discard(task)
+
+    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+                      ) -> None:
         number = next(self.numbers)
         client = Client(f"{self.name}/{number}", f"guest{number}.{self.name}", writer)
         self.clients[client.cid] = client
