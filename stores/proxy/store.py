@@ -283,7 +283,11 @@ class ProxyPubSub(PubSub):
     # ---------------------------------------------------------------- failover
     async def _watch(self) -> None:
         proxy = await self.store.actor()
-        conn = proxy.connection or await proxy.connect()
+        conn = proxy.connection
+        if conn is None or conn.closed:
+            # A dead connection never calls its close callbacks again: watching
+            # it would miss the next failover.
+            conn = await proxy.connect()
         if conn is not self._watching:
             self._watching = conn
             conn.add_close_callback(self._on_lost)
@@ -293,6 +297,11 @@ class ProxyPubSub(PubSub):
             return
         self._watching = None
         if not (self._channels or self._patterns):
+            return
+        if self._reconnector is not None and not self._reconnector.done():
+            # Lost again while reconnecting (the attempt used a connection whose
+            # end was not read yet): that attempt fails and retries; one
+            # connection_lost per failover.
             return
         logger.warning("store actor connection lost; resubscribing %d channel(s), "
                        "%d pattern(s)", len(self._channels), len(self._patterns))

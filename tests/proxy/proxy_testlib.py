@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import actors
+import stores
 from actors import Actor, expose
 from stores import RemoteStore, create_store
 from stores.proxy import ProxyStore, actor_name
@@ -73,6 +74,45 @@ class Inbox:
 
     def __call__(self, *args: Any) -> None:
         self.items.append(args)
+
+
+async def hammer(store: RedisStore, key: str, concurrency: int = 8, deadline: float = 15.0,
+                 recovered_after: int = 50, call_deadline: float = 6.0) -> dict[str, Any]:
+    """INCR ``key`` from ``concurrency`` tasks until, after at least one failure,
+    ``recovered_after`` calls succeeded again (or ``deadline`` passed).
+
+    Counts the outcomes; a call still unanswered after ``call_deadline`` is a hang.
+    """
+    counts: dict[str, Any] = {"ok": 0, "connection_error": 0, "hung": 0, "other": [],
+                              "ok_after_error": 0, "slowest_error": 0.0}
+    end = time.monotonic() + deadline
+    done = asyncio.Event()
+
+    async def one() -> None:
+        while not done.is_set() and time.monotonic() < end:
+            start = time.monotonic()
+            try:
+                reply = await asyncio.wait_for(store.execute("INCR", key), call_deadline)
+                counts.setdefault("replies", []).append(reply)
+            except stores.ConnectionError:
+                counts["connection_error"] += 1
+                counts["ok_after_error"] = 0
+                counts["slowest_error"] = max(counts["slowest_error"],
+                                              time.monotonic() - start)
+                await asyncio.sleep(0.01)
+            except TimeoutError:
+                counts["hung"] += 1
+            except Exception as exc:
+                counts["other"].append(f"{type(exc).__name__}: {exc}")
+            else:
+                counts["ok"] += 1
+                if counts["connection_error"]:
+                    counts["ok_after_error"] += 1
+                    if counts["ok_after_error"] >= recovered_after:
+                        done.set()
+
+    await asyncio.gather(*(one() for _ in range(concurrency)))
+    return counts
 
 
 class StoreWorker(Actor):
@@ -160,6 +200,10 @@ class StoreWorker(Actor):
             return await channels.publish(channel, event, data)
         finally:
             await channels.close()
+
+    @expose
+    async def hammer(self, url: str, key: str, deadline: float = 15.0) -> dict[str, Any]:
+        return await hammer(self._store(url), key, deadline=deadline)
 
     @expose
     def fired(self) -> list[list[Any]]:
