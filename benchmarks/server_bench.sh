@@ -19,7 +19,7 @@ N=${N:-100000}
 CLIENTS=${CLIENTS:-50}
 ROUNDS=${ROUNDS:-2}
 PIPELINES=${PIPELINES:-"1 16"}
-TESTS=${TESTS:-ping,set,get,incr,lpush,lpop,sadd,hset,lrange_100,mset}
+TESTS=${TESTS:-ping,set,get,incr,lpush,lpop,sadd,hset,zadd,zpopmin,lrange_100,mset}
 MEMORY_KEYS=${MEMORY_KEYS:-200000}
 
 for tool in redis-server redis-benchmark; do

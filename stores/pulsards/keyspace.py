@@ -22,11 +22,12 @@ from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from .reply import WRONGTYPE
+from .zset import ZSet
 
 __all__ = ["Database", "Keyspace", "now_ms", "type_name"]
 
 _TYPE_NAMES: Final[dict[type, str]] = {
-    bytes: "string", deque: "list", dict: "hash", set: "set",
+    bytes: "string", deque: "list", dict: "hash", set: "set", ZSet: "zset",
 }
 
 

@@ -197,6 +197,38 @@ BITMAPS: Script = [
     ("RPUSH", "l", "a"), ("SETBIT", "l", "1", "1"), ("BITCOUNT", "l"),
 ]
 
+ZSETS: Script = [
+    ("ZADD", "z", "1", "a", "2", "b", "3", "c"), ("ZADD", "z", "1.5", "a", "4", "d"),
+    ("ZADD", "z", "NX", "9", "a", "5", "e"), ("ZADD", "z", "XX", "CH", "9", "a", "6", "f"),
+    ("ZADD", "z", "GT", "CH", "1", "a", "10", "b"), ("ZADD", "z", "LT", "CH", "1", "a"),
+    ("ZADD", "z", "INCR", "2.5", "a"), ("ZADD", "z", "NX", "INCR", "1", "a"),
+    ("ZADD", "z", "NX", "XX", "1", "a"), ("ZADD", "z", "GT", "LT", "1", "a"),
+    ("ZADD", "z", "INCR", "1", "a", "2", "b"), ("ZADD", "z", "1"), ("ZADD", "z", "x", "a"),
+    ("ZADD", "z", "inf", "top", "-inf", "bottom"), ("ZINCRBY", "z", "-inf", "top"),
+    ("ZINCRBY", "z", "0.1", "c"), ("ZSCORE", "z", "c"), ("ZSCORE", "z", "nope"),
+    ("ZMSCORE", "z", "a", "nope", "top"), ("ZCARD", "z"), ("ZCARD", "nope"),
+    ("ZRANK", "z", "a"), ("ZREVRANK", "z", "a"), ("ZRANK", "z", "nope"),
+    ("ZRANGE", "z", "0", "-1", "WITHSCORES"), ("ZRANGE", "z", "-2", "-1"),
+    ("ZRANGE", "z", "2", "1"), ("ZREVRANGE", "z", "0", "1", "WITHSCORES"),
+    ("ZRANGE", "z", "(1", "4", "BYSCORE"), ("ZRANGE", "z", "4", "(1", "BYSCORE", "REV"),
+    ("ZRANGE", "z", "-inf", "+inf", "BYSCORE", "LIMIT", "1", "2", "WITHSCORES"),
+    ("ZRANGE", "z", "0", "-1", "LIMIT", "1", "2"), ("ZRANGE", "z", "x", "1", "BYSCORE"),
+    ("ZRANGEBYSCORE", "z", "2", "(10", "WITHSCORES"), ("ZRANGEBYSCORE", "z", "-inf", "inf"),
+    ("ZREVRANGEBYSCORE", "z", "+inf", "-inf", "LIMIT", "0", "3"),
+    ("ZCOUNT", "z", "(1", "+inf"), ("ZCOUNT", "z", "-inf", "(-inf"), ("ZCOUNT", "z", "a", "1"),
+    ("ZADD", "lex", "0", "a", "0", "b", "0", "c", "0", "d"), ("ZRANGEBYLEX", "lex", "-", "+"),
+    ("ZRANGEBYLEX", "lex", "[b", "(d"), ("ZREVRANGEBYLEX", "lex", "+", "(b"),
+    ("ZRANGE", "lex", "[a", "[c", "BYLEX", "LIMIT", "1", "5"), ("ZLEXCOUNT", "lex", "(a", "+"),
+    ("ZRANGEBYLEX", "lex", "a", "c"), ("ZRANGE", "lex", "-", "+", "BYLEX", "WITHSCORES"),
+    ("ZREMRANGEBYLEX", "lex", "[a", "[b"), ("ZRANGE", "lex", "0", "-1"),
+    ("ZPOPMIN", "z"), ("ZPOPMAX", "z", "2"), ("ZPOPMIN", "z", "0"), ("ZPOPMIN", "nope"),
+    ("ZPOPMIN", "z", "-1"), ("ZREM", "z", "c", "nope"), ("ZREMRANGEBYRANK", "z", "0", "0"),
+    ("ZREMRANGEBYSCORE", "z", "(1", "5"), ("ZRANGE", "z", "0", "-1", "WITHSCORES"),
+    ("ZPOPMAX", "z", "10"), ("EXISTS", "z"), ("TYPE", "lex"), ("OBJECT", "ENCODING", "lex"),
+    ("SET", "str", "x"), ("ZADD", "str", "1", "a"), ("ZSCORE", "str", "a"),
+    ("ZRANGE", "nope", "0", "-1"), ("ZRANGE", "nope", "x", "y", "BYSCORE"),
+]
+
 SERVER: Script = [
     ("SET", "a", "1"), ("DBSIZE",), ("ECHO", "hi"), ("PING",), ("PING", "x"), ("PING", "a", "b"),
     ("CONFIG", "GET", "databases"), ("CONFIG", "GET", "nosuchoption"),
@@ -214,7 +246,8 @@ SERVER: Script = [
 ]
 
 
-@pytest.mark.parametrize("script", [STRINGS, KEYS, LISTS, HASHES, SETS, BITMAPS, SERVER],
-                         ids=["strings", "keys", "lists", "hashes", "sets", "bitmaps", "server"])
+@pytest.mark.parametrize(
+    "script", [STRINGS, KEYS, LISTS, HASHES, SETS, BITMAPS, ZSETS, SERVER],
+    ids=["strings", "keys", "lists", "hashes", "sets", "bitmaps", "zsets", "server"])
 def test_same_replies_as_redis(both: tuple[redis.Redis, redis.Redis], script: Script) -> None:
     agree(both, script)

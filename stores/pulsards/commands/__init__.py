@@ -12,10 +12,10 @@ from . import (
     pubsub,
     server,
     sets,
+    sortedsets,
     strings,
     transactions,
 )
 
 __all__ = ["bitmaps", "connection", "hashes", "keys", "lists", "pubsub", "server", "sets",
-           "strings",
-           "transactions"]
+           "sortedsets", "strings", "transactions"]

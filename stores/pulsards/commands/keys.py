@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..keyspace import Database, now_ms, type_name
 from ..reply import ONE, SYNTAX, ZERO, CommandError, bulk, bulks, integer, simple
 from ..table import command
+from ..zset import ZSet
 from .args import glob_matcher, to_int
 
 if TYPE_CHECKING:
@@ -289,6 +290,9 @@ def encoding_of(value: Any) -> str:
             except CommandError:
                 pass
         return "hashtable"
+    if isinstance(value, ZSet):
+        small = len(value) <= 128 and all(len(m) <= 64 for m in value.scores)
+        return "listpack" if small else "skiplist"
     return "raw"
 
 
