@@ -25,6 +25,7 @@ from .errors import (
     WrongTypeError,
 )
 from .pubsub import Channels, Message, PubSub, PubSubClient
+from .pulsards.startds import start_store
 from .store import Command, RemoteStore, Store, create_store, data_stores, register_store
 
 __all__ = [
@@ -54,4 +55,5 @@ __all__ = [
     "create_store",
     "data_stores",
     "register_store",
+    "start_store",
 ]
