@@ -10,6 +10,8 @@ Worker processes reach it through ``ProxyStore``.  Its rules:
 * subscriptions are reference counted per channel across every caller; each
   message is pushed as a ``pubsub`` notification to the callers subscribed
   to its channel or pattern;
+* the status events of the Redis subscriber connection (``connection_lost``,
+  ``reconnected``) are pushed to every subscriber as ``pubsub_status``;
 * everything a caller held (sessions, subscriptions) is released when its
   mailbox connection closes.
 """
@@ -201,6 +203,7 @@ class StoreActor(Actor):
         async with self._pubsub_lock:
             if self._pubsub is None:
                 self._pubsub = self._store().pubsub()
+                self._pubsub.add_status_listener(self._forward_status)
                 self.create_task(self._forward(self._pubsub), name="pubsub-forward")
             return self._pubsub
 
@@ -218,6 +221,12 @@ class StoreActor(Actor):
             for conn, _ in list(targets):
                 await conn.drain()  # a slow worker slows this actor, not its memory
 
+    def _forward_status(self, event: str, info: dict[str, Any]) -> None:
+        """The subscriber connection to Redis was lost / is back: tell every subscriber."""
+        for conn, handle in {sub for subs in self._subscribers.values() for sub in subs}:
+            if not conn.closed:
+                conn.notify("pubsub_status", handle, event, _plain(info))
+
     # --------------------------------------------------------------- cleanup
     def _caller_gone(self, conn: Connection) -> None:
         self._watched.discard(conn)
@@ -228,6 +237,12 @@ class StoreActor(Actor):
                        if sub[0] is conn}
             if callers:
                 self.create_task(self._drop(callers, kind, []), name="unsubscribe-gone")
+
+
+def _plain(info: dict[str, Any]) -> dict[str, Any]:
+    """``info`` with what msgpack cannot carry turned into text."""
+    return {str(k): v if isinstance(v, int | float | str | bytes | None) else str(v)
+            for k, v in info.items()}
 
 
 def _text(value: Any) -> str:

@@ -90,6 +90,7 @@ class ProxyStore(RedisStore):
                     url=actor_url(self),
                 )
                 proxy.on_notification("pubsub", _dispatch_pubsub)
+                proxy.on_notification("pubsub_status", _dispatch_status)
                 self._proxy_actor = proxy
             return self._proxy_actor
 
@@ -205,12 +206,20 @@ def _dispatch_pubsub(handle: int, channel: Any, data: Any, pattern: Any) -> None
         pubsub._on_message(channel, data, pattern)
 
 
+def _dispatch_status(handle: int, event: str, info: dict[str, Any]) -> None:
+    pubsub = _pubsubs.get(handle)
+    if pubsub is not None:
+        pubsub.notify_status(event, dict(info, source="redis"))
+
+
 class ProxyPubSub(PubSub):
     """Subscriptions held by the store actor; messages arrive as notifications.
 
     When the store actor goes away, it reconnects to the restarted actor with
     backoff, subscribes again, and tells status listeners (``connection_lost``,
-    ``reconnected``), like the direct ``RedisPubSub``.
+    ``reconnected``), like the direct ``RedisPubSub``.  When the actor's own
+    subscriber connection to Redis is lost and restored, the listeners hear the
+    same events, with ``info["source"] == "redis"``.
     """
 
     def __init__(self, store: ProxyStore, protocol: Any = None, max_backoff: float = 2.0

@@ -136,3 +136,52 @@ async def test_subscriptions_and_channels_come_back(tree: arbiter.Arbiter,
     fired_status = [f[1] for f in await sub.call("fired") if f[0] == "status"]
     assert fired_status == ["connection_lost", "reconnected"] * 2
     await mine.close()
+
+
+async def test_redis_connections_killed_behave_like_the_direct_client(
+        tree: arbiter.Arbiter, proxy_url: str, redis_py: Any, client_name: str) -> None:
+    """CLIENT KILL of the actor's connections: commands carry on over a new one, the
+    actor's subscriber reconnects and its subscribers hear the status events."""
+    ch = unique("ch")
+    [sub] = await spawn_workers(1)
+    await sub.call("subscribe", proxy_url, ch)
+    store = create_store(proxy_url, proxy=True)
+    assert await store.execute("SET", "k", "v") == b"OK"
+    await until(lambda: len(client_list(redis_py, client_name)) == 2,
+                what="the shared and the subscriber connection")
+    for entry in client_list(redis_py, client_name):
+        assert redis_py.client_kill_filter(_id=entry["id"]) == 1  # by id only
+    # Like the direct client: a command on the dead shared connection may fail with
+    # ConnectionError; the next ones run on a fresh connection.
+    async def get_works() -> bool:
+        try:
+            return bool(await store.execute("GET", "k") == b"v")
+        except stores.ConnectionError:
+            return False
+    await until(get_works, what="commands on a new connection")
+
+    async def delivered() -> bool:
+        await store.execute("PUBLISH", ch, "after-kill")
+        return [ch.encode(), b"after-kill"] in await sub.call("received")
+    await until(delivered, deadline=10.0, what="messages after the resubscribe")
+    assert await sub.call("status_events") == ["connection_lost", "reconnected"]
+
+
+async def test_a_worker_that_leaves_releases_what_it_held(
+        tree: arbiter.Arbiter, proxy_url: str, redis_py: Any) -> None:
+    ch = unique("ch")
+    stay, leave = await spawn_workers(2)
+    await stay.call("subscribe", proxy_url, ch)
+    await leave.call("subscribe", proxy_url, ch, ch + "-only")
+    store = create_store(proxy_url, proxy=True)
+    store_actor = await actors.lookup(actor_name(store))
+    assert (await store_actor.call("stats"))["subscriptions"] == 2
+    assert await actors.stop("worker-1")
+    await until(lambda: _subscriptions(store_actor, 1), what="the leaver's channel dropped")
+    numsub = dict(redis_py.pubsub_numsub(ch, ch + "-only"))
+    assert numsub == {ch.encode(): 1, (ch + "-only").encode(): 0}
+    assert await store.execute("PUBLISH", ch, "still") == 1
+
+
+async def _subscriptions(store_actor: actors.ActorProxy, n: int) -> bool:
+    return bool((await store_actor.call("stats"))["subscriptions"] == n)
