@@ -45,6 +45,14 @@ class _Fallback(Exception):
     """hiredis produced something Redis would not accept as a request."""
 
 
+_ONLY_BYTES = frozenset({bytes}).issuperset
+
+
+def _internal_error(req: list[bytes], exc: Exception) -> bytes:
+    log.error("internal error running %r", req[0], exc_info=exc)
+    return error(f"ERR internal error in '{req[0].decode('utf-8', 'replace')}': {exc!r}")
+
+
 def unknown_command(args: list[bytes]) -> bytes:
     """Redis' reply to a command name it does not know."""
     shown = ""
@@ -149,7 +157,7 @@ class Client(asyncio.Protocol):
         if self.closing:
             return
         server = self.server
-        if (self.parser is not None or data[0] != 42 or self.locked
+        if (self.parser is not None or data[0] != 42 or self._locked
                 or len(data) > server.config.proto_max_bulk_len or data[1:8].isdigit()
                 or _huge_aggregate(data)):
             self._slow(data)
@@ -160,6 +168,8 @@ class Client(asyncio.Protocol):
         dispatch = server.dispatch
         ready = server.ready_keys
         out: list[bytes] = []
+        append = out.append
+        only_bytes = _ONLY_BYTES
         done = 0
         req: Any = None
         last: Any = None
@@ -173,11 +183,10 @@ class Client(asyncio.Protocol):
                 if req is False:
                     break
                 more = has_data()
-                if req.__class__ is not list:
+                # hiredis also parses integers, nulls, nested arrays...: Redis takes
+                # only bulk strings (the check runs in C: no Python loop per argument).
+                if req.__class__ is not list or not only_bytes(map(type, req)):
                     raise _Fallback
-                for arg in req:
-                    if arg.__class__ is not bytes:
-                        raise _Fallback
                 done += 1
                 last = req
                 if not req:
@@ -187,14 +196,16 @@ class Client(asyncio.Protocol):
                     entry = dispatch.get(req[0].upper())
                 if (entry is None or not entry.lo <= len(req) <= entry.hi
                         or self.gated):
-                    out.append(self._special(req, entry))
+                    append(self._special(req, entry))
                 else:
                     try:
-                        out.append(entry.handler(self, req))
+                        append(entry.handler(self, req))
                     except CommandError as exc:
-                        out.append(exc.reply())
+                        append(exc.reply())
                     except Blocked:
                         break
+                    except Exception as exc:  # a bug: answer, log, keep serving
+                        append(_internal_error(req, exc))
                 if ready:
                     server.serve_blocked()
                 if self.closing:
@@ -295,6 +306,10 @@ class Client(asyncio.Protocol):
             return entry.handler(self, req)
         except CommandError as exc:
             return exc.reply()
+        except Blocked:
+            raise
+        except Exception as exc:  # a bug: answer, log, keep serving
+            return _internal_error(req, exc)
 
     def _special(self, req: list[bytes], entry: Entry | None) -> bytes:
         """Everything off the hot path: unknown names, arity, NOAUTH, MULTI queueing."""
@@ -320,6 +335,10 @@ class Client(asyncio.Protocol):
             return entry.handler(self, req)
         except CommandError as exc:
             return exc.reply()
+        except Blocked:
+            raise
+        except Exception as exc:  # a bug: answer, log, keep serving
+            return _internal_error(req, exc)
 
     # ------------------------------------------------------------ blocking
     def unblock(self, reply: bytes) -> None:
