@@ -263,7 +263,11 @@ class Connection(asyncio.Protocol):
             self._notification_handlers[method] = handler
 
     def add_close_callback(self, callback: Callable[[Connection], None]) -> None:
-        """Run ``callback(connection)`` once when the connection is lost."""
+        """Run ``callback(connection)`` once when the connection is lost (soon,
+        if it is lost already)."""
+        if self._dead:
+            self._loop.call_soon(callback, self)
+            return
         self._close_callbacks.append(callback)
 
     def close(self) -> None:

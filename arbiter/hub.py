@@ -221,7 +221,10 @@ class Directory:
         deadline = time.monotonic() + wait
         while True:
             for child in self.children.values():
-                if child.name == name and child.state == RUNNING:
+                # A killed child stays RUNNING until reaped; its closed hub
+                # connection already tells it is gone.
+                if (child.name == name and child.state == RUNNING
+                        and (child.conn is None or not child.conn.closed)):
                     return child.info()
             remaining = deadline - time.monotonic()
             if remaining <= 0:

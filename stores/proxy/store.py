@@ -161,13 +161,21 @@ class ActorSession:
 
     def execute(self, args: Sequence[Any]) -> Awaitable[Any]:
         _check_args(args)
-        return self.store._call("session_execute", self.sid, args)
+        return self._session_call("session_execute", args)
 
     async def execute_many(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
         for command in commands:
             _check_args(command)
-        packed = await self.store._call("session_execute_many", self.sid, commands)
-        return unpack_replies(packed)
+        return unpack_replies(await self._session_call("session_execute_many", commands))
+
+    async def _session_call(self, method: str, payload: Any) -> Any:
+        try:
+            return await self.store._call(method, self.sid, payload)
+        except KeyError:
+            # A restarted store actor knows nothing of the session (nor its WATCH).
+            self._closed = True
+            raise ConnectionError("the store actor restarted: this WATCH session is lost"
+                                  ) from None
 
     @property
     def closed(self) -> bool:
