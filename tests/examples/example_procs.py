@@ -80,10 +80,15 @@ class ExampleTree:
         """Pid of the last incarnation of actor ``name`` (from the arbiter's log)."""
         return int(re.findall(rf"{re.escape(name)} ready: pid (\d+)", self.log)[-1])
 
-    def stop(self, timeout: float = 15.0) -> int:
-        """SIGTERM the arbiter (only it), wait for its exit code and for the
+    def stop(self, sig: int = signal.SIGTERM, group: bool = False, timeout: float = 15.0
+             ) -> int:
+        """Send ``sig`` to the arbiter (or, with ``group``, to every process of
+        the tree, like a terminal's Ctrl-C); wait for its exit code and for the
         whole group to be gone; fail if anything is left behind."""
-        self.proc.send_signal(signal.SIGTERM)
+        if group:
+            os.killpg(self.pid, sig)
+        else:
+            self.proc.send_signal(sig)
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:

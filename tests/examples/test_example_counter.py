@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 
 import pytest
 
@@ -42,4 +43,21 @@ async def test_counter_counts_and_shares_one_connection(run_example, example_url
     finally:
         await store.close()
     assert code == 0, tree.log
+    assert "Traceback" not in tree.log, tree.log
+
+
+async def test_counter_runs_until_ctrl_c(run_example, example_url):
+    """COUNTER_SECONDS=0: no end of its own; Ctrl-C (SIGINT to the whole
+    process group, as a terminal sends it) stops it cleanly mid-hammering."""
+    tree = run_example("examples.counter", "-w", "2", env={
+        "REDIS_URL": example_url, "COUNTER_SECONDS": 0, "COUNTER_INTERVAL": 0.3,
+        "COUNTER_TASKS": 10,
+    })
+    try:
+        await tree.wait_for(r"total: \d+ ops/s from 2 worker\(s\); store connections: 1",
+                            count=2)
+    finally:
+        code = tree.stop(signal.SIGINT, group=True)
+    assert code == 0, tree.log
+    assert "summary:" not in tree.log and " done: " not in tree.log
     assert "Traceback" not in tree.log, tree.log
