@@ -91,6 +91,8 @@ def _check_options(params: dict[str, Any]) -> None:
     unknown = sorted(set(params) - known)
     if unknown:
         raise ValueError(f"pulsards has no option {', '.join(unknown)} yet")
+    if str(params.get("appendonly", "no")).lower() not in ("no", "false", "0"):
+        raise ValueError("pulsards persistence (appendonly) is not available yet")
     for key, value in list(params.items()):
         kind = type(getattr(Config(), key))
         if kind is int and not isinstance(value, int):

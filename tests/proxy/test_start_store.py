@@ -94,6 +94,8 @@ async def test_bad_server_option_is_a_clear_error(tree: arbiter.Arbiter) -> None
     with pytest.raises(InvalidURL, match="databases='many' is not a number"):
         await start_store(tree, "pulsar://127.0.0.1:0?databases=many")
     assert pulsards_children(tree) == []
+    with pytest.raises(InvalidURL, match="persistence .* not available yet"):
+        await start_store(tree, "pulsar://127.0.0.1:0?appendonly=yes")
 
 
 @pytest.mark.processes
