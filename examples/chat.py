@@ -43,6 +43,7 @@ from arbiter import ChildSpec
 from stores import create_store
 from stores.proxy import StoreActor, actor_name
 from stores.proxy.store import actor_url
+from stores.redis import RedisStore
 
 logger = logging.getLogger("examples.chat")
 
@@ -61,6 +62,14 @@ def store_url(url: str, **defaults: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, safe=":")))
 
 
+def redis_store(url: str, **kw: Any) -> RedisStore:
+    """``create_store(url)``: inside an actor, the proxy of the URL's store actor."""
+    store = create_store(url, **kw)
+    if not isinstance(store, RedisStore):
+        raise TypeError(f"{url}: a Redis-protocol store is needed")
+    return store
+
+
 def store_spec(url: str) -> ChildSpec:
     """The store actor of ``url`` as a static child, to be listed first.
 
@@ -69,7 +78,7 @@ def store_spec(url: str) -> ChildSpec:
     of workers still using it; listed first, it serves before the workers
     start and stops after them.
     """
-    store = create_store(url, proxy=False)
+    store = redis_store(url, proxy=False)
     return ChildSpec(actor_name(store), StoreActor, params={"url": actor_url(store)})
 
 
@@ -121,7 +130,7 @@ class ChatWorker(Actor):
         self.clients: dict[str, Client] = {}
         self.sessions: set[asyncio.Task[Any]] = set()
         self.numbers = itertools.count(1)
-        self.channels = create_store(self.params["url"]).channels()
+        self.channels = redis_store(self.params["url"]).channels()
         # Subscribed before listening: no client can miss the room's first events.
         await self.channels.register(self.room, "*", self.on_event)
         host, port = self.params["host"], int(self.params["port"])

@@ -41,6 +41,7 @@ from arbiter import ChildSpec
 from stores import create_store
 from stores.proxy import StoreActor, actor_name
 from stores.proxy.store import actor_url
+from stores.redis import RedisStore
 
 logger = logging.getLogger("examples.counter")
 
@@ -56,6 +57,14 @@ def store_url(url: str, **defaults: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, safe=":")))
 
 
+def redis_store(url: str, **kw: Any) -> RedisStore:
+    """``create_store(url)``: inside an actor, the proxy of the URL's store actor."""
+    store = create_store(url, **kw)
+    if not isinstance(store, RedisStore):
+        raise TypeError(f"{url}: a Redis-protocol store is needed")
+    return store
+
+
 def store_spec(url: str) -> ChildSpec:
     """The store actor of ``url`` as a static child, to be listed first.
 
@@ -64,7 +73,7 @@ def store_spec(url: str) -> ChildSpec:
     of workers still using it; listed first, it serves before the workers
     start and stops after them.
     """
-    store = create_store(url, proxy=False)
+    store = redis_store(url, proxy=False)
     return ChildSpec(actor_name(store), StoreActor, params={"url": actor_url(store)})
 
 
@@ -92,7 +101,7 @@ class Stats(Actor):
         self.summarised = False
 
     async def on_start(self) -> None:
-        self.store = create_store(self.params["url"])
+        self.store = redis_store(self.params["url"])
         await self.store.client().delete(*self.keys)
         self.create_task(self.loop(), name="stats")
 
@@ -135,7 +144,7 @@ class Hammer(Actor):
     """Pool worker: ``tasks`` coroutines INCR random shared counters."""
 
     async def on_start(self) -> None:
-        self.store = create_store(self.params["url"])
+        self.store = redis_store(self.params["url"])
         self.stats = await actors.lookup("stats", wait=5.0)
         self.total = 0
         self.create_task(self.run(), name="hammer")

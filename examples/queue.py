@@ -53,6 +53,7 @@ from arbiter import ChildSpec
 from stores import create_store
 from stores.proxy import StoreActor, actor_name
 from stores.proxy.store import actor_url
+from stores.redis import RedisStore
 
 logger = logging.getLogger("examples.queue")
 
@@ -81,6 +82,14 @@ def store_url(url: str, **defaults: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, safe=":")))
 
 
+def redis_store(url: str, **kw: Any) -> RedisStore:
+    """``create_store(url)``: inside an actor, the proxy of the URL's store actor."""
+    store = create_store(url, **kw)
+    if not isinstance(store, RedisStore):
+        raise TypeError(f"{url}: a Redis-protocol store is needed")
+    return store
+
+
 def store_spec(url: str) -> ChildSpec:
     """The store actor of ``url`` as a static child, to be listed first.
 
@@ -89,7 +98,7 @@ def store_spec(url: str) -> ChildSpec:
     of workers still using it; listed first, it serves before the workers
     start and stops after them.
     """
-    store = create_store(url, proxy=False)
+    store = redis_store(url, proxy=False)
     return ChildSpec(actor_name(store), StoreActor, params={"url": actor_url(store)})
 
 
@@ -101,7 +110,7 @@ class Producer(Actor):
     """Named singleton: pushes ``rate`` jobs a second, ``total`` of them (0: forever)."""
 
     async def on_start(self) -> None:
-        self.client = create_store(self.params["url"]).client()
+        self.client = redis_store(self.params["url"]).client()
         self.create_task(self.run(), name="produce")
 
     async def run(self) -> None:
@@ -138,7 +147,7 @@ class Consumer(Actor):
     """Pool worker: ``concurrency`` loops of BLMOVE, work, acknowledge."""
 
     async def on_start(self) -> None:
-        self.client = create_store(self.params["url"]).client()
+        self.client = redis_store(self.params["url"]).client()
         self.processed = 0
         for i in range(int(self.params["concurrency"])):
             self.create_task(self.consume(), name=f"consume-{i}")
@@ -179,7 +188,7 @@ class Reaper(Actor):
     """Named singleton: re-queues stale jobs, logs the queue's figures."""
 
     async def on_start(self) -> None:
-        self.client = create_store(self.params["url"]).client()
+        self.client = redis_store(self.params["url"]).client()
         self.requeue = self.client.register_script(REQUEUE)
         self.unleased: dict[str, float] = {}  # job -> first seen without a lease
         self.requeued = 0
