@@ -452,7 +452,12 @@ class Arbiter(Directory):
         self._rolling.clear()
         if not graceful:
             self._stop_fast()
-        for spec in reversed(list(self.specs)):
+        # Static children first, in reverse start order; then the actors spawned
+        # at run time (store actors, pulsards): services their users asked for,
+        # which must outlive those users.
+        static = [s for s in self.specs if not s.dynamic]
+        dynamic = [s for s in self.specs if s.dynamic]
+        for spec in [*reversed(static), *reversed(dynamic)]:
             for child in [c for c in self.children.values() if c.spec.name == spec.name]:
                 child.intent = child.intent or "stop"
                 self.terminate(child, "arbiter stopping")

@@ -35,51 +35,19 @@ import logging
 import os
 import socket
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import stores
 from actors import Actor
 from arbiter import ChildSpec
-from stores import create_store
-from stores.proxy import StoreActor, actor_name
-from stores.proxy.store import actor_url
-from stores.redis import RedisStore
+from stores.proxy import store_child
+
+from .support import DEFAULT_URL, redis_store, store_url
 
 logger = logging.getLogger("examples.chat")
 
-DEFAULT_URL = "redis://127.0.0.1:6379/0"
 #: A client whose unsent output grows past this is too slow: it is dropped.
 MAX_BACKLOG = 1 << 20
 HELP = "/nick NAME to rename, /quit to leave; anything else is said to the room"
-
-
-def store_url(url: str, **defaults: str) -> str:
-    """``url`` with the ``defaults`` query parameters it does not set already."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    for key, value in defaults.items():
-        query.setdefault(key, value)
-    return urlunsplit(parts._replace(query=urlencode(query, safe=":")))
-
-
-def redis_store(url: str, **kw: Any) -> RedisStore:
-    """``create_store(url)``: inside an actor, the proxy of the URL's store actor."""
-    store = create_store(url, **kw)
-    if not isinstance(store, RedisStore):
-        raise TypeError(f"{url}: a Redis-protocol store is needed")
-    return store
-
-
-def store_spec(url: str) -> ChildSpec:
-    """The store actor of ``url`` as a static child, to be listed first.
-
-    Workers would spawn it on first use anyway (and do find this one), but an
-    actor spawned at run time is stopped *first* at shutdown, under the feet
-    of workers still using it; listed first, it serves before the workers
-    start and stops after them.
-    """
-    store = redis_store(url, proxy=False)
-    return ChildSpec(actor_name(store), StoreActor, params={"url": actor_url(store)})
 
 
 def free_port(host: str) -> int:
@@ -211,7 +179,7 @@ class ChatWorker(Actor):
                 await self.say("message", client, text=text)
 
 
-def setup(arbiter: Any) -> list[ChildSpec]:
+def setup(arbiter: Any) -> list[ChildSpec | dict[str, Any]]:
     """The app: the store actor, then chat workers (``-w``, default 2) sharing one port."""
     env = os.environ
     url = store_url(env.get("REDIS_URL", DEFAULT_URL),
@@ -220,7 +188,7 @@ def setup(arbiter: Any) -> list[ChildSpec]:
     port = int(env.get("CHAT_PORT", "0")) or free_port(host)
     room = env.get("CHAT_ROOM", "room")
     logger.info("chat: connect with nc %s %d (room %r on %s)", host, port, room, url)
-    return [store_spec(url),
+    return [store_child(url),
             ChildSpec("chat", ChatWorker, pool=True, count=2,
                       params={"url": url, "host": host, "port": port, "room": room})]
 

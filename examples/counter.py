@@ -32,50 +32,16 @@ import os
 import random
 import time
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import actors
 import stores
 from actors import Actor, expose
 from arbiter import ChildSpec
-from stores import create_store
-from stores.proxy import StoreActor, actor_name
-from stores.proxy.store import actor_url
-from stores.redis import RedisStore
+from stores.proxy import store_child
+
+from .support import DEFAULT_URL, redis_store, store_url
 
 logger = logging.getLogger("examples.counter")
-
-DEFAULT_URL = "redis://127.0.0.1:6379/0"
-
-
-def store_url(url: str, **defaults: str) -> str:
-    """``url`` with the ``defaults`` query parameters it does not set already."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    for key, value in defaults.items():
-        query.setdefault(key, value)
-    return urlunsplit(parts._replace(query=urlencode(query, safe=":")))
-
-
-def redis_store(url: str, **kw: Any) -> RedisStore:
-    """``create_store(url)``: inside an actor, the proxy of the URL's store actor."""
-    store = create_store(url, **kw)
-    if not isinstance(store, RedisStore):
-        raise TypeError(f"{url}: a Redis-protocol store is needed")
-    return store
-
-
-def store_spec(url: str) -> ChildSpec:
-    """The store actor of ``url`` as a static child, to be listed first.
-
-    Workers would spawn it on first use anyway (and do find this one), but an
-    actor spawned at run time is stopped *first* at shutdown, under the feet
-    of workers still using it; listed first, it serves before the workers
-    start and stops after them.
-    """
-    store = redis_store(url, proxy=False)
-    return ChildSpec(actor_name(store), StoreActor, params={"url": actor_url(store)})
-
 
 def counter_keys(count: int) -> list[str]:
     return [f"hits:{i}" for i in range(count)]
@@ -196,7 +162,7 @@ class Hammer(Actor):
                 logger.warning("%s: stats unavailable: %s", self.name, exc)
 
 
-def setup(arbiter: Any) -> list[ChildSpec]:
+def setup(arbiter: Any) -> list[ChildSpec | dict[str, Any]]:
     """The app: the store actor, ``stats``, then the worker pool (``-w``, default 2)."""
     env = os.environ
     url = store_url(env.get("REDIS_URL", DEFAULT_URL),
@@ -209,7 +175,7 @@ def setup(arbiter: Any) -> list[ChildSpec]:
               "keys": keys}
     logger.info("counter: %d worker(s) on %s", workers, url)
     return [
-        store_spec(url),
+        store_child(url),
         ChildSpec("stats", Stats, params={"url": url, "workers": workers, "keys": keys,
                                           "interval": interval}),
         ChildSpec("worker", Hammer, pool=True, count=workers, params=hammer),

@@ -45,19 +45,16 @@ import logging
 import os
 import time
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import stores
 from actors import Actor
 from arbiter import ChildSpec
-from stores import create_store
-from stores.proxy import StoreActor, actor_name
-from stores.proxy.store import actor_url
-from stores.redis import RedisStore
+from stores.proxy import store_child
+
+from .support import DEFAULT_URL, redis_store, store_url
 
 logger = logging.getLogger("examples.queue")
 
-DEFAULT_URL = "redis://127.0.0.1:6379/0"
 #: Seconds a BLMOVE waits before the loop looks around again.
 BLOCK = 1
 #: Errors of a store (actor) that is away for a moment: wait and go on.
@@ -71,35 +68,6 @@ if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
 end
 return 0
 """
-
-
-def store_url(url: str, **defaults: str) -> str:
-    """``url`` with the ``defaults`` query parameters it does not set already."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    for key, value in defaults.items():
-        query.setdefault(key, value)
-    return urlunsplit(parts._replace(query=urlencode(query, safe=":")))
-
-
-def redis_store(url: str, **kw: Any) -> RedisStore:
-    """``create_store(url)``: inside an actor, the proxy of the URL's store actor."""
-    store = create_store(url, **kw)
-    if not isinstance(store, RedisStore):
-        raise TypeError(f"{url}: a Redis-protocol store is needed")
-    return store
-
-
-def store_spec(url: str) -> ChildSpec:
-    """The store actor of ``url`` as a static child, to be listed first.
-
-    Workers would spawn it on first use anyway (and do find this one), but an
-    actor spawned at run time is stopped *first* at shutdown, under the feet
-    of workers still using it; listed first, it serves before the workers
-    start and stops after them.
-    """
-    store = redis_store(url, proxy=False)
-    return ChildSpec(actor_name(store), StoreActor, params={"url": actor_url(store)})
 
 
 def text(value: Any) -> str:
@@ -225,7 +193,7 @@ class Reaper(Actor):
                     self.requeued)
 
 
-def setup(arbiter: Any) -> list[ChildSpec]:
+def setup(arbiter: Any) -> list[ChildSpec | dict[str, Any]]:
     """The app: the store actor, ``reaper``, ``producer``, then the consumer pool."""
     env = os.environ
     url = store_url(env.get("REDIS_URL", DEFAULT_URL), namespace="queue:",
@@ -234,7 +202,7 @@ def setup(arbiter: Any) -> list[ChildSpec]:
     logger.info("queue: %s; add jobs with LPUSH on 'jobs' (redis-cli LPUSH queue:jobs ...)",
                 url)
     return [
-        store_spec(url),
+        store_child(url),
         ChildSpec("reaper", Reaper, params={"url": url, "interval": interval,
                                             "stale": float(env.get("QUEUE_STALE", "5"))}),
         ChildSpec("producer", Producer, restart="transient",

@@ -9,7 +9,7 @@ import actors
 
 from .. import errors
 from .actor import StoreActor
-from .store import ProxyPubSub, ProxyStore, actor_name, proxy_class
+from .store import ProxyPubSub, ProxyStore, actor_name, actor_url, proxy_class, store_child
 
 for _cls in (
     errors.StoreError, errors.InvalidURL, errors.ConnectionError, errors.ProtocolError,
@@ -19,4 +19,5 @@ for _cls in (
 ):
     actors.register_error(_cls)
 
-__all__ = ["ProxyPubSub", "ProxyStore", "StoreActor", "actor_name", "proxy_class"]
+__all__ = ["ProxyPubSub", "ProxyStore", "StoreActor", "actor_name", "actor_url", "proxy_class",
+           "store_child"]

@@ -35,10 +35,11 @@ from ..pubsub import PubSub
 from ..redis.commands import CommandSpec
 from ..redis.resp import _bad_type
 from ..redis.store import RedisStore, Session
+from ..store import create_store
 from ..url import build_url
 from .wire import unpack_replies
 
-__all__ = ["ProxyPubSub", "ProxyStore", "actor_name", "proxy_class"]
+__all__ = ["ProxyPubSub", "ProxyStore", "actor_name", "actor_url", "proxy_class", "store_child"]
 
 logger = logging.getLogger("stores.proxy")
 
@@ -65,6 +66,20 @@ def actor_name(store: RedisStore) -> str:
     readable = re.sub(r"[^A-Za-z0-9.@_-]+", "_", f"{store.name}.{host}.{store.database}")
     digest = hashlib.sha256(actor_url(store).encode()).hexdigest()[:8]
     return f"store.{readable.strip('_')}.{digest}"
+
+
+def store_child(url: str, **kw: Any) -> dict[str, Any]:
+    """The child spec (a dict, as ``python -m arbiter`` apps may give) of the
+    store actor serving ``url``.
+
+    Workers spawn that actor on first use anyway; listing it among an app's
+    children starts it before them and shows it in the tree from the start.
+    """
+    store = create_store(url, proxy=False, **kw)
+    if not isinstance(store, RedisStore):
+        raise TypeError(f"{url}: store actors serve Redis-protocol stores only")
+    return {"name": actor_name(store), "target": "stores.proxy.actor:StoreActor",
+            "params": {"url": actor_url(store)}}
 
 
 class ProxyStore(RedisStore):
@@ -102,6 +117,10 @@ class ProxyStore(RedisStore):
             raise ConnectionError(f"store actor {proxy.name} went away: {exc}") from exc
         except StoreError:
             raise
+        except KeyError as exc:
+            # The arbiter knows no such actor any more (stopped at shutdown), or a
+            # restarted actor knows no such session: either way, it is gone.
+            raise ConnectionError(f"store actor {proxy.name}: {exc}") from exc
         except (builtins.ConnectionError, OSError) as exc:
             if isinstance(exc, builtins.TimeoutError):
                 raise TimeoutError(f"store actor {proxy.name}: {exc}") from exc
@@ -171,11 +190,9 @@ class ActorSession:
     async def _session_call(self, method: str, payload: Any) -> Any:
         try:
             return await self.store._call(method, self.sid, payload)
-        except KeyError:
-            # A restarted store actor knows nothing of the session (nor its WATCH).
-            self._closed = True
-            raise ConnectionError("the store actor restarted: this WATCH session is lost"
-                                  ) from None
+        except ConnectionError:
+            self._closed = True  # the session (and its WATCH) died with the actor
+            raise
 
     @property
     def closed(self) -> bool:

@@ -1,0 +1,155 @@
+"""Proxy store vs direct store, against Redis and against pulsards.
+
+``python benchmarks/proxy_bench.py [--quick]`` (``REDIS_URL`` is respected; the
+benchmark uses database 14 and flushes it).  It runs an embedded arbiter,
+starts pulsards with ``start_store`` on a free port, and measures:
+
+(a) one process, 50 tasks doing INCR: through the proxy store (commands travel
+    over the mailbox to the store actor) vs a direct store in the same
+    process; interleaved rounds, medians.  Target: proxy >= 0.7x direct.
+(b) N = 2 and 4 worker processes, 50 tasks each: all sharing one store actor
+    (auto-pipelined there) vs each worker with its own direct pool.
+    Aggregate ops/s and the server connections the mode holds (``CLIENT
+    LIST`` filtered by a per-run ``client_name``).  Target: shared >= 1.0x
+    aggregate with <= 1/N the connections.
+
+Ratios are printed next to the numbers; nothing is asserted.  The machine's
+other load moves every figure: compare only numbers from the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+import uuid
+from typing import Any
+
+import actors
+from actors import Actor, expose
+from stores import create_store, start_store
+
+TASKS = 50
+
+
+async def hammer(store: Any, seconds: float, tasks: int = TASKS) -> int:
+    """INCR from ``tasks`` coroutines for ``seconds``; the number of replies."""
+    client = store.client()
+    deadline = time.perf_counter() + seconds
+    done = 0
+
+    async def loop(i: int) -> None:
+        nonlocal done
+        key = f"bench:{i % 8}"
+        while time.perf_counter() < deadline:
+            await client.incr(key)
+            done += 1
+
+    await asyncio.gather(*(loop(i) for i in range(tasks)))
+    return done
+
+
+class BenchWorker(Actor):
+    """A worker process: runs ``hammer`` through a proxy or a direct store."""
+
+    @expose
+    async def run(self, url: str, proxy: bool, seconds: float) -> int:
+        store = create_store(url, proxy=proxy)
+        try:
+            await hammer(store, 0.2)  # warm up: connections, store actor lookup
+            return await hammer(store, seconds)
+        finally:
+            await store.close()
+
+
+async def connections(url: str, client_name: str) -> int:
+    """Server connections opened under ``client_name``."""
+    probe = create_store(url, proxy=False)
+    try:
+        clients = await probe.client().client_list()
+    finally:
+        await probe.close()
+    return sum(1 for c in clients if c.get("name") == client_name)
+
+
+def with_name(url: str, name: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}client_name={name}"
+
+
+async def single_process(url: str, rounds: int, seconds: float) -> tuple[float, float]:
+    """(a): medians of direct and proxy ops/s in this process."""
+    name = f"bench-a-{uuid.uuid4().hex[:8]}"
+    direct = create_store(with_name(url, name), proxy=False)
+    proxy = create_store(with_name(url, name), proxy=True)
+    await hammer(direct, 0.2)
+    await hammer(proxy, 0.2)
+    results: dict[str, list[float]] = {"direct": [], "proxy": []}
+    for _ in range(rounds):
+        for label, store in (("direct", direct), ("proxy", proxy)):
+            results[label].append(await hammer(store, seconds) / seconds)
+    await direct.close()
+    await proxy.close()
+    return statistics.median(results["direct"]), statistics.median(results["proxy"])
+
+
+async def many_workers(url: str, workers: list[Any], proxy: bool, seconds: float
+                       ) -> tuple[float, int]:
+    """(b): aggregate ops/s of ``workers`` and the connections they held."""
+    name = f"bench-b-{uuid.uuid4().hex[:8]}"
+    target = with_name(url, name)
+    calls = [w.call("run", target, proxy, seconds, timeout=seconds + 30) for w in workers]
+    counter = asyncio.ensure_future(_count_later(url, name, seconds / 2))
+    done = await asyncio.gather(*calls)
+    return sum(done) / seconds, await counter
+
+
+async def _count_later(url: str, name: str, delay: float) -> int:
+    await asyncio.sleep(0.2 + delay)  # mid-run, after the warm-up
+    return await connections(url, name)
+
+
+async def bench_server(label: str, url: str, pool: list[Any], rounds: int, seconds: float
+                       ) -> None:
+    flush = create_store(url, proxy=False)
+    await flush.execute("FLUSHDB")
+    direct, proxied = await single_process(url, rounds, seconds)
+    print(f"\n{label}: {url}")
+    print(f"(a) one process, {TASKS} tasks, INCR       ops/s      ratio")
+    print(f"    direct store                     {direct:>10,.0f}")
+    print(f"    proxy store (via store actor)    {proxied:>10,.0f}   {proxied / direct:5.2f}x")
+    print(f"(b) N workers x {TASKS} tasks         aggregate ops/s  server conns  ratio")
+    for n in (2, 4):
+        workers = pool[:n]
+        own, own_conns = await many_workers(url, workers, False, seconds)
+        shared, shared_conns = await many_workers(url, workers, True, seconds)
+        print(f"    N={n} each its own pool          {own:>12,.0f}  {own_conns:>11}")
+        print(f"    N={n} one shared store actor     {shared:>12,.0f}  {shared_conns:>11}"
+              f"  {shared / own:5.2f}x ops, {shared_conns}/{own_conns} conns")
+    await flush.execute("FLUSHDB")
+    await flush.close()
+
+
+async def main(quick: bool) -> None:
+    rounds, seconds = (3, 0.5) if quick else (5, 1.5)
+    base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
+    redis_url = f"{base}/14"
+    print(f"proxy benchmark: python {sys.version.split()[0]}, "
+          f"{rounds} rounds x {seconds}s, {os.cpu_count()} cores")
+    pool = [await actors.spawn(BenchWorker, f"bench.worker.{i}") for i in range(4)]
+    pulsards = await start_store(None, "pulsar://127.0.0.1:0/0")
+    await bench_server("Redis", redis_url, pool, rounds, seconds)
+    await bench_server("pulsards", pulsards.dns, pool, rounds, seconds)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
+    try:
+        import uvloop
+
+        uvloop.run(main(parser.parse_args().quick))
+    except ImportError:
+        asyncio.run(main(parser.parse_args().quick))
