@@ -123,6 +123,18 @@ class StoreActor(Actor):
         }
 
     @expose
+    async def execute_batch(self, commands: list[list[Any]]) -> list[Any]:
+        """Independent commands a worker issued in one loop iteration.
+
+        They leave in one pipelined write with this iteration's other
+        commands; each gets its own reply or error (``wire.pack_replies``).
+        """
+        if not self._batch:
+            asyncio.get_running_loop().call_soon(self._batch_done)
+        self._batch += len(commands)
+        return pack_replies(await self._store().send_many(commands))
+
+    @expose
     async def execute_many(self, commands: list[list[Any]], exclusive: bool = False
                            ) -> list[Any]:
         """Run a pipeline in one write; replies packed by ``wire.pack_replies``."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import functools
 import hashlib
 import itertools
 import logging
@@ -87,7 +88,13 @@ class ProxyStore(RedisStore):
 
     _proxy_actor: ActorProxy | None = None
     _proxy_lock: asyncio.Lock | None = None
+    #: Commands waiting for this loop iteration's batch, by command timeout.
+    _pending: dict[float | None, tuple[list[Sequence[Any]], list[asyncio.Future[Any]]]]
     is_proxy: ClassVar[bool] = True
+
+    def _init(self, **kw: Any) -> None:
+        super()._init(**kw)
+        self._pending = {}
 
     async def actor(self) -> ActorProxy:
         """The store actor, spawned (or found) on first use."""
@@ -131,8 +138,24 @@ class ProxyStore(RedisStore):
                   timeout: float | None) -> Awaitable[Any]:
         _check_args(args)
         if spec is not None and spec.blocking:
-            timeout = BLOCKING_DEADLINE
-        return self._call("execute", args, timeout=timeout)
+            return self._call("execute", args, timeout=BLOCKING_DEADLINE)
+        # Commands issued in one loop iteration travel as one mailbox message:
+        # one frame to encode and decode instead of one per command.
+        loop = asyncio.get_running_loop()
+        if not self._pending:
+            loop.call_soon(self._send_pending)
+        future: asyncio.Future[Any] = loop.create_future()
+        commands, futures = self._pending.setdefault(timeout, ([], []))
+        commands.append(args)
+        futures.append(future)
+        return future
+
+    def _send_pending(self) -> None:
+        pending, self._pending = self._pending, {}
+        for timeout, (commands, futures) in pending.items():
+            task = asyncio.ensure_future(self._call("execute_batch", commands, timeout=timeout))
+            _in_flight.add(task)
+            task.add_done_callback(functools.partial(_settle, futures))
 
     async def send_many(self, commands: Sequence[Sequence[Any]],
                         exclusive: bool = False) -> list[Any]:
@@ -168,6 +191,26 @@ def _check_args(args: Sequence[Any]) -> None:
                 isinstance(arg, bool) or not isinstance(arg, bytes | str | int | float
                                                         | memoryview)):
             raise TypeError(_bad_type(arg))
+
+
+_in_flight: set[asyncio.Future[Any]] = set()
+
+
+def _settle(futures: list[asyncio.Future[Any]], task: asyncio.Future[Any]) -> None:
+    """Hand each command of a batch its reply, or the batch's failure."""
+    _in_flight.discard(task)
+    if task.cancelled():
+        error: BaseException | None = ConnectionError("the batch was cancelled")
+    else:
+        error = task.exception()
+    replies = unpack_replies(task.result()) if error is None else [error] * len(futures)
+    for future, reply in zip(futures, replies, strict=True):
+        if future.done():
+            continue  # its caller gave up
+        if isinstance(reply, BaseException):
+            future.set_exception(reply)
+        else:
+            future.set_result(reply)
 
 
 class ActorSession:
