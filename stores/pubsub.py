@@ -77,7 +77,8 @@ class PubSub:
     def __init__(self, store: RemoteStore, protocol: Any = None) -> None:
         self.store = store
         self.protocol = protocol
-        self._clients: list[PubSubClient] = []
+        # A tuple, rebuilt on change: broadcast iterates it with no copy per message.
+        self._clients: tuple[PubSubClient, ...] = ()
         self._status: list[StatusListener] = []
         self._queues: list[asyncio.Queue[Message | None]] = []
 
@@ -85,12 +86,11 @@ class PubSub:
     def add_client(self, client: PubSubClient) -> None:
         """Add a callable ``client(channel, message)`` receiving every message."""
         if client not in self._clients:
-            self._clients.append(client)
+            self._clients = (*self._clients, client)
 
     def remove_client(self, client: PubSubClient) -> None:
         """Stop sending messages to ``client``."""
-        if client in self._clients:
-            self._clients.remove(client)
+        self._clients = tuple(c for c in self._clients if c != client)
 
     def add_status_listener(self, listener: StatusListener) -> None:
         """``listener(event, info)`` hears ``connection_lost`` and ``reconnected``."""
@@ -104,10 +104,10 @@ class PubSub:
             except Exception:
                 logger.exception("cannot decode message on channel %r", channel)
                 return
-        for client in list(self._clients):
+        for client in self._clients:
             try:
                 result = client(channel, message)
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):
                     _run_soon(result)
             except Exception:
                 logger.exception("pubsub client %r failed on channel %r", client, channel)

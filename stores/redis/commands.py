@@ -52,21 +52,21 @@ class CommandSpec:
     key_specs: tuple[tuple[Any, ...], ...]
     reply: Callable[..., Any] | None = None
     words: tuple[str, ...] = field(default=())  # ("CONFIG", "GET")
+    # Read on every command: plain attributes, computed once.
+    blocking: bool = field(init=False)
+    #: Needs a connection of its own (it can hold the connection for long).
+    exclusive: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        blocking = "blocking" in self.flags
+        object.__setattr__(self, "blocking", blocking)
+        object.__setattr__(self, "exclusive", blocking or self.name in _HIDDEN)
 
     @property
     def method(self) -> str:
         """The client method name: ``set``, ``config_get``, ``delete``."""
         base = _RENAMED.get(self.name) or self.name.lower()
         return base.replace("|", "_").replace("-", "_")
-
-    @property
-    def blocking(self) -> bool:
-        return "blocking" in self.flags
-
-    @property
-    def exclusive(self) -> bool:
-        """Needs a connection of its own (it can hold the connection for long)."""
-        return "blocking" in self.flags or self.name in _HIDDEN
 
     @property
     def keyless(self) -> bool:

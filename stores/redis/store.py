@@ -14,6 +14,7 @@ from ..url import Host
 from .commands import CommandSpec, Namespace, lookup
 from .connection import Connection, ConnectionSettings
 from .pool import Pool
+from .resp import encode_command
 
 if TYPE_CHECKING:
     from .client import RedisClient
@@ -250,9 +251,11 @@ class RedisStore(RemoteStore):
         """Send namespaced ``args``; an awaitable of the raw reply."""
         if spec is not None and spec.exclusive:
             return self._exclusive(args)
-        conn = self._pool.shared_now()
+        conn = self._pool._shared
         if conn is not None and timeout is None:
-            return conn.execute(args)
+            protocol = conn.protocol
+            if protocol._closed_exc is None:  # open: the fast path, a bare future
+                return protocol.request(encode_command(args))
         return self._shared_call(args, timeout)
 
     async def send_many(self, commands: Sequence[Sequence[Any]],
