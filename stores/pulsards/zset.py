@@ -11,7 +11,8 @@ an O(n / RUN) sum.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from operator import itemgetter
 from typing import Final
 
 __all__ = ["ZSet"]
@@ -19,6 +20,8 @@ __all__ = ["ZSet"]
 RUN: Final = 512
 
 Pair = tuple[float, bytes]
+
+_member: Final = itemgetter(1)
 
 
 class ZSet:
@@ -46,6 +49,25 @@ class ZSet:
         return other
 
     __copy__ = copy
+
+    @classmethod
+    def from_scores(cls, scores: dict[bytes, float]) -> ZSet:
+        """A set holding ``scores`` (member -> score), built in O(n log n) at once.
+
+        Store commands (ZUNIONSTORE, ZRANGESTORE...) make whole sets: sorting
+        once and cutting runs is cheaper than n inserts.
+        """
+        zs = cls()
+        zs.scores = scores
+        pairs = sorted((score, member) for member, score in scores.items())
+        zs._runs = [pairs[i:i + RUN] for i in range(0, len(pairs), RUN)]
+        zs._maxes = [run[-1] for run in zs._runs]
+        return zs
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[Pair]) -> ZSet:
+        """A set of ``(score, member)`` pairs with distinct members."""
+        return cls.from_scores({member: score for score, member in pairs})
 
     # ------------------------------------------------------------ updates
     def add(self, member: bytes, score: float) -> None:
@@ -110,6 +132,31 @@ class ZSet:
         if i == len(runs):
             return len(self.scores)
         return sum(len(run) for run in runs[:i]) + find(runs[i], pair)
+
+    def member_position(self, member: bytes, right: bool = False) -> int:
+        """How many pairs have a member before ``member`` (not after it with ``right``).
+
+        Lexicographic ranges (ZRANGEBYLEX...) assume every score is equal, as
+        Redis' do: then the order is the members' order and bisection works.
+        """
+        maxes, runs = self._maxes, self._runs
+        find = bisect_right if right else bisect_left
+        i = find(maxes, member, key=_member)
+        if i == len(runs):
+            return len(self.scores)
+        return sum(len(run) for run in runs[:i]) + find(runs[i], member, key=_member)
+
+    def pick(self, positions: list[int]) -> list[Pair]:
+        """The pairs at ascending ``positions`` (repeats allowed), in one pass over the runs."""
+        out: list[Pair] = []
+        runs = self._runs
+        i = offset = 0
+        for pos in positions:
+            while pos >= offset + len(runs[i]):
+                offset += len(runs[i])
+                i += 1
+            out.append(runs[i][pos - offset])
+        return out
 
     def slice(self, start: int, stop: int) -> list[Pair]:
         """Pairs at positions ``start`` (inclusive) to ``stop`` (exclusive)."""

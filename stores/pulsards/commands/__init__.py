@@ -15,7 +15,9 @@ from . import (
     sortedsets,
     strings,
     transactions,
+    zsetops,
+    zsetpops,
 )
 
 __all__ = ["bitmaps", "connection", "hashes", "keys", "lists", "pubsub", "server", "sets",
-           "sortedsets", "strings", "transactions"]
+           "sortedsets", "strings", "transactions", "zsetops", "zsetpops"]

@@ -28,7 +28,7 @@ from .args import to_float, to_int
 if TYPE_CHECKING:
     from ..protocol import Client
 
-__all__ = ["get_list"]
+__all__ = ["block", "get_list", "null_array", "parse_timeout"]
 
 _NO_KEY = CommandError("ERR no such key")
 _TIMEOUT_FLOAT = CommandError("ERR timeout is not a float or out of range")
@@ -42,7 +42,8 @@ def get_list(db: Database, key: bytes) -> deque[bytes] | None:
     return value
 
 
-def _null_array(c: Client) -> bytes:
+def null_array(c: Client) -> bytes:
+    """The null array: what a blocking pop answers on timeout."""
     return b"_\r\n" if c.resp3 else b"*-1\r\n"
 
 
@@ -107,7 +108,7 @@ def _pop(c: Client, args: list[bytes], left: bool) -> bytes:
             raise CommandError("ERR value is out of range, must be positive")
     lst = get_list(db, key)
     if lst is None:
-        return c.nil if count is None else _null_array(c)
+        return c.nil if count is None else null_array(c)
     if count is None:
         value = lst.popleft() if left else lst.pop()
         _popped(db, key, lst)
@@ -335,7 +336,8 @@ def rpoplpush(c: Client, args: list[bytes]) -> bytes:
 
 
 # ----------------------------------------------------------------- blocking
-def _timeout(arg: bytes) -> float:
+def parse_timeout(arg: bytes) -> float:
+    """A blocking command's timeout in seconds (0: for ever), with Redis' errors."""
     timeout = to_float(arg, _TIMEOUT_FLOAT)
     if timeout < 0:
         raise CommandError("ERR timeout is negative")
@@ -344,8 +346,13 @@ def _timeout(arg: bytes) -> float:
     return timeout
 
 
-def _block(c: Client, keys: list[bytes], serve: object, timeout: float,
-           timeout_reply: bytes) -> bytes:
+def block(c: Client, keys: list[bytes], serve: object, timeout: float,
+          timeout_reply: bytes) -> bytes:
+    """Park ``c`` on ``keys`` until ``serve(db, key)`` answers (raises ``Blocked``).
+
+    Shared by every blocking command (lists and sorted sets): inside EXEC
+    nothing blocks and the timeout reply is the answer at once.
+    """
     if c.in_exec:
         return timeout_reply
     c.server.block(c, keys, serve, timeout, timeout_reply)  # type: ignore[arg-type]
@@ -353,7 +360,7 @@ def _block(c: Client, keys: list[bytes], serve: object, timeout: float,
 
 
 def _bpop(c: Client, args: list[bytes], left: bool) -> bytes:
-    timeout = _timeout(args[-1])
+    timeout = parse_timeout(args[-1])
     keys = args[1:-1]
     db = c.db
     for key in keys:
@@ -371,7 +378,7 @@ def _bpop(c: Client, args: list[bytes], left: bool) -> bytes:
         _popped(db, key, value)
         return bulks([key, item])
 
-    return _block(c, keys, serve, timeout, _null_array(c))
+    return block(c, keys, serve, timeout, null_array(c))
 
 
 @command("BLPOP")
@@ -397,18 +404,18 @@ def _bmove(c: Client, src: bytes, dst: bytes, from_left: bool, to_left: bool,
             return exc.reply()
         return None if moved is None else bulk(moved)
 
-    return _block(c, [src], serve, timeout, c.nil)
+    return block(c, [src], serve, timeout, c.nil)
 
 
 @command("BLMOVE")
 def blmove(c: Client, args: list[bytes]) -> bytes:
     from_left, to_left = _where(args[3]), _where(args[4])
-    return _bmove(c, args[1], args[2], from_left, to_left, _timeout(args[5]))
+    return _bmove(c, args[1], args[2], from_left, to_left, parse_timeout(args[5]))
 
 
 @command("BRPOPLPUSH")
 def brpoplpush(c: Client, args: list[bytes]) -> bytes:
-    return _bmove(c, args[1], args[2], False, True, _timeout(args[3]))
+    return _bmove(c, args[1], args[2], False, True, parse_timeout(args[3]))
 
 
 def _mpop_args(args: list[bytes], start: int) -> tuple[list[bytes], bool, int]:
@@ -447,12 +454,12 @@ def lmpop(c: Client, args: list[bytes]) -> bytes:
         reply = _mpop_from(c.db, key, left, count)
         if reply is not None:
             return reply
-    return _null_array(c)
+    return null_array(c)
 
 
 @command("BLMPOP")
 def blmpop(c: Client, args: list[bytes]) -> bytes:
-    timeout = _timeout(args[1])
+    timeout = parse_timeout(args[1])
     keys, left, count = _mpop_args(args, 2)
     for key in keys:
         reply = _mpop_from(c.db, key, left, count)
@@ -465,4 +472,4 @@ def blmpop(c: Client, args: list[bytes]) -> bytes:
             return None
         return _mpop_from(db, key, left, count)
 
-    return _block(c, keys, serve, timeout, _null_array(c))
+    return block(c, keys, serve, timeout, null_array(c))

@@ -1,11 +1,12 @@
 """Sorted-set commands over ``zset.ZSet``: ZADD, ZINCRBY, ZSCORE, ZMSCORE, ZCARD,
 ZCOUNT, ZLEXCOUNT, ZRANK, ZREVRANK, ZREM, the ZRANGE family (by index, score
-and lex, REV, LIMIT, WITHSCORES), ZPOPMIN/ZPOPMAX and ZREMRANGEBY*."""
+and lex, REV, LIMIT, WITHSCORES) with ZRANGESTORE, ZPOPMIN/ZPOPMAX and
+ZREMRANGEBY*.  The set algebra is in ``zsetops``; the multi-key and blocking
+pops, ZRANDMEMBER and ZSCAN in ``zsetpops``."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..keyspace import Database
@@ -17,7 +18,7 @@ from .args import to_float, to_int
 if TYPE_CHECKING:
     from ..protocol import Client
 
-__all__ = ["get_zset"]
+__all__ = ["get_zset", "pairs_reply", "pop_pairs", "store_zset"]
 
 _NOT_RANGE_FLOAT = CommandError("ERR min or max is not a float")
 _NOT_LEX = CommandError("ERR min or max not valid string range item")
@@ -36,7 +37,8 @@ def _score(arg: bytes) -> float:
     return to_float(arg, NOT_FLOAT)
 
 
-def _pairs_reply(c: Client, pairs: list[Pair], withscores: bool) -> bytes:
+def pairs_reply(c: Client, pairs: list[Pair], withscores: bool) -> bytes:
+    """Members, or member-score pairs (nested in RESP3, flat in RESP2) as ZRANGE replies."""
     if not withscores:
         return b"*%d\r\n%s" % (len(pairs), b"".join(bulk(m) for _, m in pairs))
     if c.resp3:
@@ -112,6 +114,9 @@ def zadd(c: Client, args: list[bytes]) -> bytes:
     if not zs:
         db.remove(key)
     db.touch(key)
+    server = c.server
+    if server.blocking:  # BZPOPMIN/BZMPOP waiters on this key
+        server.signal_ready(db, key)
     if incr:
         return double(result, c.resp3) if result is not None else c.nil
     return integer(added + changed if ch else added)
@@ -213,21 +218,28 @@ def _lex_bound(arg: bytes) -> tuple[int, bytes]:
     raise _NOT_LEX
 
 
-def _lex_test(low: tuple[int, bytes], high: tuple[int, bytes]) -> Callable[[bytes], bool]:
-    def inside(member: bytes) -> bool:
-        kind, text = low
-        if kind == 2 or (kind == 0 and member < text) or (kind == 1 and member <= text):
-            return False
-        kind, text = high
-        return not (kind == -2 or (kind == 0 and member > text)
-                    or (kind == 1 and member >= text))
-
-    return inside
+def _lex_span(zs: ZSet, low: tuple[int, bytes], high: tuple[int, bytes]) -> tuple[int, int]:
+    """Positions [start, stop) of the members within lex bounds, by bisection (O(log n))."""
+    kind, text = low
+    if kind == -2:
+        start = 0
+    elif kind == 2:
+        start = len(zs)
+    else:
+        start = zs.member_position(text, right=kind == 1)
+    kind, text = high
+    if kind == 2:
+        stop = len(zs)
+    elif kind == -2:
+        stop = 0
+    else:
+        stop = zs.member_position(text, right=kind == 0)
+    return start, max(start, stop)
 
 
 def _select(zs: ZSet, mode: str, a: bytes, b: bytes, reverse: bool,
             limit: tuple[int, int] | None) -> list[Pair]:
-    """The pairs ZRANGE returns, in reply order."""
+    """The pairs ZRANGE returns, in reply order (O(log n + returned))."""
     size = len(zs)
     if mode == "index":
         start, stop = to_int(a), to_int(b)
@@ -245,40 +257,47 @@ def _select(zs: ZSet, mode: str, a: bytes, b: bytes, reverse: bool,
         a, b = b, a  # REV takes max then min
     if mode == "score":
         begin, end = _score_span(zs, _score_bound(a), _score_bound(b))
-        pairs = zs.slice(begin, end)
     else:
-        inside = _lex_test(_lex_bound(a), _lex_bound(b))
-        pairs = [pair for pair in zs if inside(pair[1])]
+        begin, end = _lex_span(zs, _lex_bound(a), _lex_bound(b))
+    offset, count = limit if limit is not None else (0, -1)
+    if offset < 0:
+        return []
+    # Apply LIMIT to positions, so only the returned pairs are copied.
     if reverse:
-        pairs.reverse()
-    if limit is not None:
-        offset, count = limit
-        if offset < 0:
-            return []
-        pairs = pairs[offset:] if count < 0 else pairs[offset:offset + count]
-    return pairs
+        hi = end - offset
+        lo = begin if count < 0 else max(begin, hi - count)
+        return zs.slice(lo, hi)[::-1]
+    lo = begin + offset
+    hi = end if count < 0 else min(end, lo + count)
+    return zs.slice(lo, hi)
 
 
-def _zrange(c: Client, args: list[bytes], mode: str, reverse: bool, store: bytes | None,
-            options_from: int) -> bytes:
+def _zrange(c: Client, args: list[bytes], mode: str, reverse: bool, base: int = 1,
+            store: bool = False) -> bytes:
+    """ZRANGE and its older forms; ``base`` is the source key's index (2 in ZRANGESTORE).
+
+    ZRANGE and ZRANGESTORE take BYSCORE/BYLEX/REV; the older commands fix
+    them, and only the reading commands take WITHSCORES.
+    """
+    flexible = store or (base == 1 and args[0].upper() == b"ZRANGE")
     withscores = False
     limit: tuple[int, int] | None = None
-    i = options_from
+    i = base + 3
     while i < len(args):
         option = args[i].upper()
-        if option == b"WITHSCORES" and store is None:
+        if option == b"WITHSCORES" and not store:
             withscores = True
             i += 1
         elif option == b"LIMIT" and i + 2 < len(args):
             limit = (to_int(args[i + 1]), to_int(args[i + 2]))
             i += 3
-        elif option == b"BYSCORE" and args[0].upper() == b"ZRANGE" and mode == "index":
+        elif option == b"BYSCORE" and flexible and mode == "index":
             mode = "score"
             i += 1
-        elif option == b"BYLEX" and args[0].upper() == b"ZRANGE" and mode == "index":
+        elif option == b"BYLEX" and flexible and mode == "index":
             mode = "lex"
             i += 1
-        elif option == b"REV" and args[0].upper() == b"ZRANGE":
+        elif option == b"REV" and flexible:
             reverse = True
             i += 1
         else:
@@ -289,47 +308,77 @@ def _zrange(c: Client, args: list[bytes], mode: str, reverse: bool, store: bytes
     if withscores and mode == "lex":
         raise CommandError(
             "ERR syntax error, WITHSCORES not supported in combination with BYLEX")
-    zs = get_zset(c.db, args[1])
+    db = c.db
+    key, a, b = args[base], args[base + 1], args[base + 2]
+    zs = get_zset(db, key)
     if zs is None:
         if mode == "score":
-            _score_bound(args[2])
-            _score_bound(args[3])
+            _score_bound(a)
+            _score_bound(b)
         elif mode == "lex":
-            _lex_bound(args[2])
-            _lex_bound(args[3])
-        return EMPTY_ARRAY
-    pairs = _select(zs, mode, args[2], args[3], reverse, limit)
-    return _pairs_reply(c, pairs, withscores)
+            _lex_bound(a)
+            _lex_bound(b)
+        else:
+            to_int(a)
+            to_int(b)
+        return store_zset(c, args[1], None) if store else EMPTY_ARRAY
+    pairs = _select(zs, mode, a, b, reverse, limit)
+    if store:
+        return store_zset(c, args[1], ZSet.from_pairs(pairs) if pairs else None)
+    return pairs_reply(c, pairs, withscores)
+
+
+def store_zset(c: Client, key: bytes, zs: ZSet | None) -> bytes:
+    """Store a command's result at ``key`` (deleting it when empty); reply its size.
+
+    Like Redis' ``setKey``: the old value and its TTL go, watchers see a
+    change, and clients blocked in BZPOPMIN on ``key`` are served.
+    """
+    db = c.db
+    if zs is None or not zs:
+        if db.delete(key):
+            db.touch(key)
+        return b":0\r\n"
+    db.set(key, zs)
+    db.touch(key)
+    if c.server.blocking:
+        c.server.signal_ready(db, key)
+    return integer(len(zs))
 
 
 @command("ZRANGE")
 def zrange(c: Client, args: list[bytes]) -> bytes:
-    return _zrange(c, args, "index", False, None, 4)
+    return _zrange(c, args, "index", False)
+
+
+@command("ZRANGESTORE")
+def zrangestore(c: Client, args: list[bytes]) -> bytes:
+    return _zrange(c, args, "index", False, base=2, store=True)
 
 
 @command("ZREVRANGE")
 def zrevrange(c: Client, args: list[bytes]) -> bytes:
-    return _zrange(c, args, "index", True, None, 4)
+    return _zrange(c, args, "index", True)
 
 
 @command("ZRANGEBYSCORE")
 def zrangebyscore(c: Client, args: list[bytes]) -> bytes:
-    return _zrange(c, args, "score", False, None, 4)
+    return _zrange(c, args, "score", False)
 
 
 @command("ZREVRANGEBYSCORE")
 def zrevrangebyscore(c: Client, args: list[bytes]) -> bytes:
-    return _zrange(c, args, "score", True, None, 4)
+    return _zrange(c, args, "score", True)
 
 
 @command("ZRANGEBYLEX")
 def zrangebylex(c: Client, args: list[bytes]) -> bytes:
-    return _zrange(c, args, "lex", False, None, 4)
+    return _zrange(c, args, "lex", False)
 
 
 @command("ZREVRANGEBYLEX")
 def zrevrangebylex(c: Client, args: list[bytes]) -> bytes:
-    return _zrange(c, args, "lex", True, None, 4)
+    return _zrange(c, args, "lex", True)
 
 
 @command("ZCOUNT")
@@ -344,9 +393,12 @@ def zcount(c: Client, args: list[bytes]) -> bytes:
 
 @command("ZLEXCOUNT")
 def zlexcount(c: Client, args: list[bytes]) -> bytes:
-    inside = _lex_test(_lex_bound(args[2]), _lex_bound(args[3]))
+    low, high = _lex_bound(args[2]), _lex_bound(args[3])
     zs = get_zset(c.db, args[1])
-    return integer(0 if zs is None else sum(1 for _, m in zs if inside(m)))
+    if zs is None:
+        return b":0\r\n"
+    start, stop = _lex_span(zs, low, high)
+    return integer(stop - start)
 
 
 # ---------------------------------------------------------- pops, removals
@@ -362,18 +414,24 @@ def _pop(c: Client, args: list[bytes], highest: bool) -> bytes:
     zs = get_zset(db, args[1])
     if zs is None or count == 0:
         return EMPTY_ARRAY
+    pairs = pop_pairs(db, args[1], zs, count, highest)
+    if c.resp3 and len(args) == 3:
+        return pairs_reply(c, pairs, True)
+    return b"*%d\r\n%s" % (2 * len(pairs), b"".join(
+        bulk(m) + double(s, c.resp3) for s, m in pairs))
+
+
+def pop_pairs(db: Database, key: bytes, zs: ZSet, count: int, highest: bool) -> list[Pair]:
+    """Remove and return up to ``count`` lowest (``highest``: highest) pairs, in pop order."""
     size = len(zs)
     take = min(count, size)
     pairs = zs.slice(size - take, size)[::-1] if highest else zs.slice(0, take)
     for _, member in pairs:
         zs.remove(member)
     if not zs:
-        db.remove(args[1])
-    db.touch(args[1])
-    if c.resp3 and len(args) == 3:
-        return _pairs_reply(c, pairs, True)
-    return b"*%d\r\n%s" % (2 * len(pairs), b"".join(
-        bulk(m) + double(s, c.resp3) for s, m in pairs))
+        db.remove(key)
+    db.touch(key)
+    return pairs
 
 
 @command("ZPOPMIN")
@@ -418,8 +476,9 @@ def zremrangebyrank(c: Client, args: list[bytes]) -> bytes:
 
 @command("ZREMRANGEBYLEX")
 def zremrangebylex(c: Client, args: list[bytes]) -> bytes:
-    inside = _lex_test(_lex_bound(args[2]), _lex_bound(args[3]))
+    low, high = _lex_bound(args[2]), _lex_bound(args[3])
     zs = get_zset(c.db, args[1])
     if zs is None:
         return b":0\r\n"
-    return _remove_pairs(c, args[1], zs, [pair for pair in zs if inside(pair[1])])
+    start, stop = _lex_span(zs, low, high)
+    return _remove_pairs(c, args[1], zs, zs.slice(start, stop))
