@@ -1,4 +1,8 @@
-"""``python -m stores.pulsards``: run a pulsards server (redis-server-like flags)."""
+"""``python -m stores.pulsards [config-file] [--flags]``: run a pulsards server.
+
+Like ``redis-server``: an optional config file in redis.conf syntax (see
+``conffile``), then flags, which override the file.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +10,71 @@ import argparse
 import logging
 import sys
 
-from .config import LOGLEVELS, Config
+from .conffile import ConfigFileError, parse_config
+from .config import FSYNC_MODES, LOGLEVELS, Config
+from .persistence import LoadError
 from .server import Server, run
 
-__all__ = ["main"]
+__all__ = ["main", "parse_args"]
+
+# flag -> redis.conf option it sets
+_FLAGS = {
+    "bind": "addresses to listen on, space separated (127.0.0.1)",
+    "port": "TCP port (6410); 0 picks a free port and prints it",
+    "unixsocket": "also listen on this unix socket path",
+    "requirepass": "password for AUTH",
+    "databases": "number of databases (16)",
+    "maxclients": "maximum connected clients (10000)",
+    "loglevel": "debug, verbose, notice (default), warning or nothing",
+    "dir": "directory of the AOF and the snapshot (the working directory)",
+    "dbfilename": "snapshot file name (dump.pdb)",
+    "appendonly": "yes: log every write to the append-only file (no)",
+    "appendfilename": "append-only file name (appendonly.aof)",
+    "appendfsync": "always, everysec (default) or no",
+}
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
-    """Flags to a ``Config``."""
+    """Config file and flags to a ``Config``; exits with status 1 on a bad one."""
     parser = argparse.ArgumentParser(
         prog="pulsards", description="pulsards: a Redis-compatible server in Python")
-    parser.add_argument("--bind", default="127.0.0.1",
-                        help="addresses to listen on, space separated (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=6410,
-                        help="TCP port (6410); 0 picks a free port and prints it")
-    parser.add_argument("--requirepass", default="", help="password for AUTH")
-    parser.add_argument("--databases", type=int, default=16, help="number of databases (16)")
-    parser.add_argument("--maxclients", type=int, default=10000,
-                        help="maximum connected clients (10000)")
-    parser.add_argument("--loglevel", default="notice", choices=sorted(LOGLEVELS),
-                        help="debug, verbose, notice (default), warning or nothing")
+    parser.add_argument("config_file", nargs="?", default=None,
+                        help="a config file in redis.conf syntax (flags override it)")
+    for name, text in _FLAGS.items():
+        kwargs: dict[str, object] = {"default": None, "help": text}
+        if name == "loglevel":
+            kwargs["choices"] = sorted(LOGLEVELS)
+        elif name == "appendfsync":
+            kwargs["choices"] = FSYNC_MODES
+        elif name == "appendonly":
+            kwargs["choices"] = ("yes", "no")
+        parser.add_argument(f"--{name}", **kwargs)  # type: ignore[arg-type]
     args = parser.parse_args(argv)
-    if args.databases < 1:
-        parser.error("--databases must be at least 1")
-    return Config(bind=args.bind, port=args.port, requirepass=args.requirepass,
-                  databases=args.databases, maxclients=args.maxclients,
-                  loglevel=args.loglevel)
+    config = Config()
+    if args.config_file is not None:
+        try:
+            with open(args.config_file, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as exc:
+            print(f"Fatal error, can't open config file '{args.config_file}': {exc.strerror}",
+                  file=sys.stderr)
+            raise SystemExit(1) from None
+        try:
+            parse_config(text, config)
+        except ConfigFileError as exc:
+            print(exc, file=sys.stderr)
+            raise SystemExit(1) from None
+    for name in _FLAGS:
+        value = getattr(args, name)
+        if value is None:
+            continue
+        try:
+            config.apply(name, value)
+        except ValueError as exc:
+            parser.exit(1, f"pulsards: --{name} {value}: {exc}\n")
+    if config.databases < 1:
+        parser.exit(1, "pulsards: databases must be at least 1\n")
+    return config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         run(config, ready)
+    except LoadError as exc:
+        print(f"pulsards: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"pulsards: {exc}", file=sys.stderr)
         return 1

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
 __all__ = ["OPTIONS", "Config", "parse_memory"]
+
+FSYNC_MODES: Final = ("always", "everysec", "no")
 
 _UNITS: Final = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2,
                  "g": 1000**3, "gb": 1024**3}
@@ -39,21 +42,38 @@ class Config:
     client_query_buffer_limit: int = 1024 * 1024 * 1024
     timeout: int = 0
     hz: int = 10
-    # Persistence is not implemented yet; reported so tools asking see the truth.
+    # Automatic snapshots ("save <seconds> <changes>") are not supported: only
+    # "" (none), which is what CONFIG GET save reports.  SAVE/BGSAVE work.
     save: str = ""
     appendonly: str = "no"
+    appendfsync: str = "everysec"
+    dir: str = "."
+    dbfilename: str = "dump.pdb"
+    appendfilename: str = "appendonly.aof"
+    unixsocket: str = ""
+    unixsocketperm: int = 0
 
     def get(self, name: str) -> str:
         """The ``CONFIG GET`` text of option ``name`` (redis.conf spelling)."""
         value = getattr(self, name.replace("-", "_"))
+        if name == "dir":  # Redis reports its working directory, absolute
+            return os.path.abspath(str(value))
+        if name == "unixsocketperm":
+            return f"{value:o}"
         return str(value)
 
     def set(self, name: str, text: str) -> None:
         """Apply ``CONFIG SET name text``; ``ValueError`` says why it is refused."""
-        attr = name.replace("-", "_")
-        kind, mutable = OPTIONS[name]
+        _kind, mutable = OPTIONS[name]
         if not mutable:
             raise PermissionError("can't set immutable config")
+        self.apply(name, text)
+
+    def apply(self, name: str, text: str) -> None:
+        """Set option ``name`` from its redis.conf text, mutable or not (flags,
+        config file); ``ValueError`` says why the text is refused."""
+        attr = name.replace("-", "_")
+        kind, _ = OPTIONS[name]
         value: Any
         if kind == "memory":
             value = parse_memory(text)
@@ -69,6 +89,35 @@ class Config:
                 raise ValueError("argument(s) must be one of the following: "
                                  "debug, verbose, notice, warning, nothing")
             value = text.lower()
+        elif kind == "yesno":
+            if text.lower() not in ("yes", "no"):
+                raise ValueError("argument must be 'yes' or 'no'")
+            value = text.lower()
+        elif kind == "fsync":
+            if text.lower() not in FSYNC_MODES:
+                raise ValueError("argument(s) must be one of the following: "
+                                 "always, everysec, no")
+            value = text.lower()
+        elif kind == "filename":
+            if not text or "/" in text or text in (".", ".."):
+                raise ValueError(f"{name} can't be a path, just a filename")
+            value = text
+        elif kind == "dir":
+            if not os.path.isdir(text):
+                raise ValueError(f"No such directory: {text!r}")
+            if not os.access(text, os.W_OK | os.X_OK):
+                raise ValueError(f"Permission denied: {text!r}")
+            value = text
+        elif kind == "octal":
+            try:
+                value = int(text, 8)
+            except ValueError:
+                raise ValueError("argument must be an octal number") from None
+        elif kind == "save":
+            if text.strip():
+                raise ValueError("automatic snapshots (save <seconds> <changes>) are not "
+                                 "supported by pulsards: only save \"\"")
+            value = ""
         else:
             value = text
         if attr == "proto_max_bulk_len" and value < 1024 * 1024:
@@ -90,7 +139,13 @@ OPTIONS: Final[dict[str, tuple[str, bool]]] = {
     "client-query-buffer-limit": ("memory", True),
     "timeout": ("int", True),
     "hz": ("int", True),
-    "save": ("str", False),
-    "appendonly": ("str", False),
+    "save": ("save", True),
+    "appendonly": ("yesno", True),
+    "appendfsync": ("fsync", True),
+    "dir": ("dir", True),
+    "dbfilename": ("filename", True),
+    "appendfilename": ("filename", False),
+    "unixsocket": ("str", False),
+    "unixsocketperm": ("octal", False),
 }
 assert {f.name for f in fields(Config)} == {n.replace("-", "_") for n in OPTIONS}

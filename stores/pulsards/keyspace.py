@@ -44,7 +44,8 @@ def type_name(value: Any) -> str:
 class Database:
     """One numbered database: ``data`` (key -> value) and ``expires`` (key -> ms)."""
 
-    __slots__ = ("_heap", "data", "expired", "expires", "index", "on_ready", "watched")
+    __slots__ = ("_heap", "data", "expired", "expires", "index", "loading", "on_expired",
+                 "on_ready", "watched")
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -56,6 +57,12 @@ class Database:
         self.expired = 0  # keys removed because their TTL passed (INFO stats)
         # Called with (db, key) when a list appears at ``key`` (blocked pops).
         self.on_ready: Callable[[Database, bytes], None] | None = None
+        # Called with (db, key) when a key expires: the AOF appends a DEL, so
+        # that replaying it later does not depend on the clock (as Redis does).
+        self.on_expired: Callable[[Database, bytes], None] | None = None
+        # While the AOF is replayed nothing expires: the file says what was
+        # deleted when (DELs above), and a deadline now past was not then.
+        self.loading = False
 
     def __len__(self) -> int:
         return len(self.data)
@@ -64,7 +71,7 @@ class Database:
     def lookup(self, key: bytes) -> Any:
         """The live value at ``key`` or ``None`` (an expired key is removed)."""
         expires = self.expires
-        if expires and key in expires and expires[key] <= now_ms():
+        if expires and key in expires and expires[key] <= now_ms() and not self.loading:
             self._expire(key)
             return None
         return self.data.get(key)
@@ -158,6 +165,8 @@ class Database:
         self.expired += 1
         if self.watched:
             self.touch(key)
+        if self.on_expired is not None:
+            self.on_expired(self, key)
 
     def active_expire(self, now: int, deadline_ns: int) -> int:
         """Remove keys whose deadline is ``<= now`` until ``deadline_ns``; count them."""

@@ -289,7 +289,14 @@ class Client(asyncio.Protocol):
         transport = self.transport
         if transport is None:
             return
-        transport.write(out[0] if len(out) == 1 else b"".join(out))
+        data = out[0] if len(out) == 1 else b"".join(out)
+        aof = self.server.aof
+        if aof is not None and aof.buf:
+            # Commands are waiting to be written to the AOF (and fsynced): the
+            # reply goes out after them, in the same loop turn (aof.flush).
+            aof.defer(self, data)
+            return
+        transport.write(data)
         if self.closing:
             transport.close()
 
@@ -346,7 +353,7 @@ class Client(asyncio.Protocol):
         self.blocked = None
         if self.closing or self.transport is None:
             return
-        self.transport.write(reply)
+        self._write([reply])
         if self.parser is not None:
             asyncio.get_running_loop().call_soon(self._resume)
 

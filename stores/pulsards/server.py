@@ -11,6 +11,7 @@ server's loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -20,8 +21,10 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .aof import AppendOnlyFile
 from .config import Config
 from .keyspace import Database, Keyspace
+from .persistence import Persistence
 from .table import Entry, build_dispatch
 
 if TYPE_CHECKING:
@@ -50,7 +53,7 @@ Serve = Callable[[Database, bytes], bytes | None]
 class Waiter:
     """A client parked in a blocking command on some keys of one database."""
 
-    __slots__ = ("client", "db", "keys", "serve", "timeout_reply", "timer")
+    __slots__ = ("argv", "client", "db", "keys", "serve", "timeout_reply", "timer")
 
     def __init__(self, client: Client, db: Database, keys: list[bytes], serve: Serve,
                  timeout_reply: bytes) -> None:
@@ -60,6 +63,9 @@ class Waiter:
         self.serve = serve
         self.timeout_reply = timeout_reply
         self.timer: asyncio.TimerHandle | None = None
+        # The blocking command itself, set when the AOF is on (it appends the
+        # command's non-blocking form once served).
+        self.argv: list[bytes] | None = None
 
 
 class Server:
@@ -85,20 +91,38 @@ class Server:
         self.background: set[asyncio.Future[Any]] = set()
         self.scan_sessions: Any = None  # commands.keys' SCAN snapshots, made on first use
         self._server: asyncio.Server | None = None
+        self._unix_server: asyncio.Server | None = None
+        # The open append-only file (None with appendonly no: then the write
+        # commands' handlers are the plain ones, and nothing checks it per command).
+        self.aof: AppendOnlyFile | None = None
+        self.persistence = Persistence(self)
         self._cron: asyncio.TimerHandle | None = None
         self._stopped: asyncio.Event | None = None
         self.port = self.config.port
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        """Listen on ``config.bind``/``config.port``; sets ``port`` to the real one."""
+        """Load the data, listen on ``config.bind``/``config.port`` (and
+        ``config.unixsocket``); sets ``port`` to the real one.
+
+        Raises ``persistence.LoadError`` when the AOF or snapshot is damaged.
+        """
         from .protocol import Client
 
         loop = asyncio.get_running_loop()
+        self.persistence.load()
         hosts = self.config.bind.split() or ["127.0.0.1"]
         self._server = await loop.create_server(
             lambda: Client(self), hosts, self.config.port, reuse_address=True, backlog=511)
         self.port = self.config.port = self._server.sockets[0].getsockname()[1]
+        path = self.config.unixsocket
+        if path:
+            if os.path.exists(path):
+                os.unlink(path)  # a stale socket of a previous run, as redis-server does
+            self._unix_server = await loop.create_unix_server(
+                lambda: Client(self), path, backlog=511)
+            if self.config.unixsocketperm:
+                os.chmod(path, self.config.unixsocketperm)
         self._stopped = asyncio.Event()
         self._cron = loop.call_later(1 / self.config.hz, self._tick)
         log.info("pulsards %s ready on %s port %d", VERSION, " ".join(hosts), self.port)
@@ -109,19 +133,36 @@ class Server:
         await self._stopped.wait()
 
     async def stop(self) -> None:
-        """Stop listening and close every client connection."""
+        """Stop listening, fsync the AOF, close every client connection."""
         if self._cron is not None:
             self._cron.cancel()
             self._cron = None
         if self._server is not None:
             self._server.close()
+        if self._unix_server is not None:
+            self._unix_server.close()
+        try:
+            self.persistence.shutdown()  # sends the replies waiting for the AOF too
+        except OSError as exc:
+            log.error("error closing the append only file: %s", exc)
         for client in list(self.clients.values()):
             client.close()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
+        if self._unix_server is not None:
+            await self._unix_server.wait_closed()
+            self._unix_server = None
+            with contextlib.suppress(OSError):
+                os.unlink(self.config.unixsocket)
         if self._stopped is not None:
             self._stopped.set()
+
+    def request_stop(self) -> None:
+        """``stop()`` from synchronous code (SHUTDOWN, a failed AOF write)."""
+        task = asyncio.ensure_future(self.stop())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     async def __aenter__(self) -> Server:
         await self.start()
@@ -136,6 +177,7 @@ class Server:
         loop = asyncio.get_running_loop()
         budget = 250.0 / self.config.hz  # 25% of a tick, as Redis' slow cycle
         self.keyspace.active_expire(budget)
+        self.persistence.cron()
         timeout = self.config.timeout
         if timeout:
             now = time.monotonic()
@@ -186,6 +228,8 @@ class Server:
                 if reply is None:
                     break
                 self._remove_waiter(waiter)
+                if self.aof is not None:
+                    self.aof.served(waiter, reply)  # in the file before the reply
                 waiter.client.unblock(reply)
 
     def blocked_count(self) -> int:

@@ -354,7 +354,7 @@ def _expire(c: Client, args: list[bytes], unit: int, absolute: bool) -> bytes:
         return ZERO
     if lt and current is not None and when >= current:
         return ZERO
-    if when <= now_ms():
+    if when <= now_ms() and not db.loading:
         db.delete(key)
         return ONE
     db.set_expire(key, when)

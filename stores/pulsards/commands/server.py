@@ -1,9 +1,8 @@
 """Server commands: DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME, INFO, COMMAND,
-CONFIG, MEMORY USAGE, SHUTDOWN."""
+CONFIG, MEMORY USAGE, SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, SHUTDOWN."""
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import os
 import platform
@@ -120,7 +119,7 @@ def _sections(server: Server) -> dict[str, list[tuple[str, Any]]]:
             ("used_memory", rss), ("used_memory_human", f"{rss / 1024 / 1024:.2f}M"),
             ("used_memory_rss", rss), ("maxmemory", 0), ("maxmemory_policy", "noeviction"),
         ],
-        "persistence": [("loading", 0), ("aof_enabled", 0), ("rdb_changes_since_last_save", 0)],
+        "persistence": server.persistence.info(),
         "stats": [
             ("total_connections_received", server.stats.connections),
             ("total_commands_processed", server.stats.commands),
@@ -242,13 +241,27 @@ def config_set(c: Client, args: list[bytes]) -> bytes:
                 f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
     cfg = c.server.config
     for name, value in pairs:
+        old = cfg.get(name)
         try:
             cfg.set(name, value)
         except (ValueError, PermissionError) as exc:
             raise CommandError(
                 f"ERR CONFIG SET failed (possibly related to argument '{name}') - {exc}"
             ) from None
+        if cfg.get(name) != old:
+            _config_changed(c.server, name)
     return OK
+
+
+def _config_changed(server: Server, name: str) -> None:
+    """Side effects of CONFIG SET on persistence, as Redis has them."""
+    persistence = server.persistence
+    if name == "appendonly":
+        persistence.set_appendonly(server.config.appendonly == "yes")
+    elif name == "appendfsync" and server.aof is not None:
+        server.aof.fsync = server.config.appendfsync
+    elif name == "dir" and server.aof is not None:
+        persistence.bgrewriteaof()  # so that the new directory holds an AOF too
 
 
 @command("CONFIG|RESETSTAT")
@@ -278,16 +291,74 @@ def memory_usage(c: Client, args: list[bytes]) -> bytes:
     return integer(size)
 
 
+# ------------------------------------------------------------- persistence
+@command("SAVE")
+def save(c: Client, args: list[bytes]) -> bytes:
+    persistence = c.server.persistence
+    if persistence.child is not None and persistence.child.kind == "rdb":
+        raise CommandError("ERR Background save already in progress")
+    try:
+        persistence.save()
+    except OSError as exc:
+        raise CommandError(f"ERR {exc}") from None
+    return OK
+
+
+@command("BGSAVE")
+def bgsave(c: Client, args: list[bytes]) -> bytes:
+    schedule = len(args) == 2 and args[1].upper() == b"SCHEDULE"
+    if len(args) > 2 or (len(args) == 2 and not schedule):
+        raise SYNTAX
+    persistence = c.server.persistence
+    child = persistence.child
+    if child is not None and child.kind == "rdb":
+        raise CommandError("ERR Background save already in progress")
+    if child is not None or persistence.rewrite_scheduled:
+        if schedule:
+            persistence.bgsave_scheduled = True
+            return b"+Background saving scheduled\r\n"
+        raise CommandError("ERR Another child process is active (AOF?): can't BGSAVE right "
+                           "now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever "
+                           "possible.")
+    try:
+        persistence.bgsave()
+    except OSError as exc:
+        raise CommandError(f"ERR Background save failed: {exc}") from None
+    return b"+Background saving started\r\n"
+
+
+@command("BGREWRITEAOF")
+def bgrewriteaof(c: Client, args: list[bytes]) -> bytes:
+    persistence = c.server.persistence
+    child = persistence.child
+    if child is not None and child.kind == "aof":
+        raise CommandError("ERR Background append only file rewriting already in progress")
+    if persistence.bgrewriteaof():
+        return b"+Background append only file rewriting started\r\n"
+    return b"+Background append only file rewriting scheduled\r\n"
+
+
+@command("LASTSAVE")
+def lastsave(c: Client, args: list[bytes]) -> bytes:
+    return integer(c.server.persistence.lastsave)
+
+
 @command("SHUTDOWN")
 def shutdown(c: Client, args: list[bytes]) -> bytes:
-    for arg in args[1:]:
-        if arg.upper() not in (b"NOSAVE", b"SAVE", b"NOW", b"FORCE", b"ABORT"):
-            raise SYNTAX
-    if any(arg.upper() == b"ABORT" for arg in args[1:]):
+    options = {arg.upper() for arg in args[1:]}
+    if not options <= {b"NOSAVE", b"SAVE", b"NOW", b"FORCE", b"ABORT"}:
+        raise SYNTAX
+    if b"ABORT" in options:
         raise CommandError("ERR No shutdown in progress.")
-    task = asyncio.ensure_future(c.server.stop())
-    c.server.background.add(task)
-    task.add_done_callback(c.server.background.discard)
+    if b"SAVE" in options and b"NOSAVE" not in options:
+        try:
+            c.server.persistence.save()
+        except OSError as exc:
+            if b"FORCE" not in options:
+                raise CommandError(f"ERR Errors trying to SHUTDOWN. Check logs. ({exc})"
+                                   ) from None
+    # stop() fsyncs the AOF before it closes the connections.
+    c.server.request_stop()
     c.closing = True
     return b""
 

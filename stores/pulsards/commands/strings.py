@@ -184,7 +184,7 @@ def getex(c: Client, args: list[bytes]) -> bytes:
     if value is None:
         return c.nil
     if when is not None:
-        if when <= now_ms():
+        if when <= now_ms() and not db.loading:
             db.delete(key)
         else:
             db.set_expire(key, when)

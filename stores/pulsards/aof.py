@@ -1,0 +1,297 @@
+"""The append-only file at run time: feeding, batching, fsync, replies after.
+
+With ``appendonly no`` none of this runs: the dispatch table holds the plain
+handlers.  ``AppendOnlyFile.install`` wraps the handlers of write commands so
+that a command which changed the dataset is encoded (``aoffile.propagate``)
+into ``buf``.  The buffer is written once per event-loop iteration
+(``loop.call_soon``, which runs after every read the loop's poll returned),
+as Redis writes in ``beforeSleep``; with ``appendfsync always`` the same
+callback fsyncs before any reply goes out.
+
+Replies that could reveal unwritten data wait: while ``buf`` holds commands,
+``Client._write`` hands its bytes to ``defer`` and the flush sends them after
+the write (and, with ``always``, the fsync).  So an acknowledged write is in
+the file (``no``, ``everysec``: in the OS' page cache; ``always``: on disk)
+before the client hears about it, and a ``kill -9`` loses nothing that was
+acknowledged.  ``everysec`` fsyncs in a worker thread at most once a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from .aoffile import EXEC, MULTI, encode_command, propagate, select
+from .reply import Blocked
+
+if TYPE_CHECKING:
+    from .keyspace import Database
+    from .protocol import Client
+    from .server import Server, Waiter
+    from .table import Entry, Handler
+
+__all__ = ["AppendOnlyFile"]
+
+log = logging.getLogger("stores.pulsards")
+
+
+class AppendOnlyFile:
+    """The open AOF of a server and the commands not yet written to it."""
+
+    def __init__(self, server: Server, path: str | None, fsync: str) -> None:
+        self.server = server
+        self.path = path
+        self.fsync = fsync
+        # None while the first rewrite (CONFIG SET appendonly yes) makes the file.
+        self.fd: int | None = None
+        if path is not None:
+            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.buf: list[bytes] = []
+        self.db = -1  # database of the last SELECT in the file
+        self.deferred: list[tuple[Client, bytes]] = []
+        self.scheduled = False
+        self.txn: list[tuple[int, list[bytes]]] | None = None  # feeds during EXEC
+        # While a rewrite child runs: what to append to its file when it ends.
+        self.rewrite_buf: list[bytes] | None = None
+        self.rewrite_db = -1
+        self.last_fsync = time.monotonic()
+        self.unsynced = False
+        self.fsync_running = False
+        self.last_write_ok = True
+        self.delayed_fsync = 0
+        self._originals: dict[int, tuple[Entry, Handler]] = {}
+
+    # -------------------------------------------------------------- wiring
+    def install(self) -> None:
+        """Wrap the write commands' handlers; expiries become DELs in the file."""
+        seen: set[int] = set()
+        for entry in list(self.server.dispatch.values()):
+            for one in (entry, *entry.subcommands.values()):
+                if id(one) in seen:
+                    continue
+                seen.add(id(one))
+                if "write" in one.spec.flags or one.name == "exec":
+                    self._originals[id(one)] = (one, one.handler)
+                    one.handler = self._wrap(one)
+        for db in self.server.keyspace.dbs:
+            db.on_expired = self._expired
+
+    def uninstall(self) -> None:
+        for entry, handler in self._originals.values():
+            entry.handler = handler
+        self._originals.clear()
+        for db in self.server.keyspace.dbs:
+            db.on_expired = None
+
+    def _wrap(self, entry: Entry) -> Handler:
+        handler = entry.handler
+        if entry.name == "exec":
+            return self._wrap_exec(handler)
+        rule = propagate.get(entry.name)
+        feed = self.feed
+
+        def logged(c: Client, args: list[bytes]) -> bytes:
+            try:
+                reply = handler(c, args)
+            except Blocked:
+                c.blocked.argv = args  # served later: Server.serve_blocked feeds it
+                raise
+            if reply[:1] != b"-":
+                if rule is None:
+                    feed(c.db.index, args)
+                else:
+                    for argv in rule(c.db, args, reply) or ():
+                        feed(c.db.index, argv)
+            return reply
+
+        return logged
+
+    def _wrap_exec(self, handler: Handler) -> Handler:
+        def logged_exec(c: Client, args: list[bytes]) -> bytes:
+            self.txn = []
+            try:
+                return handler(c, args)
+            finally:
+                txn, self.txn = self.txn, None
+                if len(txn) == 1:
+                    self.feed(*txn[0])
+                elif txn:
+                    # SELECT first so that MULTI .. EXEC is one unit in the file.
+                    self._emit(txn[0][0], MULTI)
+                    for index, argv in txn:
+                        self._emit(index, encode_command(argv))
+                    self._emit(txn[-1][0], EXEC)
+
+        return logged_exec
+
+    def _expired(self, db: Database, key: bytes) -> None:
+        # A key expired (lazily or actively): replaying must not depend on time.
+        self.feed(db.index, [b"DEL", key])
+
+    def served(self, waiter: Waiter, reply: bytes) -> None:
+        """A parked blocking command was served: append its deterministic form."""
+        argv = getattr(waiter, "argv", None)
+        if not argv or reply[:1] == b"-":
+            return
+        rule = propagate.get(argv[0].decode("ascii", "replace").lower())
+        for cmd in (rule(waiter.db, argv, reply) if rule else [argv]) or ():
+            self.feed(waiter.db.index, cmd)
+
+    # ------------------------------------------------------------- feeding
+    def feed(self, index: int, argv: list[bytes]) -> None:
+        """Append one command run in database ``index``."""
+        if self.txn is not None:
+            self.txn.append((index, argv))
+            return
+        self._emit(index, encode_command(argv))
+
+    def _emit(self, index: int, data: bytes) -> None:
+        if self.fd is not None:
+            buf = self.buf
+            if index != self.db:
+                buf.append(select(index))
+                self.db = index
+            buf.append(data)
+            if not self.scheduled:
+                self.scheduled = True
+                asyncio.get_running_loop().call_soon(self.flush)
+        rewrite = self.rewrite_buf
+        if rewrite is not None:
+            if index != self.rewrite_db:
+                rewrite.append(select(index))
+                self.rewrite_db = index
+            rewrite.append(data)
+
+    def defer(self, client: Client, data: bytes) -> None:
+        """Send ``data`` to ``client`` once the buffered commands are written."""
+        self.deferred.append((client, data))
+
+    # ------------------------------------------------------------- writing
+    def flush(self) -> None:
+        """Write the buffer (fsync with ``always``), then send the deferred replies."""
+        self.scheduled = False
+        if self.buf:
+            data = b"".join(self.buf)
+            self.buf = []
+            self._write(data)
+        deferred, self.deferred = self.deferred, []
+        for client, reply in deferred:
+            transport = client.transport
+            if transport is not None and not client.closed:
+                transport.write(reply)
+                if client.closing:
+                    transport.close()
+
+    def _write(self, data: bytes) -> None:
+        fd = self.fd
+        if fd is None:
+            return
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if self.fsync == "always":
+                os.fdatasync(fd)
+                self.last_fsync = time.monotonic()
+            else:
+                self.unsynced = True
+                if self.fsync == "everysec":
+                    self.cron()
+            self.last_write_ok = True
+        except OSError as exc:
+            # Redis exits when it cannot append under "always"; here the server
+            # stops: acknowledging writes that are not in the file would be a lie.
+            self.last_write_ok = False
+            log.critical("can't write to the append only file %s: %s; shutting down",
+                         self.path, exc)
+            self.server.request_stop()
+
+    def cron(self) -> None:
+        """``everysec``: start a background fsync when the last is a second old."""
+        if (self.fsync != "everysec" or not self.unsynced or self.fd is None
+                or time.monotonic() - self.last_fsync < 1.0):
+            return
+        if self.fsync_running:
+            self.delayed_fsync += 1  # the disk is slower than one fsync a second
+            return
+        self.unsynced = False
+        self.fsync_running = True
+        self.last_fsync = time.monotonic()
+        fd = self.fd
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(None, _quiet_fsync, fd)
+        future.add_done_callback(self._fsync_done)
+
+    def _fsync_done(self, future: asyncio.Future[Any]) -> None:
+        self.fsync_running = False
+
+    def sync(self) -> None:
+        """Write and fsync everything now (SHUTDOWN, SIGTERM, a rewrite ending)."""
+        self.flush()
+        if self.fd is not None:
+            os.fsync(self.fd)
+            self.unsynced = False
+            self.last_fsync = time.monotonic()
+
+    def close(self) -> None:
+        self.sync()
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    # ------------------------------------------------------------ rewrites
+    def start_rewrite(self) -> None:
+        """A rewrite child was forked: collect the commands it does not see."""
+        self.rewrite_buf = []
+        self.rewrite_db = -1
+
+    def finish_rewrite(self, temp: str, path: str) -> None:
+        """Append what came in meanwhile to ``temp`` and make it the AOF."""
+        self.sync()
+        rest = b"".join(self.rewrite_buf or ())
+        with open(temp, "ab") as f:
+            f.write(rest)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+        _fsync_dir(path)
+        if self.fd is not None:
+            os.close(self.fd)
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.path = path
+        self.db = self.rewrite_db
+        self.rewrite_buf = None
+
+    def abort_rewrite(self) -> None:
+        self.rewrite_buf = None
+
+    def size(self) -> int:
+        try:
+            return os.fstat(self.fd).st_size if self.fd is not None else 0
+        except OSError:
+            return 0
+
+
+def _quiet_fsync(fd: int) -> None:
+    # Closed under us by a rewrite or shutdown: those fsync themselves.
+    with contextlib.suppress(OSError):
+        os.fsync(fd)
+
+
+def _fsync_dir(path: str) -> None:
+    """Make a rename durable (the directory entry is data too)."""
+    try:
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+

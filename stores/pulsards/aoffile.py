@@ -1,0 +1,274 @@
+"""The append-only file's contents, without I/O: encoding, parsing, rewriting.
+
+The AOF is what Redis' (pre-7, single file) AOF is: the write commands as RESP
+arrays of bulk strings, ``SELECT n`` before a command whose database differs
+from the previous one, ``MULTI`` ... ``EXEC`` around the writes of one
+transaction.  Commands whose effect depends on the clock or on chance are
+written as their deterministic equivalent (``EXPIRE k 10`` as ``PEXPIREAT k
+<absolute ms>``, ``SPOP`` as ``SREM`` of the popped members, ``BLPOP`` as
+``LPOP``...), see ``propagate``, so replaying the file at any later time
+rebuilds the same data with the same absolute deadlines.
+
+``parse_aof`` splits a file into commands and says where the last complete
+command (or transaction) ends, which is what ``aof-load-truncated yes``
+needs; ``rewrite_commands`` yields the shortest file that rebuilds a
+keyspace (BGREWRITEAOF).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Final
+
+import hiredis
+
+from .keyspace import Database
+from .zset import ZSet
+
+__all__ = ["AofError", "encode_command", "parse_aof", "propagate", "rewrite_commands"]
+
+ITEMS_PER_COMMAND: Final = 64  # as Redis' AOF_REWRITE_ITEMS_PER_CMD
+
+
+class AofError(ValueError):
+    """The file is not a sequence of RESP commands (not merely cut short)."""
+
+
+def encode_command(argv: Iterable[bytes]) -> bytes:
+    """``[b"SET", b"k", b"v"]`` -> ``*3\\r\\n$3\\r\\nSET\\r\\n...``."""
+    args = list(argv)
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(parts)
+
+
+MULTI: Final = encode_command([b"MULTI"])
+EXEC: Final = encode_command([b"EXEC"])
+
+
+def select(index: int) -> bytes:
+    return encode_command([b"SELECT", b"%d" % index])
+
+
+def _read_int(data: bytes, pos: int, prefix: int) -> tuple[int, int] | None:
+    """Parse ``<prefix><digits>\\r\\n`` at ``pos``: (value, next pos), None when cut."""
+    end = data.find(b"\r\n", pos)
+    if end < 0:
+        if len(data) - pos > 32 or (pos < len(data) and data[pos] != prefix):
+            raise AofError(f"bad header at offset {pos}")
+        return None
+    if data[pos] != prefix:
+        raise AofError(f"expected {chr(prefix)!r} at offset {pos}")
+    try:
+        value = int(data[pos + 1:end])
+    except ValueError:
+        raise AofError(f"bad number at offset {pos}") from None
+    if value < 0:
+        raise AofError(f"negative length at offset {pos}")
+    return value, end + 2
+
+
+def parse_aof(data: bytes) -> tuple[list[list[bytes]], int]:
+    """The complete commands of ``data`` and the offset where they end.
+
+    A transaction whose ``EXEC`` is missing is left out, as a command cut short
+    is: the offset is then the start of its ``MULTI``.  ``AofError`` means the
+    bytes are damaged rather than cut short.
+    """
+    commands: list[list[bytes]] = []
+    good = 0  # end of the last complete command outside a transaction
+    txn: list[list[bytes]] | None = None
+    pos = 0
+    n = len(data)
+    while pos < n:
+        head = _read_int(data, pos, 42)  # '*'
+        if head is None:
+            break
+        count, p = head
+        argv: list[bytes] = []
+        complete = True
+        for _ in range(count):
+            item = _read_int(data, p, 36)  # '$'
+            if item is None:
+                complete = False
+                break
+            size, p = item
+            if p + size + 2 > n:
+                complete = False
+                break
+            if data[p + size:p + size + 2] != b"\r\n":
+                raise AofError(f"bulk string without CRLF at offset {p + size}")
+            argv.append(data[p:p + size])
+            p += size + 2
+        if not complete:
+            break
+        pos = p
+        if not argv:
+            raise AofError(f"empty command at offset {pos}")
+        name = argv[0].upper()
+        if name == b"MULTI":
+            if txn is not None:
+                raise AofError("MULTI inside MULTI")
+            txn = []
+        elif name == b"EXEC":
+            if txn is None:
+                raise AofError("EXEC without MULTI")
+            commands += txn
+            txn = None
+            good = pos
+        elif txn is not None:
+            txn.append(argv)
+        else:
+            commands.append(argv)
+            good = pos
+    return commands, good
+
+
+# ------------------------------------------------------------------ rewrite
+def _batches(cmd: bytes, key: bytes, items: list[bytes], per: int) -> Iterator[bytes]:
+    for i in range(0, len(items), per):
+        yield encode_command([cmd, key, *items[i:i + per]])
+
+
+def rewrite_commands(dbs: Iterable[Database], now: int) -> Iterator[bytes]:
+    """Commands that rebuild ``dbs`` (keys already expired at ``now`` left out)."""
+    for db in dbs:
+        if not db.data:
+            continue
+        yield select(db.index)
+        expires = db.expires
+        for key, value in db.data.items():
+            when = expires.get(key)
+            if when is not None and when <= now:
+                continue
+            kind = type(value)
+            if kind is bytes:
+                yield encode_command([b"SET", key, value])
+            elif kind is deque:
+                yield from _batches(b"RPUSH", key, list(value), ITEMS_PER_COMMAND)
+            elif kind is set:
+                yield from _batches(b"SADD", key, list(value), ITEMS_PER_COMMAND)
+            elif kind is dict:
+                flat = [x for pair in value.items() for x in pair]
+                yield from _batches(b"HSET", key, flat, 2 * ITEMS_PER_COMMAND)
+            elif kind is ZSet:
+                flat = [x for score, member in value for x in (repr(score).encode(), member)]
+                yield from _batches(b"ZADD", key, flat, 2 * ITEMS_PER_COMMAND)
+            else:
+                raise TypeError(f"cannot rewrite a {kind.__name__} into the AOF")
+            if when is not None:
+                yield encode_command([b"PEXPIREAT", key, b"%d" % when])
+
+
+# -------------------------------------------------------------- propagation
+# propagate[name](db, argv, reply) -> the commands to append (None: none).  A
+# rule sees the database after the command ran, and its reply.
+Rule = Callable[[Database, list[bytes], bytes], list[list[bytes]] | None]
+
+
+def _decode(reply: bytes) -> Any:
+    reader = hiredis.Reader()
+    reader.feed(reply)
+    return reader.gets()
+
+
+def _expire_state(db: Database, key: bytes) -> list[list[bytes]]:
+    """The key's TTL as it is now: PEXPIREAT, or DEL when the key is gone."""
+    if key not in db.data:
+        return [[b"DEL", key]]
+    when = db.expires.get(key)
+    if when is None:
+        return [[b"PERSIST", key]]
+    return [[b"PEXPIREAT", key, b"%d" % when]]
+
+
+def _expire(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+    return _expire_state(db, argv[1]) if reply == b":1\r\n" else None
+
+
+def _set(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+    if len(argv) == 3:
+        return [argv]
+    key = argv[1]
+    if db.data.get(key) is not argv[2]:  # NX/XX refused: nothing stored
+        return None
+    when = db.expires.get(key)
+    if when is None:
+        return [[b"SET", key, argv[2]]]
+    return [[b"SET", key, argv[2], b"PXAT", b"%d" % when]]
+
+
+def _setex(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+    return _set(db, [b"SET", argv[1], argv[3], b"KEEPTTL"], reply)
+
+
+def _getex(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+    if len(argv) == 2 or reply[:1] != b"$" or reply == b"$-1\r\n":
+        return None
+    return _expire_state(db, argv[1])
+
+
+def _spop(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+    popped = _decode(reply)
+    if not popped:
+        return None
+    members = popped if isinstance(popped, list) else [popped]
+    return [[b"SREM", argv[1], *members]]
+
+
+def _pop(name: bytes) -> Rule:
+    def rule(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+        served = _decode(reply)
+        return [[name, served[0]]] if served else None
+    return rule
+
+
+def _mpop(name: bytes) -> Rule:
+    """BLMPOP/BZMPOP: ``[key, items]`` -> ``LMPOP 1 key LEFT COUNT n``."""
+    def rule(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+        served = _decode(reply)
+        if not served:
+            return None
+        numkeys = int(argv[2])
+        where = argv[3 + numkeys]
+        return [[name, b"1", served[0], where, b"COUNT", b"%d" % len(served[1])]]
+    return rule
+
+
+def _move(name: bytes, keep: int) -> Rule:
+    """BLMOVE/BRPOPLPUSH: the non-blocking form without the timeout."""
+    def rule(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+        if reply[:2] in (b"$-", b"_\r"):
+            return None
+        return [[name, *argv[1:keep]]]
+    return rule
+
+
+_ZERO: Final = b":0\r\n"
+_NILS: Final = frozenset({b"$-1\r\n", b"*-1\r\n", b"_\r\n"})
+
+
+def _unless_zero(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+    return None if reply == _ZERO else [argv]
+
+
+def _unless_nil(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+    return None if reply in _NILS else [argv]
+
+
+propagate: Final[dict[str, Rule]] = {
+    "expire": _expire, "pexpire": _expire, "expireat": _expire, "pexpireat": _expire,
+    "set": _set, "setex": _setex, "psetex": _setex, "getex": _getex, "spop": _spop,
+    "blpop": _pop(b"LPOP"), "brpop": _pop(b"RPOP"),
+    "bzpopmin": _pop(b"ZPOPMIN"), "bzpopmax": _pop(b"ZPOPMAX"),
+    "blmpop": _mpop(b"LMPOP"), "bzmpop": _mpop(b"ZMPOP"),
+    "blmove": _move(b"LMOVE", 5), "brpoplpush": _move(b"RPOPLPUSH", 3),
+    **{name: _unless_zero for name in (
+        "del", "unlink", "persist", "setnx", "msetnx", "hsetnx", "renamenx", "move", "copy",
+        "srem", "hdel", "zrem", "lrem", "smove", "lpushx", "rpushx")},
+    **{name: _unless_nil for name in (
+        "lpop", "rpop", "getdel", "lmove", "rpoplpush", "lmpop", "zmpop")},
+}
+"""Rules for the commands not appended as they are (absent: appended unless an error)."""

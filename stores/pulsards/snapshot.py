@@ -1,0 +1,202 @@
+"""The snapshot file (SAVE, BGSAVE): a small versioned binary format, no pickle.
+
+Pure functions, no I/O: ``encode_snapshot`` yields the bytes of a snapshot of
+some databases and ``decode_snapshot`` turns such bytes back into values.  The
+format (version 1), all integers little-endian::
+
+    file    = MAGIC "PULSARDS" (8 bytes) , version (1 byte, 1) , record* ,
+              0xFF , crc32 (4 bytes: zlib.crc32 of every byte before it)
+    record  = 0xFE , length                       select database <length>
+            | 0xFC , int64 , entry                the entry expires at <int64>
+            | entry                                (ms since the epoch)
+    entry   = type (1 byte) , string key , value
+    type    = 0 string | 1 list | 2 set | 3 hash | 4 zset
+    value   = string                              (string)
+            | length , string*                    (list: head to tail; set)
+            | length , (string field , string value)*          (hash)
+            | length , (string member , float64 score)*        (zset, in order)
+    string  = length , bytes
+    length  = one byte 0..253 | 0xFE , uint32 | 0xFF , uint64
+
+Unknown types, a bad magic, an unknown version, a short file or a checksum
+mismatch raise ``SnapshotError``: a damaged snapshot is never half loaded.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import Any, Final
+
+from .zset import ZSet
+
+__all__ = ["MAGIC", "VERSION", "Entry", "SnapshotError", "decode_snapshot", "encode_snapshot"]
+
+MAGIC: Final = b"PULSARDS"
+VERSION: Final = 1
+
+_SELECT: Final = 0xFE
+_EXPIRE: Final = 0xFC
+_EOF: Final = 0xFF
+_STRING, _LIST, _SET, _HASH, _ZSET = range(5)
+_TYPES: Final[dict[type, int]] = {bytes: _STRING, deque: _LIST, set: _SET, dict: _HASH,
+                                  ZSet: _ZSET}
+_U32: Final = struct.Struct("<I")
+_U64: Final = struct.Struct("<Q")
+_I64: Final = struct.Struct("<q")
+_F64: Final = struct.Struct("<d")
+
+# (key, value, absolute expiry in ms or None)
+Entry = tuple[bytes, Any, int | None]
+
+
+class SnapshotError(ValueError):
+    """The bytes are not a valid pulsards snapshot."""
+
+
+def _length(n: int) -> bytes:
+    if n < 0xFE:
+        return bytes((n,))
+    if n <= 0xFFFFFFFF:
+        return b"\xfe" + _U32.pack(n)
+    return b"\xff" + _U64.pack(n)
+
+
+def _string(data: bytes) -> bytes:
+    return _length(len(data)) + data
+
+
+def _value(value: Any) -> bytes:
+    kind = _TYPES.get(type(value))
+    if kind == _STRING:
+        return _string(value)
+    parts = [_length(len(value))]
+    if kind in (_LIST, _SET):
+        parts += [_string(item) for item in value]
+    elif kind == _HASH:
+        for field, item in value.items():
+            parts += (_string(field), _string(item))
+    elif kind == _ZSET:
+        for score, member in value:
+            parts += (_string(member), _F64.pack(score))
+    else:
+        raise TypeError(f"a snapshot cannot hold a {type(value).__name__}")
+    return b"".join(parts)
+
+
+def encode_snapshot(dbs: Iterable[tuple[int, Iterable[Entry]]],
+                    chunk: int = 1 << 16) -> Iterator[bytes]:
+    """The snapshot of ``(index, entries)`` pairs, in chunks of about ``chunk`` bytes.
+
+    The last chunk ends with the EOF marker and the checksum.
+    """
+    crc = 0
+    out = [MAGIC, bytes((VERSION,))]
+    size = 9
+    for index, entries in dbs:
+        selected = False
+        for key, value, expire in entries:
+            if not selected:  # empty databases are left out
+                out.append(b"\xfe" + _length(index))
+                selected = True
+            if expire is not None:
+                out.append(b"\xfc" + _I64.pack(expire))
+            record = bytes((_TYPES.get(type(value), 0),)) + _string(key) + _value(value)
+            out.append(record)
+            size += len(record)
+            if size >= chunk:
+                data = b"".join(out)
+                crc = zlib.crc32(data, crc)
+                yield data
+                out = []
+                size = 0
+    out.append(b"\xff")
+    data = b"".join(out)
+    crc = zlib.crc32(data, crc)
+    yield data + _U32.pack(crc)
+
+
+class _Reader:
+    """Cursor over the snapshot bytes; every read checks it stays inside them."""
+
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def take(self, n: int) -> bytes:
+        end = self.pos + n
+        if end > len(self.data):
+            raise SnapshotError("snapshot is truncated")
+        chunk = self.data[self.pos:end]
+        self.pos = end
+        return chunk
+
+    def byte(self) -> int:
+        if self.pos >= len(self.data):
+            raise SnapshotError("snapshot is truncated")
+        value = self.data[self.pos]
+        self.pos += 1
+        return value
+
+    def length(self) -> int:
+        first = self.byte()
+        if first < 0xFE:
+            return first
+        if first == 0xFE:
+            return int(_U32.unpack(self.take(4))[0])
+        return int(_U64.unpack(self.take(8))[0])
+
+    def string(self) -> bytes:
+        return self.take(self.length())
+
+
+def _read_value(r: _Reader, kind: int) -> Any:
+    if kind == _STRING:
+        return r.string()
+    n = r.length()
+    if kind == _LIST:
+        return deque(r.string() for _ in range(n))
+    if kind == _SET:
+        return {r.string() for _ in range(n)}
+    if kind == _HASH:
+        return {r.string(): r.string() for _ in range(n)}
+    if kind == _ZSET:
+        zset = ZSet()
+        for _ in range(n):
+            member = r.string()
+            zset.add(member, _F64.unpack(r.take(8))[0])
+        return zset
+    raise SnapshotError(f"unknown value type {kind} in snapshot")
+
+
+def decode_snapshot(data: bytes) -> dict[int, list[Entry]]:
+    """Database index -> its entries, from the bytes ``encode_snapshot`` made."""
+    if len(data) < 14 or data[:8] != MAGIC:
+        raise SnapshotError("not a pulsards snapshot (bad magic)")
+    if data[8] != VERSION:
+        raise SnapshotError(f"unsupported snapshot version {data[8]}")
+    if data[-5] != _EOF or _U32.unpack(data[-4:])[0] != zlib.crc32(data[:-4]):
+        raise SnapshotError("snapshot checksum mismatch (damaged or truncated file)")
+    r = _Reader(data[:-5])
+    r.pos = 9
+    out: dict[int, list[Entry]] = {}
+    entries: list[Entry] | None = None
+    end = len(r.data)
+    while r.pos < end:
+        op = r.byte()
+        if op == _SELECT:
+            entries = out.setdefault(r.length(), [])
+            continue
+        expire: int | None = None
+        if op == _EXPIRE:
+            expire = _I64.unpack(r.take(8))[0]
+            op = r.byte()
+        if entries is None:
+            raise SnapshotError("snapshot entry before any database")
+        key = r.string()
+        entries.append((key, _read_value(r, op), expire))
+    return out
