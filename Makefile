@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 REDIS_URL ?= redis://127.0.0.1:6379/0
 export REDIS_URL
 
-.PHONY: run test bench docs lint clean
+.PHONY: run quickstart test bench docs lint clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,12 @@ $(VENV)/.stamp-base: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q -e .
 	@touch $@
 
+# The actor tree: pulsards, a store actor and counter workers (Ctrl-C stops it).
 run: $(VENV)/.stamp-base
+	$(PY) -m arbiter examples.demo -w $(or $(WORKERS),2)
+
+# The stores API on its own against the Redis at REDIS_URL.
+quickstart: $(VENV)/.stamp-base
 	$(PY) tests/with_redis.py -- $(PY) examples/quickstart.py
 
 test: $(VENV)/.stamp-test

@@ -162,16 +162,10 @@ class Hammer(Actor):
                 logger.warning("%s: stats unavailable: %s", self.name, exc)
 
 
-def setup(arbiter: Any) -> list[ChildSpec | dict[str, Any]]:
-    """The app: the store actor, ``stats``, then the worker pool (``-w``, default 2)."""
-    env = os.environ
-    url = store_url(env.get("REDIS_URL", DEFAULT_URL),
-                    namespace="counter:", client_name="arbiter-counter")
-    workers = arbiter.config.workers or 2
-    interval = float(env.get("COUNTER_INTERVAL", "1"))
-    keys = int(env.get("COUNTER_KEYS", "8"))
-    hammer = {"url": url, "seconds": float(env.get("COUNTER_SECONDS", "5")),
-              "interval": interval, "tasks": int(env.get("COUNTER_TASKS", "50")),
+def app(url: str, workers: int, seconds: float = 5.0, interval: float = 1.0,
+        tasks: int = 50, keys: int = 8) -> list[ChildSpec | dict[str, Any]]:
+    """The children: the store actor of ``url``, ``stats``, then ``workers`` hammers."""
+    hammer = {"url": url, "seconds": seconds, "interval": interval, "tasks": tasks,
               "keys": keys}
     logger.info("counter: %d worker(s) on %s", workers, url)
     return [
@@ -180,6 +174,18 @@ def setup(arbiter: Any) -> list[ChildSpec | dict[str, Any]]:
                                           "interval": interval}),
         ChildSpec("worker", Hammer, pool=True, count=workers, params=hammer),
     ]
+
+
+def setup(arbiter: Any) -> list[ChildSpec | dict[str, Any]]:
+    """The app from the environment; ``-w`` workers (default 2)."""
+    env = os.environ
+    url = store_url(env.get("REDIS_URL", DEFAULT_URL),
+                    namespace="counter:", client_name="arbiter-counter")
+    return app(url, arbiter.config.workers or 2,
+               seconds=float(env.get("COUNTER_SECONDS", "5")),
+               interval=float(env.get("COUNTER_INTERVAL", "1")),
+               tasks=int(env.get("COUNTER_TASKS", "50")),
+               keys=int(env.get("COUNTER_KEYS", "8")))
 
 
 children = setup
