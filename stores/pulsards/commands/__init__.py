@@ -7,6 +7,7 @@ from . import (
     bitmaps,
     connection,
     hashes,
+    hyperloglog,
     keys,
     lists,
     pubsub,
@@ -19,5 +20,5 @@ from . import (
     zsetpops,
 )
 
-__all__ = ["bitmaps", "connection", "hashes", "keys", "lists", "pubsub", "server", "sets",
-           "sortedsets", "strings", "transactions", "zsetops", "zsetpops"]
+__all__ = ["bitmaps", "connection", "hashes", "hyperloglog", "keys", "lists", "pubsub", "server",
+           "sets", "sortedsets", "strings", "transactions", "zsetops", "zsetpops"]
