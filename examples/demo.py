@@ -20,10 +20,10 @@ import socket
 from typing import Any
 
 from arbiter import ChildSpec
-from stores import create_store
 from stores.pulsards.actor import PulsardsActor
 
 from . import counter
+from .support import host_port, redis_store
 
 DEFAULT_PORT = 6410
 
@@ -42,14 +42,14 @@ def pick_port(preferred: int) -> int:
 
 async def guide(url: str, workers: int) -> None:
     """Wait for the server, then print where everything is."""
-    store = create_store(url, proxy=False)
+    store = redis_store(url, proxy=False)
     while True:
         try:
             await store.ping()
             break
         except OSError:
             await asyncio.sleep(0.1)
-    host, port = store._host  # type: ignore[misc]
+    host, port = host_port(store)
     await store.close()
     print(f"""
   pulsards (Redis protocol) on {host}:{port}, {workers} counter worker(s) using it

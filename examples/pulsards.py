@@ -19,7 +19,9 @@ import logging
 import os
 
 from arbiter import ChildSpec
-from stores import start_store
+from stores import RemoteStore, start_store
+
+from .support import host_port
 
 logger = logging.getLogger("examples.pulsards")
 
@@ -27,8 +29,9 @@ logger = logging.getLogger("examples.pulsards")
 async def launch(url: str) -> None:
     """Start (or find) pulsards, say where it is, then keep the tree serving."""
     store = await start_store(None, url)
-    host, port = store._host  # type: ignore[misc]
-    await store.client().set("hello", "from examples.pulsards")
+    assert isinstance(store, RemoteStore)
+    host, port = host_port(store)
+    await store.execute("SET", "hello", "from examples.pulsards")
     print(f"pulsards is serving on {host}:{port}; connect with: "
           f"redis-cli -h {host} -p {port}   (try: GET hello)", flush=True)
     await store.close()

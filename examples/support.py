@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from stores import create_store
+from stores import Store, create_store
 from stores.redis import RedisStore
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
@@ -26,3 +26,11 @@ def redis_store(url: str, **kw: Any) -> RedisStore:
     if not isinstance(store, RedisStore):
         raise TypeError(f"{url}: a Redis-protocol store is needed")
     return store
+
+
+def host_port(store: Store) -> tuple[str, int]:
+    """The TCP address a store connects to."""
+    host = store._host
+    if isinstance(host, str):
+        raise TypeError(f"{store} is on a unix socket, not TCP")
+    return host[0], host[1] or 0
