@@ -337,13 +337,16 @@ def rpoplpush(c: Client, args: list[bytes]) -> bytes:
 
 # ----------------------------------------------------------------- blocking
 def parse_timeout(arg: bytes) -> float:
-    """A blocking command's timeout in seconds (0: for ever), with Redis' errors."""
-    timeout = to_float(arg, _TIMEOUT_FLOAT)
-    if timeout < 0:
+    """A blocking command's timeout in seconds (0: for ever), with Redis' errors.
+
+    Redis 7.0 truncates the timeout to whole milliseconds in a C ``long long``:
+    a value past its range (``inf``, ``1e17``) comes out negative, and less
+    than a millisecond is 0, which waits for ever.
+    """
+    ms = to_float(arg, _TIMEOUT_FLOAT) * 1000.0
+    if not -(2.0**63) <= ms < 2.0**63 or ms <= -1.0:
         raise CommandError("ERR timeout is negative")
-    if timeout == float("inf"):
-        raise _TIMEOUT_FLOAT
-    return timeout
+    return int(ms) / 1000
 
 
 def block(c: Client, keys: list[bytes], serve: object, timeout: float,

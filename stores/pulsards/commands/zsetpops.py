@@ -10,6 +10,7 @@ the store commands signal the keys they fill.
 from __future__ import annotations
 
 import random
+import re
 import weakref
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ from ..reply import EMPTY_ARRAY, SYNTAX, WRONGTYPE, CommandError, bulk, double, 
 from ..table import command
 from ..zset import Pair, ZSet
 from .args import LLONG_MIN, to_int
-from .keys import parse_cursor, scan_options
+from .keys import scan_options
 from .lists import block, null_array, parse_timeout
 from .sortedsets import get_zset, pairs_reply, pop_pairs
 
@@ -204,12 +205,27 @@ class _Snapshots:
         return sid
 
 
+_CURSOR = re.compile(rb"([+-]?)([0-9]*)\Z")
+_BAD_CURSOR = CommandError("ERR invalid cursor")
+
+
+def _parse_cursor(arg: bytes) -> int:
+    """A cursor as Redis reads it with ``strtoul``: "-1" wraps to 2**64 - 1, "" is 0."""
+    m = _CURSOR.match(arg)
+    if m is None or (m.group(1) and not m.group(2)):
+        raise _BAD_CURSOR
+    value = int(m.group(2) or b"0")
+    if value >= 2**64:
+        raise _BAD_CURSOR
+    return (-value) % 2**64 if m.group(1) == b"-" else value
+
+
 _SNAPSHOTS: weakref.WeakKeyDictionary[Server, _Snapshots] = weakref.WeakKeyDictionary()
 
 
 @command("ZSCAN")
 def zscan(c: Client, args: list[bytes]) -> bytes:
-    cursor = parse_cursor(args[2])
+    cursor = _parse_cursor(args[2])
     value = c.db.lookup(args[1])
     if value is None:
         return _EMPTY_SCAN  # Redis answers before looking at the options
