@@ -51,9 +51,11 @@ async def start_store(app: Any = None, url: str = "pulsar://127.0.0.1:6410", wor
     await _wait_for_pong(real_host, real_port, timeout=5.0)
     address = f"[{real_host}]" if ":" in real_host else real_host
     rest = url.split("://", 1)[1]
-    netloc, slash, tail = rest.partition("/")
+    # The host part ends at the path, the query or the fragment ("?dir=/x" has a "/").
+    cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    netloc, tail = rest[:cut], rest[cut:]
     auth = netloc.rpartition("@")[0]
-    new = f"pulsar://{auth + '@' if auth else ''}{address}:{real_port}{slash}{tail}"
+    new = f"pulsar://{auth + '@' if auth else ''}{address}:{real_port}{tail}"
     return create_store(new, **kw)
 
 
@@ -83,6 +85,8 @@ async def _spawn(app: Any, host: str, port: int, options: dict[str, Any]) -> tup
 
 
 def _check_options(params: dict[str, Any]) -> None:
+    """Check the server options (URL parameters) as redis.conf values would be
+    checked, and turn the integer ones into ``int`` for ``Config(**params)``."""
     from dataclasses import fields
 
     from .config import Config
@@ -91,8 +95,6 @@ def _check_options(params: dict[str, Any]) -> None:
     unknown = sorted(set(params) - known)
     if unknown:
         raise ValueError(f"pulsards has no option {', '.join(unknown)} yet")
-    if str(params.get("appendonly", "no")).lower() not in ("no", "false", "0"):
-        raise ValueError("pulsards persistence (appendonly) is not available yet")
     for key, value in list(params.items()):
         kind = type(getattr(Config(), key))
         if kind is int and not isinstance(value, int):
@@ -100,6 +102,13 @@ def _check_options(params: dict[str, Any]) -> None:
                 params[key] = int(value)
             except ValueError:
                 raise ValueError(f"pulsards option {key}={value!r} is not a number") from None
+        elif kind is str and key != "bind":
+            try:
+                Config().apply(key.replace("_", "-"), str(value))
+            except ValueError as exc:
+                raise ValueError(f"pulsards option {key}={value!r}: {exc}") from None
+            params[key] = str(value).lower() if key in ("appendonly", "appendfsync") \
+                else str(value)
 
 
 async def _answers(host: str, port: int, timeout: float = 0.5) -> bool:

@@ -94,8 +94,19 @@ async def test_bad_server_option_is_a_clear_error(tree: arbiter.Arbiter) -> None
     with pytest.raises(InvalidURL, match="databases='many' is not a number"):
         await start_store(tree, "pulsar://127.0.0.1:0?databases=many")
     assert pulsards_children(tree) == []
-    with pytest.raises(InvalidURL, match="persistence .* not available yet"):
-        await start_store(tree, "pulsar://127.0.0.1:0?appendonly=yes")
+    with pytest.raises(InvalidURL, match="appendfsync='sometimes'"):
+        await start_store(tree, "pulsar://127.0.0.1:0?appendfsync=sometimes")
+    assert pulsards_children(tree) == []
+
+
+@pytest.mark.processes
+@pytest.mark.timeout(40)
+async def test_persistence_options_pass_through(tree: arbiter.Arbiter, tmp_path: Any) -> None:
+    store = await start_store(tree, f"pulsar://127.0.0.1:0?appendonly=yes&dir={tmp_path}")
+    assert await store.execute("CONFIG", "GET", "appendonly") == [b"appendonly", b"yes"]
+    await store.client().set("kept", "1")
+    assert b"kept" in (tmp_path / "appendonly.aof").read_bytes()
+    await store.close()
 
 
 @pytest.mark.processes

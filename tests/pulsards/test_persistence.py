@@ -1,0 +1,457 @@
+"""Persistence: the AOF under every fsync mode, kill -9, truncated files,
+BGREWRITEAOF under load, SAVE/BGSAVE snapshots, the unix socket.
+
+Every test starts its own ``python -m stores.pulsards`` in a temporary
+directory and stops it (``Proc.stop``), so no process outlives a test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from stores import create_store
+from stores.pulsards.aoffile import AofError, encode_command, parse_aof
+from stores.pulsards.snapshot import SnapshotError, decode_snapshot, encode_snapshot
+from stores.pulsards.zset import ZSet
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class Proc:
+    """A pulsards process whose stderr goes to a file (for its log lines)."""
+
+    def __init__(self, directory: Path, *flags: str) -> None:
+        self.dir = directory
+        self.log = directory / f"server-{time.monotonic_ns()}.log"
+        self.stderr = open(self.log, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "stores.pulsards", "--port", "0", "--dir", str(directory),
+             "--loglevel", "notice", *flags],
+            stdout=subprocess.PIPE, stderr=self.stderr, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("pulsards ready port="):
+            self.stop(signal.SIGKILL)
+            raise RuntimeError(f"pulsards did not start: {line!r} {self.text()}")
+        self.port = int(line.strip().split("=")[1])
+
+    def client(self, db: int = 0) -> redis.Redis:
+        return redis.Redis(port=self.port, db=db)
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.stderr.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[list[Proc]]:
+    """Servers started by a test; every one is stopped at its end."""
+    started: list[Proc] = []
+    yield started
+    for proc in started:
+        proc.stop(signal.SIGKILL)
+
+
+def start(procs: list[Proc], directory: Path, *flags: str) -> Proc:
+    proc = Proc(directory, *flags)
+    procs.append(proc)
+    return proc
+
+
+def dump(client: redis.Redis) -> dict[bytes, Any]:
+    """Every key of the client's database: (type, value, absolute expiry ms)."""
+    out: dict[bytes, Any] = {}
+    for key in client.keys("*"):
+        kind = client.type(key)
+        value: Any
+        if kind == b"string":
+            value = client.get(key)
+        elif kind == b"list":
+            value = client.lrange(key, 0, -1)
+        elif kind == b"set":
+            value = sorted(client.smembers(key))
+        elif kind == b"hash":
+            value = client.hgetall(key)
+        elif kind == b"zset":
+            value = client.zrange(key, 0, -1, withscores=True)
+        else:
+            value = None
+        out[key] = (kind, value, client.pexpiretime(key))
+    return out
+
+
+def dump_all(proc: Proc, dbs: int = 4) -> list[dict[bytes, Any]]:
+    return [dump(proc.client(db)) for db in range(dbs)]
+
+
+def fill(c: redis.Redis) -> None:
+    """One key of every type, some with TTLs, through redis-py."""
+    c.set("s", "v")
+    c.set("ex", "v", ex=1000)
+    c.execute_command("SETEX", "setex", 500, "v")
+    c.set("keep", "1", px=800_000)
+    c.incr("keep")
+    c.rpush("l", *range(100))
+    c.lpop("l")
+    c.hset("h", mapping={"a": 1, "b": 2})
+    c.sadd("set", *range(70))
+    c.spop("set", 3)
+    c.zadd("z", {"a": 1.5, "b": -2, "c": float("inf")})
+    c.expire("h", 3000)
+    c.pexpireat("z", int(time.time() * 1000) + 900_000)
+    c.set("gone", "x", px=1)
+    with c.pipeline(transaction=True) as tx:
+        tx.incr("tx")
+        tx.incr("tx")
+        tx.rpush("txl", "a")
+        tx.execute()
+
+
+# ------------------------------------------------------------------ AOF
+def test_always_kill9_keeps_every_acknowledged_write(tmp_path: Path, procs: list[Proc]) -> None:
+    proc = start(procs, tmp_path, "--appendonly", "yes", "--appendfsync", "always")
+    c = proc.client()
+    fill(c)
+    proc.client(2).set("db2", "two")
+    # A blocked pop served by a later push is in the file as its LPOP.
+    blocker = proc.client()
+    got: list[Any] = []
+    thread = threading.Thread(target=lambda: got.append(blocker.blpop(["bl"], 5)))
+    thread.start()
+    time.sleep(0.2)
+    c.rpush("bl", "x", "y")
+    thread.join()
+    assert got == [(b"bl", b"x")]
+
+    # A writer whose every acknowledged INCR must survive the kill.
+    acked = [0]
+    stop = threading.Event()
+
+    def writer() -> None:
+        w = proc.client(1)
+        try:
+            while not stop.is_set():
+                acked[0] = int(w.incr("counter"))
+        except redis.ConnectionError:
+            pass
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    time.sleep(0.3)
+    before = dump_all(proc)
+    proc.stop(signal.SIGKILL)
+    stop.set()
+    thread.join()
+    assert acked[0] > 0
+
+    again = start(procs, tmp_path, "--appendonly", "yes")
+    after = dump_all(again)
+    counter = int(after[1].pop(b"counter")[1])
+    assert counter >= acked[0]
+    before[1].pop(b"counter", None)
+    assert after == before
+    assert after[0][b"ex"][2] == before[0][b"ex"][2] > 0  # the same absolute deadline
+    assert b"gone" not in after[0]
+    assert after[0][b"bl"][1] == [b"y"]
+    assert after[2] == {b"db2": (b"string", b"two", -1)}
+    assert "DB loaded from append only file" in again.text()
+
+
+async def test_our_client_under_always_and_a_unix_socket(tmp_path: Path,
+                                                         procs: list[Proc]) -> None:
+    sock = tmp_path / "pulsards.sock"
+    proc = start(procs, tmp_path, "--appendonly", "yes", "--appendfsync", "always",
+                 "--unixsocket", str(sock))
+    store = create_store(f"redis+unix://{sock}?database=3")
+    try:
+        c = store.client()
+        assert await c.set("k", "v", ex=100) is True
+        assert await c.rpush("l", "a", "b") == 2
+        async with c.pipeline(transaction=True) as tx:
+            tx.incr("n")
+            tx.incr("n")
+            assert await tx.commit() == [1, 2]
+        ttl = await c.pexpiretime("k")
+    finally:
+        await store.close()
+    proc.stop(signal.SIGKILL)
+    again = start(procs, tmp_path, "--appendonly", "yes")
+    c3 = again.client(3)
+    assert c3.get("k") == b"v" and c3.pexpiretime("k") == ttl
+    assert c3.lrange("l", 0, -1) == [b"a", b"b"] and c3.get("n") == b"2"
+
+
+@pytest.mark.parametrize("mode", ["everysec", "no"])
+def test_everysec_and_no(tmp_path: Path, procs: list[Proc], mode: str) -> None:
+    proc = start(procs, tmp_path, "--appendonly", "yes", "--appendfsync", mode)
+    c = proc.client()
+    assert c.config_get("appendfsync") == {"appendfsync": mode}
+    for i in range(200):
+        c.set(f"k{i}", i)
+    # Replies leave after the write(): a killed process loses nothing acknowledged
+    # (only a machine crash can lose what the OS had not written yet).
+    proc.stop(signal.SIGKILL)
+    again = start(procs, tmp_path, "--appendonly", "yes", "--appendfsync", mode)
+    assert again.client().dbsize() == 200
+    assert again.client().info("persistence")["aof_enabled"] == 1
+    assert again.stop() == 0  # SIGTERM: fsync, exit 0
+
+
+def _aof_with(tmp_path: Path, *commands: list[bytes]) -> Path:
+    path = tmp_path / "appendonly.aof"
+    path.write_bytes(b"".join(encode_command(c) for c in commands))
+    return path
+
+
+def test_truncated_aof_loads_what_is_complete(tmp_path: Path, procs: list[Proc]) -> None:
+    whole = encode_command([b"SET", b"a", b"1"]) + encode_command([b"SET", b"b", b"2"])
+    cut = encode_command([b"SET", b"c", b"33333"])[:-4]
+    path = tmp_path / "appendonly.aof"
+    path.write_bytes(whole + cut)
+    proc = start(procs, tmp_path, "--appendonly", "yes")
+    c = proc.client()
+    assert dump(c) == {b"a": (b"string", b"1", -1), b"b": (b"string", b"2", -1)}
+    assert "short read while loading the AOF" in proc.text()
+    assert "aof-load-truncated" in proc.text()
+    c.set("d", "4")
+    assert proc.stop() == 0
+    # The file was cut back to its last complete command before appending.
+    again = start(procs, tmp_path, "--appendonly", "yes")
+    assert sorted(again.client().keys()) == [b"a", b"b", b"d"]
+
+
+def test_transaction_without_exec_is_dropped(tmp_path: Path, procs: list[Proc]) -> None:
+    _aof_with(tmp_path, [b"SET", b"a", b"1"], [b"MULTI"], [b"SET", b"b", b"2"])
+    proc = start(procs, tmp_path, "--appendonly", "yes")
+    assert proc.client().keys() == [b"a"]
+    assert (tmp_path / "appendonly.aof").read_bytes() == encode_command([b"SET", b"a", b"1"])
+
+
+def test_damaged_aof_refuses_to_start(tmp_path: Path) -> None:
+    (tmp_path / "appendonly.aof").write_bytes(b"*1\r\n$4\r\nPING\r\nGARBAGE\r\n*1\r\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "stores.pulsards", "--port", "0", "--dir", str(tmp_path),
+         "--appendonly", "yes"], capture_output=True, text=True, timeout=20)
+    assert result.returncode == 1
+    assert "Bad file format reading the append only file" in result.stderr
+    _aof_with(tmp_path, [b"NOSUCHCOMMAND", b"x"])
+    result = subprocess.run(
+        [sys.executable, "-m", "stores.pulsards", "--port", "0", "--dir", str(tmp_path),
+         "--appendonly", "yes"], capture_output=True, text=True, timeout=20)
+    assert result.returncode == 1
+    assert "Unknown command 'NOSUCHCOMMAND'" in result.stderr
+
+
+def _wait_info(c: redis.Redis, field: str, value: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while c.info("persistence")[field] != value:
+        assert time.monotonic() < deadline, f"{field} never became {value}"
+        time.sleep(0.05)
+
+
+def test_bgrewriteaof_while_writes_continue(tmp_path: Path, procs: list[Proc]) -> None:
+    proc = start(procs, tmp_path, "--appendonly", "yes", "--appendfsync", "everysec")
+    c = proc.client()
+    for i in range(300):  # history the rewrite compacts away
+        c.set("churn", i)
+        c.rpush("list", i)
+    c.ltrim("list", -50, -1)
+    fill(c)
+    assert (tmp_path / "appendonly.aof").read_bytes().count(b"churn") == 300
+    stop = threading.Event()
+
+    def writer(db: int) -> None:
+        w = proc.client(db)
+        i = 0
+        while not stop.is_set():
+            w.set(f"w{i % 97}", i)
+            w.hincrby("hits", f"f{i % 13}", 1)
+            w.expire(f"w{i % 97}", 5000)
+            i += 1
+
+    threads = [threading.Thread(target=writer, args=(db,)) for db in (0, 3)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    assert c.bgrewriteaof()
+    _wait_info(c, "aof_rewrites", 1)
+    time.sleep(0.2)  # writes appended after the switch too
+    stop.set()
+    for t in threads:
+        t.join()
+    info = c.info("persistence")
+    assert info["aof_last_bgrewrite_status"] == "ok"
+    live = dump_all(proc)
+    assert (tmp_path / "appendonly.aof").read_bytes().count(b"churn") == 1  # compacted
+    proc.stop(signal.SIGKILL)
+    again = start(procs, tmp_path, "--appendonly", "yes")
+    assert dump_all(again) == live
+
+
+def test_config_set_appendonly_at_run_time(tmp_path: Path, procs: list[Proc]) -> None:
+    proc = start(procs, tmp_path)
+    c = proc.client()
+    c.set("before", "1", ex=1000)
+    assert c.config_set("appendonly", "yes")
+    _wait_info(c, "aof_rewrites", 1)
+    c.set("after", "2")
+    assert c.config_get("appendonly") == {"appendonly": "yes"}
+    live = dump(c)
+    proc.stop(signal.SIGKILL)
+    again = start(procs, tmp_path, "--appendonly", "yes")
+    assert dump(again.client()) == live
+    assert again.client().config_set("appendonly", "no")
+    assert again.client().info("persistence")["aof_enabled"] == 0
+
+
+# -------------------------------------------------------------- snapshot
+def test_save_bgsave_and_restart(tmp_path: Path, procs: list[Proc]) -> None:
+    proc = start(procs, tmp_path, "--dbfilename", "snap.pdb")
+    c = proc.client()
+    fill(c)
+    proc.client(3).rpush("other", "x")
+    first = c.lastsave()
+    assert c.save()
+    assert (tmp_path / "snap.pdb").read_bytes()[:8] == b"PULSARDS"
+    live = dump_all(proc)
+    proc.stop(signal.SIGKILL)
+
+    again = start(procs, tmp_path, "--dbfilename", "snap.pdb")
+    c = again.client()
+    assert dump_all(again) == live
+    c.set("later", "1")
+    time.sleep(1.05)  # LASTSAVE has a resolution of one second
+    assert c.bgsave()
+    _wait_info(c, "rdb_saves", 1)
+    assert c.lastsave() > first
+    assert c.info("persistence")["rdb_last_bgsave_status"] == "ok"
+    live = dump_all(again)
+    assert again.stop() == 0
+    third = start(procs, tmp_path, "--dbfilename", "snap.pdb")
+    assert dump_all(third) == live
+
+
+def test_aof_wins_over_the_snapshot(tmp_path: Path, procs: list[Proc]) -> None:
+    proc = start(procs, tmp_path)
+    proc.client().set("from", "snapshot")
+    proc.client().save()
+    proc.stop()
+    _aof_with(tmp_path, [b"SET", b"from", b"aof"])
+    assert start(procs, tmp_path, "--appendonly", "yes").client().get("from") == b"aof"
+    # With appendonly no the snapshot is what loads.
+    assert start(procs, tmp_path).client().get("from") == b"snapshot"
+
+
+def test_shutdown_exits_cleanly(tmp_path: Path, procs: list[Proc]) -> None:
+    proc = start(procs, tmp_path, "--appendonly", "yes", "--appendfsync", "no")
+    c = redis.Redis(port=proc.port, retry=Retry(NoBackoff(), 0))
+    c.set("k", "v")
+    c.shutdown(save=True)  # redis-py takes the closed connection as success
+    assert proc.proc.wait(10) == 0
+    assert (tmp_path / "dump.pdb").exists()
+    assert b"$1\r\nk\r\n" in (tmp_path / "appendonly.aof").read_bytes()
+
+
+# ------------------------------------------------------- pure round trips
+keys = st.binary(max_size=20)
+values = st.one_of(
+    st.binary(max_size=300),
+    st.lists(st.binary(max_size=8), min_size=1, max_size=300),
+    st.sets(st.binary(max_size=8), min_size=1, max_size=20),
+    st.dictionaries(st.binary(max_size=8), st.binary(max_size=8), min_size=1, max_size=20),
+    st.dictionaries(st.binary(max_size=8), st.floats(allow_nan=False), min_size=1,
+                    max_size=20),
+)
+
+
+def _stored(value: Any) -> Any:
+    """The keyspace's representation of a generated value."""
+    from collections import deque
+
+    if isinstance(value, list):
+        return deque(value)
+    if isinstance(value, dict) and value and isinstance(next(iter(value.values())), float):
+        zset = ZSet()
+        for member, score in value.items():
+            zset.add(member, score)
+        return zset
+    return value
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, ZSet) else value
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.integers(0, 300), st.dictionaries(
+    keys, st.tuples(values, st.one_of(st.none(), st.integers(-2**63, 2**63 - 1))),
+    max_size=8), max_size=3))
+def test_snapshot_round_trip(dbs: dict[int, dict[bytes, tuple[Any, int | None]]]) -> None:
+    source = {i: [(k, _stored(v), e) for k, (v, e) in entries.items()]
+              for i, entries in dbs.items()}
+    data = b"".join(encode_snapshot(source.items(), chunk=64))
+    decoded = decode_snapshot(data)
+    expected = {i: entries for i, entries in source.items() if entries}
+    assert {i: [(k, _plain(v), e) for k, v, e in entries] for i, entries in decoded.items()} \
+        == {i: [(k, _plain(v), e) for k, v, e in entries] for i, entries in expected.items()}
+    # Any damage is detected rather than half loaded.
+    for cut in (len(data) - 1, len(data) // 2, 9):
+        with pytest.raises(SnapshotError):
+            decode_snapshot(data[:cut])
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0x40
+    with pytest.raises(SnapshotError):
+        decode_snapshot(bytes(flipped))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.binary(max_size=12), min_size=1, max_size=5), max_size=10),
+       st.data())
+def test_aof_parse_round_trip_and_any_cut(commands: list[list[bytes]], data: Any) -> None:
+    encoded = [encode_command(c) for c in commands]
+    whole = b"".join(encoded)
+    assert parse_aof(whole) == (commands, len(whole))
+    cut = data.draw(st.integers(0, len(whole)))
+    parsed, good = parse_aof(whole[:cut])
+    assert good <= cut
+    # What loads is exactly the commands that were complete before the cut.
+    ends = [sum(map(len, encoded[:i + 1])) for i in range(len(encoded))]
+    complete = sum(1 for end in ends if end <= cut)
+    assert parsed == commands[:complete]
+    assert good == (ends[complete - 1] if complete else 0)
+
+
+def test_aof_parse_rejects_garbage() -> None:
+    with pytest.raises(AofError):
+        parse_aof(b"*1\r\n$4\r\nPING\r\nhello world\r\n")
+    with pytest.raises(AofError):
+        parse_aof(b"*1\r\n$2\r\nPINGxx\r\n")
+    assert parse_aof(b"*1\r\n$4\r\nPI") == ([], 0)
+    assert os.sep == "/"
