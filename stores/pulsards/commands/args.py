@@ -10,8 +10,8 @@ from typing import Final
 
 from ..reply import NOT_FLOAT, NOT_INTEGER, CommandError
 
-__all__ = ["glob_matcher", "ld_add", "ld_format", "to_float", "to_int", "to_long_double",
-           "upper"]
+__all__ = ["glob_matcher", "ld_add", "ld_format", "random_count", "to_float", "to_int",
+           "to_long_double", "upper"]
 
 _FLOAT_OK: Final = re.compile(rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z"
                               rb"|[-+]?inf(?:inity)?\Z", re.IGNORECASE)
@@ -87,6 +87,27 @@ def ld_format(value: Fraction) -> bytes:
     if value < 0 and text != "0":
         text = "-" + text
     return text.encode()
+
+
+_RANDOM_RANGE: Final = CommandError(
+    "ERR value is out of range, value must between -9223372036854775807 and "
+    "9223372036854775807")
+_HALF_RANGE: Final = CommandError("ERR value is out of range")
+
+
+def random_count(arg: bytes, paired: bool) -> int:
+    """The count of SRANDMEMBER, HRANDFIELD, ZRANDMEMBER, checked as Redis does.
+
+    A negative count asks for that many picks with repeats, so the range is
+    symmetric (-LONG_MAX..LONG_MAX), and half that when every pick is a pair
+    (WITHVALUES, WITHSCORES) because the reply length doubles.
+    """
+    count = to_int(arg)
+    if count == LLONG_MIN:
+        raise _RANDOM_RANGE
+    if paired and not -(LLONG_MAX // 2) <= count <= LLONG_MAX // 2:
+        raise _HALF_RANGE
+    return count
 
 
 def upper(arg: bytes) -> bytes:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ..keyspace import Database
 from ..reply import EMPTY_ARRAY, OK, WRONGTYPE, CommandError, bulk, bulks, integer, map_reply
 from ..table import command
-from .args import LLONG_MAX, LLONG_MIN, to_int, to_long_double
+from .args import LLONG_MAX, LLONG_MIN, random_count, to_int, to_long_double
 from .keys import parse_cursor, scan_options
 from .strings import add_float
 
@@ -166,14 +166,11 @@ def hrandfield(c: Client, args: list[bytes]) -> bytes:
         if not h:
             return c.nil
         return bulk(random.choice(list(h)))
-    count = to_int(args[2])
-    withvalues = False
-    if len(args) == 4:
-        if args[3].upper() != b"WITHVALUES":
-            raise CommandError("ERR syntax error")
-        withvalues = True
-    elif len(args) > 4:
+    random_count(args[2], paired=False)
+    if len(args) > 4 or (len(args) == 4 and args[3].upper() != b"WITHVALUES"):
         raise CommandError("ERR syntax error")
+    withvalues = len(args) == 4
+    count = random_count(args[2], paired=withvalues)
     if not h or count == 0:
         return EMPTY_ARRAY
     fields = list(h)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ..keyspace import Database
 from ..reply import EMPTY_ARRAY, SYNTAX, WRONGTYPE, CommandError, bulk, bulks, integer, set_reply
 from ..table import command
-from .args import to_int
+from .args import random_count, to_int
 from .keys import parse_cursor, scan_options
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ def srandmember(c: Client, args: list[bytes]) -> bytes:
     s = get_set(c.db, args[1])
     if len(args) == 2:
         return c.nil if not s else bulk(random.choice(list(s)))
-    count = to_int(args[2])
+    count = random_count(args[2], paired=False)
     if not s or count == 0:
         return EMPTY_ARRAY
     members = list(s)

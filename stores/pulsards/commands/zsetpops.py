@@ -18,7 +18,7 @@ from ..keyspace import Database
 from ..reply import EMPTY_ARRAY, SYNTAX, WRONGTYPE, CommandError, bulk, double, format_double
 from ..table import command
 from ..zset import Pair, ZSet
-from .args import LLONG_MIN, to_int
+from .args import random_count, to_int
 from .keys import scan_options
 from .lists import block, null_array, parse_timeout
 from .sortedsets import get_zset, pairs_reply, pop_pairs
@@ -134,11 +134,6 @@ def bzmpop(c: Client, args: list[bytes]) -> bytes:
 
 
 # -------------------------------------------------------------- ZRANDMEMBER
-_RANGE = CommandError("ERR value is out of range, value must between -9223372036854775807 "
-                      "and 9223372036854775807")
-_HALF = (2**63 - 1) // 2  # WITHSCORES doubles the reply length: Redis caps at LONG_MAX/2
-
-
 @command("ZRANDMEMBER")
 def zrandmember(c: Client, args: list[bytes]) -> bytes:
     if len(args) == 2:
@@ -146,16 +141,11 @@ def zrandmember(c: Client, args: list[bytes]) -> bytes:
         if zs is None:
             return c.nil
         return bulk(zs.pick([random.randrange(len(zs))])[0][1])
-    count = to_int(args[2])
-    if count == LLONG_MIN:
-        raise _RANGE
-    withscores = False
+    random_count(args[2], paired=False)
     if len(args) > 4 or (len(args) == 4 and args[3].upper() != b"WITHSCORES"):
         raise SYNTAX
-    if len(args) == 4:
-        withscores = True
-        if not -_HALF <= count <= _HALF:
-            raise CommandError("ERR value is out of range")
+    withscores = len(args) == 4
+    count = random_count(args[2], paired=withscores)
     zs = get_zset(c.db, args[1])
     if zs is None or count == 0:
         return EMPTY_ARRAY
