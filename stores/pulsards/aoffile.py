@@ -35,13 +35,28 @@ class AofError(ValueError):
     """The file is not a sequence of RESP commands (not merely cut short)."""
 
 
-def encode_command(argv: Iterable[bytes]) -> bytes:
-    """``[b"SET", b"k", b"v"]`` -> ``*3\\r\\n$3\\r\\nSET\\r\\n...``."""
-    args = list(argv)
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-    return b"".join(parts)
+def encode_command(argv: list[bytes]) -> bytes:
+    """``[b"SET", b"k", b"v"]`` -> ``*3\r\n$3\r\nSET\r\n...``.
+
+    The usual shapes (2 to 4 arguments) are one ``%`` with a ready format:
+    this runs for every write when the AOF is on.
+    """
+    n = len(argv)
+    if n == 3:
+        a, b, c = argv
+        return _FMT3 % (len(a), a, len(b), b, len(c), c)
+    if n == 2:
+        a, b = argv
+        return _FMT2 % (len(a), a, len(b), b)
+    if n == 4:
+        a, b, c, d = argv
+        return _FMT4 % (len(a), a, len(b), b, len(c), c, len(d), d)
+    return b"*%d\r\n%b" % (n, b"".join([b"$%d\r\n%b\r\n" % (len(x), x) for x in argv]))
+
+
+_FMT2: Final = b"*2\r\n" + b"$%d\r\n%b\r\n" * 2
+_FMT3: Final = b"*3\r\n" + b"$%d\r\n%b\r\n" * 3
+_FMT4: Final = b"*4\r\n" + b"$%d\r\n%b\r\n" * 4
 
 
 MULTI: Final = encode_command([b"MULTI"])
