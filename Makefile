@@ -34,6 +34,7 @@ bench: $(VENV)/.stamp-test
 	$(PY) tests/with_redis.py -- $(PY) benchmarks/client_bench.py
 	$(PY) benchmarks/mailbox_bench.py
 	bash benchmarks/server_bench.sh
+	$(PY) tests/with_redis.py -- $(PY) benchmarks/proxy_bench.py
 
 docs: $(VENV)/.stamp-docs
 	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html

@@ -107,6 +107,7 @@ class Stats(Actor):
 
 
 class Hammer(Actor):
+    outage = False  # set while the store is unreachable
     """Pool worker: ``tasks`` coroutines INCR random shared counters."""
 
     async def on_start(self) -> None:
@@ -141,9 +142,13 @@ class Hammer(Actor):
                 await client.incr(random.choice(keys))
             except (stores.ConnectionError, stores.TimeoutError) as exc:
                 # The store actor went away: the proxy finds the restarted one.
-                logger.warning("%s: %s; retrying", self.name, exc)
+                # One line per outage, not one per coroutine.
+                if not self.outage:
+                    self.outage = True
+                    logger.warning("%s: %s; retrying", self.name, exc)
                 await asyncio.sleep(0.2)
                 continue
+            self.outage = False
             self.total += 1
 
     async def report_loop(self, started: float) -> None:

@@ -8,8 +8,9 @@ Children, in start order: ``pulsards`` (the Redis-compatible server, on
 ``PULSARDS_PORT`` or 6410, or a free port when that one is taken), the store
 actor of its URL, ``stats`` and the ``worker`` pool of ``examples.counter``
 (INCR loops through the proxy store, until Ctrl-C), and ``guide``, which
-prints how to look at the data with ``redis-cli``.  Ctrl-C stops everything:
-workers first, pulsards last.
+prints how to look at the data with ``redis-cli``.  Ctrl-C (the arbiter's
+fast stop) ends every actor at once; SIGTERM stops them in order: workers
+first, pulsards last.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Quickstart: the ``stores`` API against a real Redis, step by step.
 
-``make run`` runs this script; ``python examples/quickstart.py`` does too.  It
+``make quickstart`` runs this script; ``python examples/quickstart.py`` does too.  It
 connects to ``REDIS_URL`` (default ``redis://127.0.0.1:6379/0``) under the
 namespace ``quickstart:``, so every key and channel it touches starts with
 ``quickstart:`` and nothing else in the database is read or changed.  Its keys
