@@ -107,8 +107,9 @@ class Stats(Actor):
 
 
 class Hammer(Actor):
-    outage = False  # set while the store is unreachable
     """Pool worker: ``tasks`` coroutines INCR random shared counters."""
+
+    outage = False  # set while the store is unreachable
 
     async def on_start(self) -> None:
         self.store = redis_store(self.params["url"])
