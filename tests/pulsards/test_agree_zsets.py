@@ -167,8 +167,28 @@ BIG: Script = [
 ]
 
 
-@pytest.mark.parametrize("script", [ALGEBRA, RANGESTORE, POPS, RANDOM, SCAN, BIG],
-                         ids=["algebra", "rangestore", "pops", "random", "scan", "big"])
+# Gaps of other families closed alongside: random counts, *SCAN argument
+# order and cursors, SINTERCARD errors, SUBSTR, OBJECT FREQ/HELP.
+OTHERS: Script = [
+    ("HSET", "h", "a", "1", "b", "2"), ("SADD", "s", "a", "b", "c"), ("SET", "str", "hello"),
+    ("HRANDFIELD", "h", "-9223372036854775808"), ("HRANDFIELD", "h", "x"),
+    ("HRANDFIELD", "h", "-9223372036854775807", "WITHVALUES"), ("HRANDFIELD", "h", "1", "FOO"),
+    ("~", "HRANDFIELD", "h", "5"), ("HRANDFIELD", "nope", "-3", "WITHVALUES"),
+    ("SRANDMEMBER", "s", "-9223372036854775808"), ("~", "SRANDMEMBER", "s", "9"),
+    ("HSCAN", "nope", "0", "FOO"), ("SSCAN", "nope", "0", "FOO"), ("HSCAN", "h", "-1"),
+    ("SSCAN", "s", "+0", "MATCH", "a"), ("HSCAN", "h", "0", "COUNT", "0"), ("SSCAN", "s", "x"),
+    ("SCAN", "18446744073709551616"), ("SCAN", " 0"),
+    ("SINTERCARD", "x", "s"), ("SINTERCARD", "0", "s"), ("SINTERCARD", "2", "s"),
+    ("SINTERCARD", "1", "s", "LIMIT", "x"), ("SINTERCARD", "1", "s", "LIMIT", "-1"),
+    ("SINTERCARD", "1", "s", "LIMIT", "1", "LIMIT", "2"), ("SINTERCARD", "1", "s", "LIMIT"),
+    ("SUBSTR", "str", "1", "3"), ("SUBSTR", "str", "-3", "-1"), ("SUBSTR", "nope", "0", "1"),
+    ("SUBSTR", "s", "0", "1"), ("SUBSTR", "str", "x", "1"), ("OBJECT", "FREQ", "str"),
+    ("OBJECT", "FREQ", "nope"), ("OBJECT", "HELP"), ("OBJECT", "HELP", "x"),
+]
+
+
+@pytest.mark.parametrize("script", [ALGEBRA, RANGESTORE, POPS, RANDOM, SCAN, BIG, OTHERS],
+                         ids=["algebra", "rangestore", "pops", "random", "scan", "big", "others"])
 def test_same_replies_as_redis(both: tuple[redis.Redis, redis.Redis], script: Script) -> None:
     agree(both, script)
 
@@ -295,6 +315,10 @@ async def test_bzpopmin_woken_by_store_commands(either: tuple[str, int]) -> None
         await admin.execute_command("ZRANGESTORE", "d2", "src", "0", "-1")
         replies = await asyncio.wait_for(asyncio.gather(one, two), 5)
         assert replies == [(b"d1", b"m", 7.0), (b"d2", b"m", 7.0)]
+        three = asyncio.ensure_future(first.execute_command("BZPOPMIN", "d3", "5"))
+        await _blocked_count(admin, 1)
+        await admin.execute_command("RENAME", "src", "d3")  # a sorted set arriving by name
+        assert await asyncio.wait_for(three, 5) == (b"d3", b"m", 7.0)
     finally:
         await _close(clients)
 

@@ -39,6 +39,7 @@ BASICS: Script = [
     ("PFMERGE", "empty"), ("GET", "empty"), ("PFMERGE", "m"), ("GET", "m"),
     ("PFADD", "t", "x"), ("EXPIRE", "t", "100"), ("PFADD", "t", "y"), ("TTL", "t"),
     ("PFMERGE", "t", "h"), ("TTL", "t"), ("PFCOUNT", "t"), ("TTL", "t"),
+    ("OBJECT", "ENCODING", "h"), ("OBJECT", "ENCODING", "m"), ("TYPE", "m"),
     ("PFADD",), ("PFCOUNT",), ("PFMERGE",),
 ]
 

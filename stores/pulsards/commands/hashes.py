@@ -9,7 +9,7 @@ from ..keyspace import Database
 from ..reply import EMPTY_ARRAY, OK, WRONGTYPE, CommandError, bulk, bulks, integer, map_reply
 from ..table import command
 from .args import LLONG_MAX, LLONG_MIN, random_count, to_int, to_long_double
-from .keys import parse_cursor, scan_options
+from .keys import EMPTY_SCAN, parse_cursor, scan_options
 from .strings import add_float
 
 if TYPE_CHECKING:
@@ -187,8 +187,10 @@ def hrandfield(c: Client, args: list[bytes]) -> bytes:
 @command("HSCAN")
 def hscan(c: Client, args: list[bytes]) -> bytes:
     parse_cursor(args[2])
+    h = get_hash(c.db, args[1])
+    if h is None:
+        return EMPTY_SCAN  # Redis answers before looking at the options
     match, _count, _ = scan_options(args, 3, allow_type=False)
-    h = get_hash(c.db, args[1]) or {}
     # Like Redis with small hashes, the whole hash comes in one reply (cursor 0).
     items = [x for k, v in h.items() if match is None or match(k) for x in (k, v)]
     return b"*2\r\n$1\r\n0\r\n" + bulks(items)

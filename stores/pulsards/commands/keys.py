@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import copy
 import random
+import re
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from ..hll import is_hll
 from ..keyspace import Database, now_ms, type_name
 from ..reply import ONE, SYNTAX, ZERO, CommandError, bulk, bulks, integer, simple
 from ..table import command
@@ -17,7 +19,7 @@ from .args import glob_matcher, to_int
 if TYPE_CHECKING:
     from ..protocol import Client
 
-__all__ = ["encoding_of", "parse_cursor", "scan_options"]
+__all__ = ["EMPTY_SCAN", "encoding_of", "parse_cursor", "scan_options"]
 
 _NO_KEY = CommandError("ERR no such key")
 _SAME = CommandError("ERR source and destination objects are the same")
@@ -64,7 +66,7 @@ def _move_value(src: Database, key: bytes, dst: Database, newkey: bytes,
     dst.set(newkey, value)
     if when is not None:
         dst.set_expire(newkey, when)
-    if type(value) is deque and dst.on_ready is not None:
+    if type(value) in (deque, ZSet) and dst.on_ready is not None:  # blocked pops
         dst.on_ready(dst, newkey)
 
 
@@ -213,14 +215,20 @@ def scan_options(args: list[bytes], start: int, allow_type: bool) -> tuple[Any, 
     return match, count, kind
 
 
+EMPTY_SCAN = b"*2\r\n$1\r\n0\r\n*0\r\n"  # a finished iteration over nothing
+_CURSOR = re.compile(rb"([+-]?)([0-9]*)\Z")
+_BAD_CURSOR = CommandError("ERR invalid cursor")
+
+
 def parse_cursor(arg: bytes) -> int:
-    try:
-        cursor = int(arg)
-    except ValueError:
-        raise CommandError("ERR invalid cursor") from None
-    if cursor < 0 or not arg.isdigit():
-        raise CommandError("ERR invalid cursor")
-    return cursor
+    """A SCAN cursor as Redis reads it with ``strtoul``: "-1" wraps to 2**64 - 1, "" is 0."""
+    m = _CURSOR.match(arg)
+    if m is None or (m.group(1) and not m.group(2)):
+        raise _BAD_CURSOR
+    value = int(m.group(2) or b"0")
+    if value >= 2**64:
+        raise _BAD_CURSOR
+    return (-value) % 2**64 if m.group(1) == b"-" else value
 
 
 @command("SCAN")
@@ -268,6 +276,8 @@ def randomkey(c: Client, args: list[bytes]) -> bytes:
 def encoding_of(value: Any) -> str:
     """What Redis 7.0 would report for this value's OBJECT ENCODING."""
     if isinstance(value, bytes):
+        if value[:4] == b"HYLL" and is_hll(value):
+            return "raw"  # PFADD and PFMERGE make raw strings whatever their size
         if len(value) <= 20:
             try:
                 to_int(value)
@@ -312,6 +322,41 @@ def object_refcount(c: Client, args: list[bytes]) -> bytes:
 @command("OBJECT|IDLETIME")
 def object_idletime(c: Client, args: list[bytes]) -> bytes:
     return c.nil if c.db.lookup(args[2]) is None else ZERO
+
+
+@command("OBJECT|FREQ")
+def object_freq(c: Client, args: list[bytes]) -> bytes:
+    if c.db.lookup(args[2]) is None:
+        return c.nil
+    # pulsards has no maxmemory policy: Redis' answer under its default, noeviction.
+    raise CommandError(
+        "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please "
+        "note that when switching between policies at runtime LRU and LFU data will take "
+        "some time to adjust.")
+
+
+_OBJECT_HELP = [
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Prints this help.",
+]
+
+
+@command("OBJECT|HELP")
+def object_help(c: Client, args: list[bytes]) -> bytes:
+    return b"*%d\r\n%s" % (len(_OBJECT_HELP), b"".join(simple(line) for line in _OBJECT_HELP))
 
 
 # ------------------------------------------------------------------ EXPIRE

@@ -66,7 +66,7 @@ def swapdb(c: Client, args: list[bytes]) -> bytes:
     first._heap, second._heap = second._heap, first._heap
     for db in (first, second):
         for key, value in db.data.items():
-            if value.__class__.__name__ == "deque":
+            if value.__class__.__name__ in ("deque", "ZSet"):  # blocked pops
                 c.server.signal_ready(db, key)
     return OK
 

@@ -9,7 +9,7 @@ from ..keyspace import Database
 from ..reply import EMPTY_ARRAY, SYNTAX, WRONGTYPE, CommandError, bulk, bulks, integer, set_reply
 from ..table import command
 from .args import random_count, to_int
-from .keys import parse_cursor, scan_options
+from .keys import EMPTY_SCAN, parse_cursor, scan_options
 
 if TYPE_CHECKING:
     from ..protocol import Client
@@ -201,20 +201,23 @@ _register("SDIFF", "diff")
 
 @command("SINTERCARD")
 def sintercard(c: Client, args: list[bytes]) -> bytes:
-    numkeys = to_int(args[1])
+    numkeys_error = CommandError("ERR numkeys should be greater than 0")
+    numkeys = to_int(args[1], numkeys_error)
     if numkeys <= 0:
-        raise CommandError("ERR numkeys should be greater than 0")
+        raise numkeys_error
     keys = args[2:2 + numkeys]
     if len(keys) < numkeys:
         raise CommandError("ERR Number of keys can't be greater than number of args")
-    rest = args[2 + numkeys:]
     limit = 0
-    if rest:
-        if len(rest) != 2 or rest[0].upper() != b"LIMIT":
+    i = 2 + numkeys
+    while i < len(args):  # LIMIT may repeat: the last one counts, as in Redis
+        if args[i].upper() != b"LIMIT" or i + 1 >= len(args):
             raise SYNTAX
-        limit = to_int(rest[1])
+        limit_error = CommandError("ERR LIMIT can't be negative")
+        limit = to_int(args[i + 1], limit_error)
         if limit < 0:
-            raise CommandError("ERR LIMIT can't be negative")
+            raise limit_error
+        i += 2
     size = len(_combine(c, keys, "inter"))
     return integer(min(size, limit) if limit else size)
 
@@ -222,7 +225,9 @@ def sintercard(c: Client, args: list[bytes]) -> bytes:
 @command("SSCAN")
 def sscan(c: Client, args: list[bytes]) -> bytes:
     parse_cursor(args[2])
+    s = get_set(c.db, args[1])
+    if s is None:
+        return EMPTY_SCAN  # Redis answers before looking at the options
     match, _count, _ = scan_options(args, 3, allow_type=False)
-    s = get_set(c.db, args[1]) or set()
     # Like Redis with small sets, the whole set comes in one reply (cursor 0).
     return b"*2\r\n$1\r\n0\r\n" + bulks([m for m in s if match is None or match(m)])

@@ -259,6 +259,12 @@ def getrange(c: Client, args: list[bytes]) -> bytes:
     return bulk(value[start:end + 1])
 
 
+@command("SUBSTR")
+def substr(c: Client, args: list[bytes]) -> bytes:
+    """GETRANGE's old name, still in Redis 7."""
+    return getrange(c, args)
+
+
 @command("SETRANGE")
 def setrange(c: Client, args: list[bytes]) -> bytes:
     offset = to_int(args[2])

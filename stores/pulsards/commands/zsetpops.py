@@ -10,7 +10,6 @@ the store commands signal the keys they fill.
 from __future__ import annotations
 
 import random
-import re
 import weakref
 from typing import TYPE_CHECKING
 
@@ -19,7 +18,7 @@ from ..reply import EMPTY_ARRAY, SYNTAX, WRONGTYPE, CommandError, bulk, double, 
 from ..table import command
 from ..zset import Pair, ZSet
 from .args import random_count, to_int
-from .keys import scan_options
+from .keys import EMPTY_SCAN, parse_cursor, scan_options
 from .lists import block, null_array, parse_timeout
 from .sortedsets import get_zset, pairs_reply, pop_pairs
 
@@ -168,7 +167,6 @@ def zrandmember(c: Client, args: list[bytes]) -> bytes:
 # come whole in one reply; bigger ones are scanned COUNT members at a time.
 _LISTPACK_ENTRIES = 128
 _LISTPACK_VALUE = 64
-_EMPTY_SCAN = b"*2\r\n$1\r\n0\r\n*0\r\n"
 
 
 class _Snapshots:
@@ -195,30 +193,15 @@ class _Snapshots:
         return sid
 
 
-_CURSOR = re.compile(rb"([+-]?)([0-9]*)\Z")
-_BAD_CURSOR = CommandError("ERR invalid cursor")
-
-
-def _parse_cursor(arg: bytes) -> int:
-    """A cursor as Redis reads it with ``strtoul``: "-1" wraps to 2**64 - 1, "" is 0."""
-    m = _CURSOR.match(arg)
-    if m is None or (m.group(1) and not m.group(2)):
-        raise _BAD_CURSOR
-    value = int(m.group(2) or b"0")
-    if value >= 2**64:
-        raise _BAD_CURSOR
-    return (-value) % 2**64 if m.group(1) == b"-" else value
-
-
 _SNAPSHOTS: weakref.WeakKeyDictionary[Server, _Snapshots] = weakref.WeakKeyDictionary()
 
 
 @command("ZSCAN")
 def zscan(c: Client, args: list[bytes]) -> bytes:
-    cursor = _parse_cursor(args[2])
+    cursor = parse_cursor(args[2])
     value = c.db.lookup(args[1])
     if value is None:
-        return _EMPTY_SCAN  # Redis answers before looking at the options
+        return EMPTY_SCAN  # Redis answers before looking at the options
     if value.__class__ is not ZSet:
         raise WRONGTYPE
     zs: ZSet = value
