@@ -10,7 +10,7 @@ sending; ``await pipe.commit()`` sends them all in one write.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import ExecAbortError, ResponseError, StoreError, WatchError
@@ -248,8 +248,11 @@ class Pipeline(_Commands):
             if not queue:
                 return []
             namespace = self._store._namespace
-            commands = [args if namespace is None else namespace.apply(spec, args)
-                        for spec, args, _ in queue]
+            commands: list[Sequence[Any]]
+            if namespace is None:
+                commands = [args for _, args, _ in queue]
+            else:
+                commands = [namespace.apply(spec, args) for spec, args, _ in queue]
             for script in self._scripts:
                 await script.load()
             if self.transaction:
@@ -264,23 +267,27 @@ class Pipeline(_Commands):
                 replies = await self._store.send_many(commands, exclusive=blocking)
             if self.transaction:
                 replies = self._exec_replies(replies)
-            results = []
-            for (spec, args, convert), reply in zip(queue, replies, strict=True):
-                if spec is not None and not isinstance(reply, Exception):
+            results = replies  # converted in place: one pass, no second list
+            first_error = None
+            for i, (spec, args, convert) in enumerate(queue):
+                reply = replies[i]
+                if isinstance(reply, Exception):
+                    if first_error is None and isinstance(reply, ResponseError):
+                        first_error = reply
+                    continue
+                if spec is not None:
                     if namespace is not None:
                         reply = namespace.strip_reply(spec, reply)
                     if convert and spec.reply is not None:
                         reply = spec.reply(reply, args)
-                results.append(reply)
+                    results[i] = reply
         finally:
             if self._session is not None:
                 self._queue, queued = [], self._queue
                 await self.reset()
                 self._queue = queued
-        if raise_on_error:
-            for reply in results:
-                if isinstance(reply, ResponseError):
-                    raise reply
+        if raise_on_error and first_error is not None:
+            raise first_error
         return results
 
     @staticmethod
