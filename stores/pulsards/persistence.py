@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -250,10 +251,12 @@ class Persistence:
         temp = os.path.join(os.path.dirname(path), f"temp-{kind}-bg-{os.getpid()}.tmp")
         chunks = (self._snapshot_chunks() if kind == "rdb"
                   else rewrite_commands(self.server.keyspace.dbs, now_ms()))
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: write the file from its copy of memory, then go
             code = 1
             try:
+                _die_with_parent(parent)
                 with open(temp, "wb") as f:
                     for chunk in chunks:
                         f.write(chunk)
@@ -381,6 +384,22 @@ class Persistence:
                 ("aof_delayed_fsync", aof.delayed_fsync),
             ]
         return fields
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: the child gets SIGKILL if the server dies (kill -9) before it ends,
+    so no orphan keeps writing (or holding the listening socket) after it."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - no libc: an orphan finishes
+        pass
+    if os.getppid() != parent:  # the parent died before prctl
+        os._exit(1)
 
 
 def _unlink(path: str) -> None:
