@@ -11,6 +11,8 @@ floating-point total.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 from ..reply import SYNTAX, WRONGTYPE, CommandError, integer
@@ -37,10 +39,11 @@ def _scores(source: Source, member: bytes) -> float | None:
     return source.get(member)  # type: ignore[union-attr]
 
 
-def _items(source: Source) -> list[tuple[bytes, float]]:
+def _items(source: Source) -> Iterable[tuple[bytes, float]]:
+    """(member, score) pairs, lazily: ZINTERCARD's LIMIT stops early."""
     if source.__class__ is set:
-        return [(member, 1.0) for member in source]
-    return list(source.items())  # type: ignore[union-attr]
+        return zip(source, repeat(1.0))
+    return source.items()  # type: ignore[union-attr]
 
 
 def _sources(c: Client, args: list[bytes], numkeys_at: int) -> tuple[list[Source], int]:
