@@ -224,6 +224,41 @@ def test_everysec_and_no(tmp_path: Path, procs: list[Proc], mode: str) -> None:
     assert again.stop() == 0  # SIGTERM: fsync, exit 0
 
 
+def test_aof_holds_deterministic_commands(tmp_path: Path, procs: list[Proc]) -> None:
+    proc = start(procs, tmp_path, "--appendonly", "yes", "--appendfsync", "always")
+    c = proc.client()
+    c.set("k", "v", ex=100)
+    c.expire("k", 50)
+    c.sadd("s", "a")
+    c.spop("s")
+    c.zadd("z", {"m": 1, "n": 2})
+    c.bzpopmin(["z"], 1)
+    c.rpush("l", "x")
+    c.blpop(["l"], 1)
+    c.delete("missing")
+    c.set("short", "v", px=1)
+    time.sleep(0.01)
+    assert c.get("short") is None  # expired: a DEL in the file
+    with c.pipeline(transaction=True) as tx:
+        tx.set("t", "1").incr("t").execute()
+    proc.client(5).set("five", "5")
+    with c.pipeline(transaction=True) as tx:
+        tx.get("t").execute()  # no write: nothing appended
+    commands, _ = parse_aof((tmp_path / "appendonly.aof").read_bytes())
+    names = [argv[0].upper() for argv in commands]
+    assert b"EXPIRE" not in names and b"SPOP" not in names and b"BLPOP" not in names
+    assert [b"SREM", b"s", b"a"] in commands
+    assert [b"ZPOPMIN", b"z"] in commands and [b"LPOP", b"l"] in commands
+    assert [b"DEL", b"short"] in commands and [b"DEL", b"missing"] not in commands
+    assert commands[0] == [b"SELECT", b"0"]
+    assert [b"SELECT", b"5"] in commands
+    pexpireat = [argv for argv in commands if argv[0] == b"PEXPIREAT"]
+    assert pexpireat == [[b"PEXPIREAT", b"k", b"%d" % c.pexpiretime("k")]]
+    raw = (tmp_path / "appendonly.aof").read_bytes()
+    assert encode_command([b"MULTI"]) + encode_command([b"SET", b"t", b"1"]) in raw
+    assert raw.count(b"MULTI") == 1
+
+
 def _aof_with(tmp_path: Path, *commands: list[bytes]) -> Path:
     path = tmp_path / "appendonly.aof"
     path.write_bytes(b"".join(encode_command(c) for c in commands))
@@ -367,6 +402,10 @@ def test_aof_wins_over_the_snapshot(tmp_path: Path, procs: list[Proc]) -> None:
     assert start(procs, tmp_path, "--appendonly", "yes").client().get("from") == b"aof"
     # With appendonly no the snapshot is what loads.
     assert start(procs, tmp_path).client().get("from") == b"snapshot"
+    # appendonly yes without an AOF: the snapshot loads and becomes the AOF.
+    (tmp_path / "appendonly.aof").unlink()
+    assert start(procs, tmp_path, "--appendonly", "yes").client().get("from") == b"snapshot"
+    assert b"snapshot" in (tmp_path / "appendonly.aof").read_bytes()
 
 
 def test_shutdown_exits_cleanly(tmp_path: Path, procs: list[Proc]) -> None:
