@@ -108,6 +108,8 @@ class Client(asyncio.Protocol):
         sock = transport.get_extra_info("sockname")
         self.addr = _address(peer)
         self.laddr = _address(sock)
+        if isinstance(sock, str) and sock:  # a unix socket: Redis shows "path:0" for both
+            self.addr = self.laddr = f"{sock}:0"
         server = self.server
         if len(server.clients) >= server.config.maxclients:
             server.stats.rejected_connections += 1
