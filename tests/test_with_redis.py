@@ -42,9 +42,9 @@ def test_fails_with_one_line_hint_when_no_server_can_be_had(tmp_path: Path) -> N
 def test_starts_a_server_runs_the_command_and_stops_it() -> None:
     port = free_port()
     probe = (
-        "import socket,sys; s=socket.create_connection(('127.0.0.1', %d));"
+        f"import socket,sys; s=socket.create_connection(('127.0.0.1', {port}));"
         "s.sendall(b'PING\\r\\n'); sys.exit(0 if s.recv(16).startswith(b'+PONG') else 1)"
-    ) % port
+    )
     result = run(port, os.environ["PATH"], sys.executable, "-c", probe)
     assert result.returncode == 0, result.stderr
     assert "starting redis-server" in result.stderr

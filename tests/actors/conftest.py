@@ -8,25 +8,9 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from procs import live_children
 
 import arbiter
-
-
-def live_children(parent: int | None = None) -> list[int]:
-    """Pids of non-zombie processes whose parent is ``parent`` (default: us)."""
-    parent = os.getpid() if parent is None else parent
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[1]) == parent:
-            found.append(int(entry))
-    return found
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from procs import group_members
+
 from actors import Connection
 from actors.process import connect
 
@@ -21,20 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
 
-def group_members(pgid: int) -> list[int]:
-    """Pids of live (non-zombie) processes in process group ``pgid``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            found.append(int(entry))
-    return found
 
 
 class Tree:

@@ -18,23 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from procs import group_members
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def group_members(pgid: int) -> list[int]:
-    """Pids of live (non-zombie) processes in process group ``pgid``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            found.append(int(entry))
-    return found
 
 
 class ExampleTree:

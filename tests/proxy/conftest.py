@@ -10,7 +10,8 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from proxy_testlib import live_children, unique
+from procs import live_children
+from proxy_testlib import unique
 
 import arbiter
 

@@ -22,29 +22,8 @@ def unique(prefix: str = "t") -> str:
     return f"arbiter-proxy-{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def live_children(parent: int | None = None) -> list[int]:
-    """Pids of non-zombie processes whose parent is ``parent`` (default: us)."""
-    parent = os.getpid() if parent is None else parent
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[1]) == parent:
-            found.append(int(entry))
-    return found
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 async def until(predicate: Callable[[], Any], deadline: float = 5.0,

@@ -14,7 +14,8 @@ import time
 from typing import Any
 
 import pytest
-from proxy_testlib import Inbox, alive, client_list, hammer, spawn_workers, unique, until
+from procs import alive
+from proxy_testlib import Inbox, client_list, hammer, spawn_workers, unique, until
 
 import actors
 import arbiter

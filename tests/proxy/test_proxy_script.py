@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from proxy_testlib import alive
+from procs import alive
 
 pytestmark = [pytest.mark.processes, pytest.mark.redis, pytest.mark.timeout(30)]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import redis
-from proxy_testlib import live_children
+from procs import live_children
 
 import arbiter
 import stores
