@@ -9,12 +9,19 @@ sets big enough to span several runs of ``zset.ZSet``.  Blocking behaviour
 from __future__ import annotations
 
 import asyncio
+import bisect
 import random
 from typing import Any
+from unittest import mock
 
 import pytest
 import redis
 import redis.asyncio as aioredis
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stores.pulsards import zset
+from stores.pulsards.zset import ZSet
 
 from .conftest import AGREE_DB
 from .test_agree import Script, agree
@@ -243,7 +250,10 @@ def test_zscan_big_set_returns_every_member(both: tuple[redis.Redis, redis.Redis
 # ------------------------------------------------------------ blocking
 async def _clients(address: tuple[str, int], n: int) -> list[aioredis.Redis]:
     host, port = address
-    return [aioredis.Redis(host=host, port=port, db=AGREE_DB) for _ in range(n)]
+    clients = [aioredis.Redis(host=host, port=port, db=AGREE_DB) for _ in range(n)]
+    for client in clients[1:]:
+        await client.client_setname("waiter")
+    return clients
 
 
 async def _close(clients: list[aioredis.Redis]) -> None:
@@ -252,9 +262,14 @@ async def _close(clients: list[aioredis.Redis]) -> None:
 
 
 async def _blocked_count(admin: aioredis.Redis, want: int) -> None:
-    for _ in range(200):
-        info = await admin.info("clients")
-        if info["blocked_clients"] >= want:
+    """Wait until ``want`` of this test's clients (named ``waiter``) are blocked.
+
+    The real Redis is shared: INFO's ``blocked_clients`` may count others'.
+    """
+    for _ in range(300):
+        clients = await admin.client_list()
+        mine = [c for c in clients if c.get("name") == "waiter" and "b" in c.get("flags", "")]
+        if len(mine) >= want:
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"never saw {want} blocked clients")
@@ -343,3 +358,32 @@ def test_algebra_matches_a_model(both: tuple[redis.Redis, redis.Redis]) -> None:
             command += ["AGGREGATE", rng.choice(["SUM", "MIN", "MAX"])]
         script.append((*command, "WITHSCORES"))
     agree(both, script)
+
+
+# ------------------------------------------------ ZSet helpers, in process
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 300), unique=True, max_size=200),
+       st.lists(st.integers(0, 300), max_size=20), st.lists(st.integers(0, 50), max_size=30))
+def test_zset_bulk_build_lex_positions_and_picks(ids: list[int], probes: list[int],
+                                                 later: list[int]) -> None:
+    """``from_scores``, ``member_position`` and ``pick`` against a sorted list, with
+    runs of 4 pairs so a few hundred members span many runs."""
+    with mock.patch.object(zset, "RUN", 4):
+        zs = ZSet.from_scores({b"m%03d" % i: 0.0 for i in ids})
+        expected = sorted((0.0, b"m%03d" % i) for i in ids)
+        assert list(zs) == expected
+        members = [m for _, m in expected]
+        for probe in probes:
+            text = b"m%03d" % probe
+            assert zs.member_position(text) == bisect.bisect_left(members, text)
+            assert zs.member_position(text, right=True) == bisect.bisect_right(members, text)
+        if members:
+            positions = sorted(p % len(members) for p in probes)
+            assert zs.pick(positions) == [expected[p] for p in positions]
+        model = {m: s for s, m in expected}
+        for i in later:  # a bulk-built set keeps working as an index
+            zs.add(b"n%d" % i, float(i % 7))
+            model[b"n%d" % i] = float(i % 7)
+        expected = sorted((s, m) for m, s in model.items())
+        assert list(zs) == expected
+        assert [zs.rank(m) for _, m in expected] == list(range(len(expected)))
