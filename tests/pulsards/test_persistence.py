@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import redis
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -494,3 +494,72 @@ def test_aof_parse_rejects_garbage() -> None:
         parse_aof(b"*1\r\n$2\r\nPINGxx\r\n")
     assert parse_aof(b"*1\r\n$4\r\nPI") == ([], 0)
     assert os.sep == "/"
+
+
+# ------------------------------------- replaying the AOF rebuilds the data
+_K = st.sampled_from([b"a", b"b", b"c"])
+_V = st.sampled_from([b"1", b"2", b"x", b"-3"])
+_N = st.sampled_from([b"1", b"2", b"3"])
+_TTL = st.sampled_from([b"100", b"5000"])
+_COMMANDS = st.one_of(
+    st.tuples(st.just(b"SET"), _K, _V),
+    st.tuples(st.just(b"SET"), _K, _V, st.sampled_from([b"NX", b"XX", b"GET", b"KEEPTTL"])),
+    st.tuples(st.just(b"SET"), _K, _V, st.sampled_from([b"EX", b"PX"]), _TTL),
+    st.tuples(st.sampled_from([b"SETEX", b"PSETEX"]), _K, _TTL, _V),
+    st.tuples(st.sampled_from([b"INCR", b"DECR", b"DEL", b"PERSIST", b"LPOP", b"GETDEL"]), _K),
+    st.tuples(st.sampled_from([b"APPEND", b"INCRBY", b"INCRBYFLOAT", b"SREM"]), _K, _V),
+    st.tuples(st.sampled_from([b"RPUSH", b"LPUSH", b"SADD", b"PFADD"]), _K, _V, _V, _V),
+    st.tuples(st.sampled_from([b"EXPIRE", b"PEXPIRE"]), _K, _TTL),
+    st.tuples(st.just(b"EXPIRE"), _K, _TTL, st.sampled_from([b"NX", b"XX", b"GT", b"LT"])),
+    st.tuples(st.just(b"GETEX"), _K, st.sampled_from([b"PERSIST", b"EX"])).map(
+        lambda t: (*t, b"100") if t[2] == b"EX" else t),
+    st.tuples(st.just(b"SPOP"), _K, _N),
+    st.tuples(st.just(b"HSET"), _K, _V, _V),
+    st.tuples(st.just(b"HINCRBYFLOAT"), _K, _V, st.just(b"0.1")),
+    st.tuples(st.just(b"ZADD"), _K, _N, _V),
+    st.tuples(st.sampled_from([b"ZPOPMIN", b"ZPOPMAX"]), _K),
+    st.tuples(st.sampled_from([b"RENAME", b"COPY", b"LMOVE"]), _K, _K).map(
+        lambda t: (*t, b"LEFT", b"RIGHT") if t[0] == b"LMOVE" else t),
+    st.tuples(st.sampled_from([b"MOVE"]), _K, st.sampled_from([b"0", b"1"])),
+    st.tuples(st.just(b"SELECT"), st.sampled_from([b"0", b"1"])),
+    st.tuples(st.sampled_from([b"MULTI", b"EXEC", b"FLUSHDB"])),
+    st.tuples(st.just(b"SWAPDB"), st.just(b"0"), st.just(b"1")),
+)
+
+
+def _state(server: Any) -> list[dict[bytes, Any]]:
+    out = []
+    for db in server.keyspace.dbs[:2]:
+        out.append({key: (list(value) if isinstance(value, ZSet) else value,
+                          db.expires.get(key)) for key, value in db.data.items()})
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_COMMANDS, max_size=40))
+@example([(b"SADD", b"a", b"1", b"2", b"x"), (b"SPOP", b"a", b"2"), (b"SET", b"b", b"1"),
+          (b"EXPIRE", b"b", b"100"), (b"MULTI",), (b"INCR", b"b"), (b"SELECT", b"1"),
+          (b"RPUSH", b"c", b"1", b"2", b"x"), (b"EXEC",), (b"LMOVE", b"c", b"c", b"LEFT",
+                                                          b"RIGHT")])
+async def test_replaying_the_aof_rebuilds_the_data(commands: list[tuple[bytes, ...]]) -> None:
+    import tempfile
+
+    from stores.pulsards.config import Config
+    from stores.pulsards.protocol import Client
+    from stores.pulsards.server import Server
+
+    with tempfile.TemporaryDirectory() as directory:
+        config = Config(port=0, dir=directory, appendonly="yes", databases=2)
+        server = Server(config)
+        server.persistence.load()
+        client = Client(server)
+        for argv in commands:
+            client.execute(list(argv))
+        if client.multi is not None:
+            client.execute([b"EXEC"])
+        live = _state(server)
+        server.persistence.shutdown()
+        again = Server(Config(port=0, dir=directory, appendonly="yes", databases=2))
+        again.persistence.load()
+        assert _state(again) == live
+        again.persistence.shutdown()
