@@ -544,7 +544,9 @@ def _state(server: Any) -> list[dict[bytes, Any]]:
 async def test_replaying_the_aof_rebuilds_the_data(commands: list[tuple[bytes, ...]]) -> None:
     import tempfile
 
+    from stores.pulsards.aoffile import rewrite_commands
     from stores.pulsards.config import Config
+    from stores.pulsards.keyspace import now_ms
     from stores.pulsards.protocol import Client
     from stores.pulsards.server import Server
 
@@ -563,3 +565,15 @@ async def test_replaying_the_aof_rebuilds_the_data(commands: list[tuple[bytes, .
         again.persistence.load()
         assert _state(again) == live
         again.persistence.shutdown()
+        # What BGREWRITEAOF writes rebuilds the same (live) keys too.
+        now = now_ms()
+        rewritten = Path(directory) / "rewritten"
+        rewritten.mkdir()
+        (rewritten / "appendonly.aof").write_bytes(
+            b"".join(rewrite_commands(server.keyspace.dbs, now)))
+        third = Server(Config(port=0, dir=str(rewritten), appendonly="yes", databases=2))
+        third.persistence.load()
+        unexpired = [{k: v for k, v in db.items() if v[1] is None or v[1] > now}
+                     for db in live]
+        assert _state(third) == unexpired
+        third.persistence.shutdown()
