@@ -24,6 +24,7 @@ Python loop over 16384 registers.
 from __future__ import annotations
 
 import math
+import random
 import struct
 from bisect import bisect_left, bisect_right
 from typing import Final
@@ -34,11 +35,13 @@ __all__ = [
     "add",
     "cached_count",
     "count_registers",
+    "describe_sparse",
     "is_dense",
     "is_hll",
     "merge_registers",
     "pack",
     "registers",
+    "selftest",
     "set_registers",
     "to_dense",
     "with_count",
@@ -169,6 +172,25 @@ def registers(value: bytes | bytearray) -> bytes:
     if value[4] == _DENSE:
         return _unpack(value[HEADER:])
     return _sparse_registers(value[HEADER:])
+
+
+def describe_sparse(value: bytes) -> bytes:
+    """PFDEBUG DECODE's text: ``z:len`` (ZERO), ``Z:len`` (XZERO), ``v:value,len`` (VAL)."""
+    words = []
+    body = value[HEADER:]
+    p, end = 0, len(body)
+    while p < end:
+        op = body[p]
+        if op & 0xC0 == 0:
+            words.append(b"z:%d" % ((op & 0x3F) + 1))
+            p += 1
+        elif op & 0x80 == 0:
+            words.append(b"Z:%d" % ((((op & 0x3F) << 8) | (body[p + 1] if p + 1 < end else 0)) + 1))
+            p += 2
+        else:
+            words.append(b"v:%d,%d" % (((op >> 2) & 0x1F) + 1, (op & 3) + 1))
+            p += 1
+    return b" ".join(words)
 
 
 def merge_registers(a: bytes, b: bytes) -> bytes:
@@ -455,3 +477,26 @@ def set_registers(value: bytes, raw: bytes, dense: bool) -> bytes:
                     break
     h[15] |= 0x80
     return bytes(h)
+
+
+def selftest() -> str:
+    """PFSELFTEST: the register packing round-trips, the sparse and dense paths
+    agree, and estimates stay within the error bound; '' when all hold."""
+    rng = random.Random(1)
+    raw = bytes(rng.randrange(64) for _ in range(REGISTERS))
+    if _unpack(pack(raw)) != raw:
+        return "dense register packing does not round-trip"
+    elements = [b"selftest:%d" % i for i in range(5000)]
+    sparse = add(EMPTY, elements[:200], force=True)
+    dense = bytearray(to_dense(EMPTY))
+    for element in elements[:200]:
+        _dense_set(dense, *pattern(element))
+    if sparse is None or registers(sparse) != registers(bytes(dense)):
+        return "sparse and dense encodings disagree"
+    for n in (10, 1000, 5000):
+        value = add(EMPTY, elements[:n], force=True)
+        assert value is not None
+        estimate = count_registers(registers(value))
+        if abs(estimate - n) > max(2, 5 * 1.04 / 128 * n):  # five standard errors
+            return f"estimate {estimate} for {n} elements is out of bounds"
+    return ""

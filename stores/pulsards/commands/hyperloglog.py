@@ -1,6 +1,7 @@
 """HyperLogLog commands: PFADD, PFCOUNT, PFMERGE over string values in Redis'
 HLL format (``stores.pulsards.hll``), so ``TYPE`` says string, ``GET``
-returns the same bytes as Redis and estimates equal Redis' own."""
+returns the same bytes as Redis and estimates equal Redis' own; and Redis'
+debugging pair, PFDEBUG (GETREG, DECODE, ENCODING, TODENSE) and PFSELFTEST."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from .. import hll
 from ..keyspace import Database
-from ..reply import OK, WRONGTYPE, CommandError, integer
+from ..reply import OK, WRONGTYPE, CommandError, bulk, integer, simple
 from ..table import command
 
 if TYPE_CHECKING:
@@ -99,4 +100,50 @@ def pfmerge(c: Client, args: list[bytes]) -> bytes:
     except hll.INVALID:
         raise _CORRUPT from None
     db.set(dst, result, keepttl=current is not None)
+    return OK
+
+
+def _to_dense(db: Database, key: bytes, value: bytes) -> bytes:
+    """Store ``value`` dense (PFDEBUG GETREG/TODENSE convert, as Redis does)."""
+    try:
+        dense = bytes(hll.to_dense(value))
+    except hll.INVALID:
+        raise _CORRUPT from None
+    db.set(key, dense, keepttl=True)
+    return dense
+
+
+@command("PFDEBUG")
+def pfdebug(c: Client, args: list[bytes]) -> bytes:
+    db = c.db
+    key = args[2]
+    value = _get_hll(db, key)
+    if value is None:
+        raise CommandError("ERR The specified key does not exist")
+    sub = args[1].lower()
+    if sub == b"getreg":
+        if not hll.is_dense(value):
+            value = _to_dense(db, key, value)
+        regs = hll.registers(value)
+        return b"*%d\r\n%s" % (len(regs), b"".join(b":%d\r\n" % r for r in regs))
+    if sub == b"decode":
+        if hll.is_dense(value):
+            raise CommandError("ERR HLL encoding is not sparse")
+        return bulk(hll.describe_sparse(value))
+    if sub == b"encoding":
+        return simple("dense" if hll.is_dense(value) else "sparse")
+    if sub == b"todense":
+        if hll.is_dense(value):
+            return b":0\r\n"
+        _to_dense(db, key, value)
+        return b":1\r\n"
+    name = args[1].decode("utf-8", "replace")
+    raise CommandError(f"ERR Unknown PFDEBUG subcommand '{name}'")
+
+
+@command("PFSELFTEST")
+def pfselftest(c: Client, args: list[bytes]) -> bytes:
+    failure = hll.selftest()
+    if failure:
+        raise CommandError(f"ERR TESTFAILED {failure}")
     return OK
