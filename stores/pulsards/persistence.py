@@ -140,7 +140,7 @@ class Persistence:
             for argv in commands:
                 name = argv[0].upper()
                 if name == b"SELECT":
-                    index = int(argv[1])
+                    index = int(argv[1]) if len(argv) == 2 and argv[1].isdigit() else -1
                     if not 0 <= index < len(dbs):
                         raise LoadError(f"AOF {path} selects database {index}, "
                                         f"but there are {len(dbs)} (see databases)")
@@ -245,7 +245,11 @@ class Persistence:
     def _start_scheduled(self) -> None:
         if self.child is None and self.rewrite_scheduled:
             self.rewrite_scheduled = False
-            self._fork("aof", self.aof_path())
+            try:
+                self._fork("aof", self.aof_path())
+            except OSError as exc:  # fork failed (memory, process limits)
+                self.last_rewrite_ok = False
+                log.warning("Can't rewrite append only file in background: fork: %s", exc)
 
     def _fork(self, kind: str, path: str) -> None:
         temp = os.path.join(os.path.dirname(path), f"temp-{kind}-bg-{os.getpid()}.tmp")
