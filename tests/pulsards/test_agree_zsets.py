@@ -96,6 +96,10 @@ RANGESTORE: Script = [
     ("ZRANGESTORE", "d", "nope", "a", "b", "BYLEX"), ("SET", "str", "v"),
     ("ZRANGESTORE", "d", "str", "0", "-1"), ("ZRANGESTORE", "str", "z", "0", "0"),
     ("TYPE", "str"), ("ZRANGESTORE", "d", "z", "0"), ("ZRANGE", "nope", "x", "1"),
+    ("ZRANGE", "z", "0", "-1", "REV", "REV"), ("ZRANGE", "z", "0", "-1", "BYSCORE", "BYLEX"),
+    ("ZRANGEBYSCORE", "z", "0", "1", "REV"), ("ZRANGE", "lex", "[c", "-", "BYLEX", "REV"),
+    ("ZRANGE", "lex", "-", "+", "BYLEX", "LIMIT", "-1", "2"),
+    ("ZRANGEBYSCORE", "z", "-inf", "+inf", "WITHSCORES", "LIMIT", "1", "2", "LIMIT", "0", "1"),
 ]
 
 POPS: Script = [

@@ -297,7 +297,7 @@ def _zrange(c: Client, args: list[bytes], mode: str, reverse: bool, base: int = 
         elif option == b"BYLEX" and flexible and mode == "index":
             mode = "lex"
             i += 1
-        elif option == b"REV" and flexible:
+        elif option == b"REV" and flexible and not reverse:  # once, as in Redis
             reverse = True
             i += 1
         else:
