@@ -8,6 +8,7 @@ directory and stops it (``Proc.stop``), so no process outlives a test.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -70,13 +71,37 @@ class Proc:
         return self.proc.returncode
 
 
+def _running_in(directory: Path) -> list[int]:
+    """Pids of processes whose command line names ``directory`` (servers and
+    their forked BGSAVE/BGREWRITEAOF children, which share the command line)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(directory).encode() in cmdline and b"stores.pulsards" in cmdline \
+                and state != "Z":
+            pids.append(int(entry.name))
+    return pids
+
+
 @pytest.fixture
 def procs(tmp_path: Path) -> Iterator[list[Proc]]:
-    """Servers started by a test; every one is stopped at its end."""
+    """Servers started by a test; every one is stopped at its end, and no
+    process (server or child) may remain; the directory is removed."""
     started: list[Proc] = []
     yield started
     for proc in started:
         proc.stop(signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while _running_in(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)  # a child killed with its parent (PDEATHSIG) is on its way
+    assert _running_in(tmp_path) == []
+    shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 def start(procs: list[Proc], directory: Path, *flags: str) -> Proc:
@@ -391,6 +416,24 @@ def test_save_bgsave_and_restart(tmp_path: Path, procs: list[Proc]) -> None:
     assert again.stop() == 0
     third = start(procs, tmp_path, "--dbfilename", "snap.pdb")
     assert dump_all(third) == live
+
+
+def test_children_die_with_a_killed_server(tmp_path: Path, procs: list[Proc]) -> None:
+    proc = start(procs, tmp_path, "--appendonly", "yes")
+    c = proc.client()
+    pipe = c.pipeline(transaction=False)
+    for i in range(100):
+        pipe.mset({f"k{i}:{j}": "v" * 20 for j in range(1000)})
+    pipe.execute()
+    assert c.bgsave()
+    assert c.info("persistence")["rdb_bgsave_in_progress"] == 1
+    assert len(_running_in(tmp_path)) == 2  # the server and its child
+    proc.stop(signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while _running_in(tmp_path):
+        assert time.monotonic() < deadline, "the BGSAVE child outlived its server"
+        time.sleep(0.05)
+    assert not (tmp_path / "dump.pdb").exists()
 
 
 def test_aof_wins_over_the_snapshot(tmp_path: Path, procs: list[Proc]) -> None:
