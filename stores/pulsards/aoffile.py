@@ -26,7 +26,7 @@ import hiredis
 from .keyspace import Database
 from .zset import ZSet
 
-__all__ = ["AofError", "encode_command", "parse_aof", "propagate", "rewrite_commands"]
+__all__ = ["AofError", "AofReader", "encode_command", "parse_aof", "propagate", "rewrite_commands"]
 
 ITEMS_PER_COMMAND: Final = 64  # as Redis' AOF_REWRITE_ITEMS_PER_CMD
 
@@ -85,60 +85,77 @@ def _read_int(data: bytes, pos: int, prefix: int) -> tuple[int, int] | None:
     return value, end + 2
 
 
-def parse_aof(data: bytes) -> tuple[list[list[bytes]], int]:
-    """The complete commands of ``data`` and the offset where they end.
+class AofReader:
+    """Iterate over the complete commands of an AOF's bytes, one at a time.
 
-    A transaction whose ``EXEC`` is missing is left out, as a command cut short
-    is: the offset is then the start of its ``MULTI``.  ``AofError`` means the
-    bytes are damaged rather than cut short.
+    Replaying as the commands are parsed keeps the memory needed to load a
+    file close to its size.  After the iteration ``good`` is the offset where
+    the complete commands end: a transaction whose ``EXEC`` is missing is left
+    out, as a command cut short is, and ``good`` is then the start of its
+    ``MULTI``.  ``AofError`` means the bytes are damaged rather than cut short.
     """
-    commands: list[list[bytes]] = []
-    good = 0  # end of the last complete command outside a transaction
-    txn: list[list[bytes]] | None = None
-    pos = 0
-    n = len(data)
-    while pos < n:
-        head = _read_int(data, pos, 42)  # '*'
-        if head is None:
-            break
-        count, p = head
-        argv: list[bytes] = []
-        complete = True
-        for _ in range(count):
-            item = _read_int(data, p, 36)  # '$'
-            if item is None:
-                complete = False
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.good = 0  # end of the last complete command outside a transaction
+        self.count = 0  # commands yielded
+
+    def __iter__(self) -> Iterator[list[bytes]]:
+        data = self.data
+        txn: list[list[bytes]] | None = None
+        pos = 0
+        n = len(data)
+        while pos < n:
+            head = _read_int(data, pos, 42)  # '*'
+            if head is None:
                 break
-            size, p = item
-            if p + size + 2 > n:
-                complete = False
+            count, p = head
+            argv: list[bytes] = []
+            complete = True
+            for _ in range(count):
+                item = _read_int(data, p, 36)  # '$'
+                if item is None:
+                    complete = False
+                    break
+                size, p = item
+                if p + size + 2 > n:
+                    complete = False
+                    break
+                if data[p + size:p + size + 2] != b"\r\n":
+                    raise AofError(f"bulk string without CRLF at offset {p + size}")
+                argv.append(data[p:p + size])
+                p += size + 2
+            if not complete:
                 break
-            if data[p + size:p + size + 2] != b"\r\n":
-                raise AofError(f"bulk string without CRLF at offset {p + size}")
-            argv.append(data[p:p + size])
-            p += size + 2
-        if not complete:
-            break
-        pos = p
-        if not argv:
-            raise AofError(f"empty command at offset {pos}")
-        name = argv[0].upper()
-        if name == b"MULTI":
-            if txn is not None:
-                raise AofError("MULTI inside MULTI")
-            txn = []
-        elif name == b"EXEC":
-            if txn is None:
-                raise AofError("EXEC without MULTI")
-            commands += txn
-            txn = None
-            good = pos
-        elif txn is not None:
-            txn.append(argv)
-        else:
-            commands.append(argv)
-            good = pos
-    return commands, good
+            pos = p
+            if not argv:
+                raise AofError(f"empty command at offset {pos}")
+            name = argv[0].upper()
+            if name == b"MULTI":
+                if txn is not None:
+                    raise AofError("MULTI inside MULTI")
+                txn = []
+            elif name == b"EXEC":
+                if txn is None:
+                    raise AofError("EXEC without MULTI")
+                self.count += len(txn)
+                yield from txn
+                txn = None
+                self.good = pos
+            elif txn is not None:
+                txn.append(argv)
+            else:
+                self.count += 1
+                yield argv
+                self.good = pos
+
+
+def parse_aof(data: bytes) -> tuple[list[list[bytes]], int]:
+    """The complete commands of ``data`` and the offset where they end
+    (``AofReader`` at once)."""
+    reader = AofReader(data)
+    commands = list(reader)
+    return commands, reader.good
 
 
 # ------------------------------------------------------------------ rewrite

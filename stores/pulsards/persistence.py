@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .aof import AppendOnlyFile, _fsync_dir
-from .aoffile import AofError, parse_aof, rewrite_commands
+from .aoffile import AofError, AofReader, rewrite_commands
 from .keyspace import Database, now_ms
 from .snapshot import Entry, SnapshotError, decode_snapshot, encode_snapshot
 
@@ -117,32 +117,22 @@ class Persistence:
         started = time.monotonic()
         with open(path, "rb") as f:
             data = f.read()
-        try:
-            commands, good = parse_aof(data)
-        except AofError as exc:
-            raise LoadError(f"Bad file format reading the append only file {path}: {exc}"
-                            ) from None
-        if good < len(data):
-            log.warning("!!! Warning: short read while loading the AOF file %s!!!", path)
-            log.warning("AOF %s loaded anyway because aof-load-truncated is enabled: "
-                        "%d bytes of an incomplete command at the end removed (file "
-                        "truncated to %d bytes)", path, len(data) - good, good)
-            os.truncate(path, good)
         server = self.server
         client = Client(server)
         client.locked = False
         client.in_exec = True  # a blocking command must not block here
         dispatch = server.dispatch
         dbs = server.keyspace.dbs
+        reader = AofReader(data)
         for db in dbs:
             db.loading = True
         try:
-            for argv in commands:
+            for argv in reader:
                 name = argv[0].upper()
                 if name == b"SELECT":
                     index = int(argv[1]) if len(argv) == 2 and argv[1].isdigit() else -1
                     if not 0 <= index < len(dbs):
-                        raise LoadError(f"AOF {path} selects database {index}, "
+                        raise LoadError(f"AOF {path} selects database {argv[1:]!r}, "
                                         f"but there are {len(dbs)} (see databases)")
                     client.select(index)
                     continue
@@ -152,11 +142,23 @@ class Persistence:
                 reply = client.execute(argv)
                 if reply[:1] == b"-":
                     log.debug("AOF command %r answered %r", argv[0], reply)
+        except AofError as exc:
+            raise LoadError(f"Bad file format reading the append only file {path}: {exc}"
+                            ) from None
         finally:
             for db in dbs:
                 db.loading = False
+        good = reader.good
+        if good < len(data):
+            # The file was cut short (a crash inside a write(), a full disk):
+            # as Redis with aof-load-truncated yes, keep what is complete.
+            log.warning("!!! Warning: short read while loading the AOF file %s!!!", path)
+            log.warning("AOF %s loaded anyway because aof-load-truncated is enabled: "
+                        "%d bytes of an incomplete command at the end removed (file "
+                        "truncated to %d bytes)", path, len(data) - good, good)
+            os.truncate(path, good)
         log.info("DB loaded from append only file %s: %d commands in %.3f seconds",
-                 path, len(commands), time.monotonic() - started)
+                 path, reader.count, time.monotonic() - started)
 
     def load_snapshot(self, path: str) -> None:
         started = time.monotonic()
