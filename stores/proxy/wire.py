@@ -19,7 +19,10 @@ __all__ = ["pack_replies", "unpack_replies"]
 def pack_replies(replies: list[Any]) -> list[Any]:
     """``[data, errors]`` for a list of raw replies."""
     errors: list[list[Any]] = []
-    return [_strip(replies, [], errors), errors]
+    for value in replies:
+        if isinstance(value, Exception | list):
+            return [_strip(replies, [], errors), errors]
+    return [replies, errors]  # flat and error-free, the common case: no copy
 
 
 def _strip(value: Any, path: list[int], errors: list[list[Any]]) -> Any:
