@@ -26,6 +26,7 @@ from typing import Any
 
 from actors import Actor, Connection, current_connection, expose
 
+from ..redis.connection import Connection as RedisConnection
 from ..redis.store import RedisStore, Session, _spec_of
 from ..store import create_store
 from .wire import pack_replies
@@ -47,6 +48,8 @@ class StoreActor(Actor):
         self._session_ids = itertools.count(1)
         self._subscribers: dict[tuple[str, str], set[Subscriber]] = defaultdict(set)
         self._watched: set[Connection] = set()
+        # Redis connections busy with a caller's blocking command, by caller.
+        self._blocked: dict[Connection, set[RedisConnection]] = {}
         self._pubsub: Any = None
         self._pubsub_lock = asyncio.Lock()
         # Coalescing, measured: commands received, and the loop iterations
@@ -90,10 +93,25 @@ class StoreActor(Actor):
     def execute(self, args: list[Any], timeout: float | None = None) -> Any:
         """Run one (namespaced) command; its raw reply."""
         store = self._store()
+        spec = _spec_of(args)
+        if spec is not None and spec.blocking:
+            return self._blocking(self._caller(), args)
         if not self._batch:
             asyncio.get_running_loop().call_soon(self._batch_done)
         self._batch += 1
-        return store._transmit(_spec_of(args), args, timeout)
+        return store._transmit(spec, args, timeout)
+
+    async def _blocking(self, caller: Connection, args: list[Any]) -> Any:
+        # On a connection of its own, closed if the caller goes away first:
+        # then Redis drops the waiting pop instead of handing an element to
+        # a caller that can no longer receive it.
+        async with self._store().pool.acquire() as conn:
+            held = self._blocked.setdefault(caller, set())
+            held.add(conn)
+            try:
+                return await conn.execute(args)
+            finally:
+                held.discard(conn)
 
     def _batch_done(self) -> None:
         self._commands += self._batch
@@ -242,6 +260,8 @@ class StoreActor(Actor):
     # --------------------------------------------------------------- cleanup
     def _caller_gone(self, conn: Connection) -> None:
         self._watched.discard(conn)
+        for redis_conn in self._blocked.pop(conn, ()):
+            redis_conn.close()
         for key in [k for k in self._sessions if k[0] is conn]:
             self.create_task(self._sessions.pop(key).close(), name="session-close")
         for kind in ("channel", "pattern"):

@@ -186,3 +186,22 @@ async def test_a_worker_that_leaves_releases_what_it_held(
 
 async def _subscriptions(store_actor: actors.ActorProxy, n: int) -> bool:
     return bool((await store_actor.call("stats"))["subscriptions"] == n)
+
+
+async def test_blocking_pop_of_a_killed_worker_takes_nothing(
+        tree: arbiter.Arbiter, proxy_url: str, redis_py: Any, client_name: str) -> None:
+    """The store actor drops a dead worker's BLPOP: a later push stays in the list."""
+    [worker] = await spawn_workers(1)
+    waiting = asyncio.ensure_future(worker.call("execute", proxy_url, "BLPOP", "jobs", 0))
+    await until(lambda: any(c["cmd"] == "blpop" for c in client_list(redis_py, client_name)),
+                what="the worker's BLPOP waiting in Redis")
+    pid = (await worker.call("info"))["pid"]
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(ConnectionError):
+        await asyncio.wait_for(waiting, 5)
+    await until(lambda: not any(c["cmd"] == "blpop"
+                                for c in client_list(redis_py, client_name)),
+                what="the orphaned BLPOP dropped")
+    redis_py.rpush("jobs", "precious")
+    await asyncio.sleep(0.1)
+    assert redis_py.lrange("jobs", 0, -1) == [b"precious"]
