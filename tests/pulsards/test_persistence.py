@@ -513,9 +513,12 @@ def test_snapshot_round_trip(dbs: dict[int, dict[bytes, tuple[Any, int | None]]]
         decode_snapshot(bytes(flipped))
 
 
+_ANY_COMMAND = st.lists(st.binary(max_size=12), min_size=1, max_size=5).filter(
+    lambda argv: argv[0].upper() not in (b"MULTI", b"EXEC"))
+
+
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.lists(st.binary(max_size=12), min_size=1, max_size=5), max_size=10),
-       st.data())
+@given(st.lists(_ANY_COMMAND, max_size=10), st.data())
 def test_aof_parse_round_trip_and_any_cut(commands: list[list[bytes]], data: Any) -> None:
     encoded = [encode_command(c) for c in commands]
     whole = b"".join(encoded)
@@ -528,6 +531,31 @@ def test_aof_parse_round_trip_and_any_cut(commands: list[list[bytes]], data: Any
     complete = sum(1 for end in ends if end <= cut)
     assert parsed == commands[:complete]
     assert good == (ends[complete - 1] if complete else 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.lists(_ANY_COMMAND, min_size=1, max_size=3)),
+                max_size=6), st.data())
+def test_aof_cut_inside_a_transaction_drops_all_of_it(
+        groups: list[tuple[bool, list[list[bytes]]]], data: Any) -> None:
+    units: list[tuple[bytes, list[list[bytes]]]] = []  # (bytes, commands) loaded together
+    for in_txn, argvs in groups:
+        if in_txn:
+            block = [[b"MULTI"], *argvs, [b"EXEC"]]
+            units.append((b"".join(encode_command(a) for a in block), argvs))
+        else:
+            units += [(encode_command(a), [a]) for a in argvs]
+    whole = b"".join(raw for raw, _ in units)
+    cut = data.draw(st.integers(0, len(whole)))
+    expected: list[list[bytes]] = []
+    end = pos = 0
+    for raw, argvs in units:
+        if pos + len(raw) > cut:
+            break
+        pos += len(raw)
+        expected += argvs
+        end = pos
+    assert parse_aof(whole[:cut]) == (expected, end)
 
 
 def test_aof_parse_rejects_garbage() -> None:
