@@ -186,22 +186,28 @@ class AppendOnlyFile:
     def flush(self) -> None:
         """Write the buffer (fsync with ``always``), then send the deferred replies."""
         self.scheduled = False
+        ok = True
         if self.buf:
             data = b"".join(self.buf)
             self.buf = []
-            self._write(data)
+            ok = self._write(data)
         deferred, self.deferred = self.deferred, []
         for client, reply in deferred:
             transport = client.transport
-            if transport is not None and not client.closed:
-                transport.write(reply)
-                if client.closing:
-                    transport.close()
+            if transport is None or client.closed:
+                continue
+            if not ok:  # never acknowledge what is not in the file
+                client.abort()
+                continue
+            transport.write(reply)
+            if client.closing:
+                transport.close()
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes) -> bool:
+        """Append ``data`` (and fsync with ``always``); False when that failed."""
         fd = self.fd
         if fd is None:
-            return
+            return True
         try:
             view = memoryview(data)
             while view:
@@ -221,6 +227,8 @@ class AppendOnlyFile:
             log.critical("can't write to the append only file %s: %s; shutting down",
                          self.path, exc)
             self.server.request_stop()
+            return False
+        return True
 
     def cron(self) -> None:
         """``everysec``: start a background fsync when the last is a second old."""

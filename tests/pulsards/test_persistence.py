@@ -648,3 +648,25 @@ async def test_replaying_the_aof_rebuilds_the_data(commands: list[tuple[bytes, .
                      for db in live]
         assert _state(third) == unexpired
         third.persistence.shutdown()
+
+
+async def test_a_failed_append_acknowledges_nothing(tmp_path: Path) -> None:
+    import asyncio
+
+    from stores.pulsards.config import Config
+    from stores.pulsards.server import Server
+
+    server = Server(Config(port=0, dir=str(tmp_path), appendonly="yes", appendfsync="always"))
+    await server.start()
+    try:
+        aof = server.aof
+        assert aof is not None and aof.fd is not None
+        os.close(aof.fd)
+        aof.fd = os.open("/dev/full", os.O_WRONLY)  # every write fails: ENOSPC
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(encode_command([b"SET", b"k", b"v"]))
+        assert await asyncio.wait_for(reader.read(100), 5) == b""  # closed, no +OK
+        writer.close()
+        await asyncio.wait_for(server.serve_forever(), 5)  # the server stopped itself
+    finally:
+        await server.stop()
