@@ -75,6 +75,7 @@ class Persistence:
         self.aof_rewrites = 0
         self.last_rewrite_ok = True
         self.last_rewrite_secs = -1
+        self.rewrite_failed_at = 0.0  # monotonic time of the last failed rewrite
         self.loading = False
 
     # ----------------------------------------------------------------- paths
@@ -251,6 +252,7 @@ class Persistence:
                 self._fork("aof", self.aof_path())
             except OSError as exc:  # fork failed (memory, process limits)
                 self.last_rewrite_ok = False
+                self.rewrite_failed_at = time.monotonic()
                 log.warning("Can't rewrite append only file in background: fork: %s", exc)
 
     def _fork(self, kind: str, path: str) -> None:
@@ -293,9 +295,19 @@ class Persistence:
             self._start_scheduled()
         if self.child is None and self.bgsave_scheduled:
             self.bgsave_scheduled = False
-            self.bgsave()
-        if self.aof is not None:
-            self.aof.cron()
+            try:
+                self.bgsave()
+            except OSError as exc:
+                self.last_bgsave_ok = False
+                log.warning("Can't save in background: fork: %s", exc)
+        aof = self.aof
+        if aof is not None:
+            aof.cron()
+            # CONFIG SET appendonly yes whose first rewrite failed: try again
+            # (every 5 s), as Redis retries while its AOF waits for a rewrite.
+            if (aof.fd is None and self.child is None and not self.rewrite_scheduled
+                    and time.monotonic() - self.rewrite_failed_at > 5):
+                self.bgrewriteaof()
 
     def _child_done(self, child: Child, ok: bool) -> None:
         secs = int(time.monotonic() - child.started)
@@ -326,6 +338,7 @@ class Persistence:
             log.info("Background AOF rewrite finished successfully")
         except OSError as exc:
             self.last_rewrite_ok = False
+            self.rewrite_failed_at = time.monotonic()
             if aof is not None:
                 aof.abort_rewrite()
             _unlink(child.temp)
