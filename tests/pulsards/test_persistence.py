@@ -246,7 +246,10 @@ def test_everysec_and_no(tmp_path: Path, procs: list[Proc], mode: str) -> None:
     again = start(procs, tmp_path, "--appendonly", "yes", "--appendfsync", mode)
     assert again.client().dbsize() == 200
     assert again.client().info("persistence")["aof_enabled"] == 1
-    assert again.stop() == 0  # SIGTERM: fsync, exit 0
+    again.client().set("last", "1")
+    # SIGTERM or Ctrl-C (SIGINT): fsync, exit 0.
+    assert again.stop(signal.SIGTERM if mode == "everysec" else signal.SIGINT) == 0
+    assert b"$4\r\nlast\r\n" in (tmp_path / "appendonly.aof").read_bytes()
 
 
 def test_aof_holds_deterministic_commands(tmp_path: Path, procs: list[Proc]) -> None:
