@@ -38,25 +38,25 @@ class AofError(ValueError):
 def encode_command(argv: list[bytes]) -> bytes:
     """``[b"SET", b"k", b"v"]`` -> ``*3\r\n$3\r\nSET\r\n...``.
 
-    The usual shapes (2 to 4 arguments) are one ``%`` with a ready format:
-    this runs for every write when the AOF is on.
+    This runs for every write when the AOF is on: the headers of short
+    arguments come from a table and one ``join`` builds the command (bytes
+    ``%`` formatting is slower).
     """
-    n = len(argv)
-    if n == 3:
+    hdr = _HEADERS
+    if len(argv) == 3:  # SET k v, SADD k m, LPUSH k v...: the usual shape
         a, b, c = argv
-        return _FMT3 % (len(a), a, len(b), b, len(c), c)
-    if n == 2:
-        a, b = argv
-        return _FMT2 % (len(a), a, len(b), b)
-    if n == 4:
-        a, b, c, d = argv
-        return _FMT4 % (len(a), a, len(b), b, len(c), c, len(d), d)
-    return b"*%d\r\n%b" % (n, b"".join([b"$%d\r\n%b\r\n" % (len(x), x) for x in argv]))
+        la, lb, lc = len(a), len(b), len(c)
+        if la < 1024 and lb < 1024 and lc < 1024:
+            return b"".join((b"*3\r\n", hdr[la], a, b"\r\n", hdr[lb], b, b"\r\n",
+                             hdr[lc], c, b"\r\n"))
+    parts = [b"*%d\r\n" % len(argv)]
+    for arg in argv:
+        size = len(arg)
+        parts += (hdr[size] if size < 1024 else b"$%d\r\n" % size, arg, b"\r\n")
+    return b"".join(parts)
 
 
-_FMT2: Final = b"*2\r\n" + b"$%d\r\n%b\r\n" * 2
-_FMT3: Final = b"*3\r\n" + b"$%d\r\n%b\r\n" * 3
-_FMT4: Final = b"*4\r\n" + b"$%d\r\n%b\r\n" * 4
+_HEADERS: Final = [b"$%d\r\n" % n for n in range(1024)]
 
 
 MULTI: Final = encode_command([b"MULTI"])
