@@ -90,18 +90,14 @@ async def test_other_urls_are_plain_create_store() -> None:
 
 @pytest.mark.processes
 @pytest.mark.timeout(40)
-async def test_bad_server_option_is_a_clear_error(tree: arbiter.Arbiter) -> None:
+async def test_bad_server_option_is_a_clear_error(tree: arbiter.Arbiter, tmp_path: Any) -> None:
     with pytest.raises(InvalidURL, match="databases='many' is not a number"):
         await start_store(tree, "pulsar://127.0.0.1:0?databases=many")
     assert pulsards_children(tree) == []
     with pytest.raises(InvalidURL, match="appendfsync='sometimes'"):
         await start_store(tree, "pulsar://127.0.0.1:0?appendfsync=sometimes")
     assert pulsards_children(tree) == []
-
-
-@pytest.mark.processes
-@pytest.mark.timeout(40)
-async def test_persistence_options_pass_through(tree: arbiter.Arbiter, tmp_path: Any) -> None:
+    # The persistence options pass through to the server (no longer refused).
     store = await start_store(tree, f"pulsar://127.0.0.1:0?appendonly=yes&dir={tmp_path}")
     assert await store.execute("CONFIG", "GET", "appendonly") == [b"appendonly", b"yes"]
     await store.client().set("kept", "1")
