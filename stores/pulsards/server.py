@@ -222,11 +222,14 @@ class Server:
         while ready:
             db, key = ready.pop(0)
             queue = self.blocking.get((db.index, key))
-            while queue:
-                waiter = queue[0]
+            for waiter in list(queue or ()):
+                if key not in db.data:
+                    break  # emptied: the others wait for the next push
                 reply = waiter.serve(db, key)
                 if reply is None:
-                    break
+                    # A waiter of another kind (BLPOP behind a BZPOPMIN on a
+                    # sorted set): skip it, as Redis does, and serve the rest.
+                    continue
                 self._remove_waiter(waiter)
                 if self.aof is not None:
                     self.aof.served(waiter, reply)  # in the file before the reply

@@ -391,3 +391,19 @@ def test_zset_bulk_build_lex_positions_and_picks(ids: list[int], probes: list[in
         expected = sorted((s, m) for m, s in model.items())
         assert list(zs) == expected
         assert [zs.rank(m) for _, m in expected] == list(range(len(expected)))
+
+
+async def test_a_waiter_of_another_kind_is_skipped(either: tuple[str, int]) -> None:
+    """BZPOPMIN blocked first, BLPOP second on one key: a push serves the BLPOP."""
+    clients = await _clients(either, 3)
+    admin, zwaiter, lwaiter = clients
+    try:
+        zpop = asyncio.ensure_future(zwaiter.execute_command("BZPOPMIN", "k", "2"))
+        await _blocked_count(admin, 1)
+        lpop = asyncio.ensure_future(lwaiter.execute_command("BLPOP", "k", "5"))
+        await _blocked_count(admin, 2)
+        await admin.execute_command("RPUSH", "k", "v")
+        assert list(await asyncio.wait_for(lpop, 5)) == [b"k", b"v"]
+        assert await asyncio.wait_for(zpop, 5) is None  # it timed out, untouched
+    finally:
+        await _close(clients)
