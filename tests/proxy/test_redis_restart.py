@@ -18,6 +18,7 @@ from proxy_testlib import until
 
 import arbiter
 import stores
+from actors.process import set_pdeathsig
 from stores import create_store
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
@@ -36,7 +37,7 @@ class RedisServer:
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no", "--dir", self.workdir],
-            stdout=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, preexec_fn=set_pdeathsig)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:

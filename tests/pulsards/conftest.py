@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
+from actors.process import set_pdeathsig
+
 AGREE_DB = 12
 
 
@@ -51,6 +53,7 @@ def start_pulsards(*flags: str) -> ServerProcess:
         [sys.executable, "-m", "stores.pulsards", "--port", "0", "--loglevel", "warning",
          *flags],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        preexec_fn=set_pdeathsig,  # a killed test run leaves no server behind
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()  # "pulsards ready port=N"
