@@ -16,9 +16,8 @@ Rules of the pool:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from ..errors import PoolTimeout
 from .connection import Connection, ConnectionSettings, open_connection
@@ -85,34 +84,26 @@ class Pool:
 
     # -------------------------------------------------------------- exclusive
     @asynccontextmanager
-    async def acquire(self, on_push: Callable[[Any], None] | None = None
-                      ) -> AsyncIterator[Connection]:
-        """A connection for the caller alone, returned to the pool after.
-
-        With ``on_push`` a new connection is always opened (a subscriber keeps
-        its callback) and closed on release.
-        """
-        conn = await self._take(on_push)
+    async def acquire(self) -> AsyncIterator[Connection]:
+        """A connection for the caller alone, returned to the pool after."""
+        conn = await self._take()
         try:
             yield conn
         finally:
-            await self._give_back(conn, keep=on_push is None)
+            await self._give_back(conn)
 
-    async def _take(self, on_push: Callable[[Any], None] | None = None) -> Connection:
+    async def _take(self) -> Connection:
         cond = self._condition()
         async with cond:
             try:
                 async with asyncio.timeout(self.wait_timeout):
                     while True:
-                        while on_push is None and self._idle:
+                        while self._idle:
                             conn = self._idle.pop()
                             if not conn.closed and conn.pending == 0:
                                 self._in_use.add(conn)
                                 return conn
                         if self.in_use < self.size:
-                            if on_push is None or not self._idle:
-                                break
-                            self._idle.pop().close()  # make room for a subscriber
                             break
                         await cond.wait()
             except TimeoutError:
@@ -122,7 +113,7 @@ class Pool:
                 ) from None
             self._opening += 1
         try:
-            conn = await open_connection(self.settings, on_push)
+            conn = await open_connection(self.settings)
         except BaseException:
             self._opening -= 1
             async with cond:
@@ -132,9 +123,9 @@ class Pool:
         self._in_use.add(conn)
         return conn
 
-    async def _give_back(self, conn: Connection, keep: bool) -> None:
+    async def _give_back(self, conn: Connection) -> None:
         self._in_use.discard(conn)
-        if keep and not conn.closed and conn.pending == 0:
+        if not conn.closed and conn.pending == 0:
             self._idle.append(conn)
         else:
             conn.close()
