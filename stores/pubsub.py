@@ -16,9 +16,12 @@ import fnmatch
 import inspect
 import json
 import logging
+import random
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
+
+from .errors import StoreError
 
 if TYPE_CHECKING:
     from .store import RemoteStore
@@ -74,9 +77,17 @@ class PubSub:
     ``decode(data)`` applied to received messages.
     """
 
+    #: Longest wait between two reconnect attempts, in seconds.
+    max_backoff: float = 5.0
+
     def __init__(self, store: RemoteStore, protocol: Any = None) -> None:
         self.store = store
         self.protocol = protocol
+        # What to subscribe to again after a reconnect.
+        self._channels: set[str] = set()
+        self._patterns: set[str] = set()
+        self._reconnector: asyncio.Task[None] | None = None
+        self._closed = False
         # A tuple, rebuilt on change: broadcast iterates it with no copy per message.
         self._clients: tuple[PubSubClient, ...] = ()
         self._status: list[StatusListener] = []
@@ -130,6 +141,50 @@ class PubSub:
                 yield message
         finally:
             self._queues.remove(queue)
+
+    # ---------------------------------------------------------------- failover
+    def connection_lost(self, where: str) -> None:
+        """The subscriber connection is gone: tell listeners, reconnect in the background.
+
+        One ``connection_lost`` per failover, however often it is called while
+        a reconnect runs.
+        """
+        if self._closed or not (self._channels or self._patterns):
+            return
+        if self._reconnector is not None and not self._reconnector.done():
+            return
+        logger.warning("%s lost; resubscribing %d channel(s) and %d pattern(s)",
+                       where, len(self._channels), len(self._patterns))
+        self.notify_status("connection_lost", {"channels": len(self._channels),
+                                               "patterns": len(self._patterns)})
+        self._reconnector = asyncio.ensure_future(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        delay, attempt = 0.05, 0
+        while not self._closed:
+            attempt += 1
+            try:
+                await self.resubscribe()
+            except (OSError, StoreError, KeyError) as exc:
+                logger.info("resubscribe attempt %d failed: %s", attempt, exc)
+                await asyncio.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, self.max_backoff)
+                continue
+            logger.warning("resubscribed after %d attempt(s): %d channel(s), %d pattern(s)",
+                           attempt, len(self._channels), len(self._patterns))
+            self.notify_status("reconnected", {"attempts": attempt,
+                                               "channels": len(self._channels),
+                                               "patterns": len(self._patterns)})
+            return
+
+    async def resubscribe(self) -> None:
+        """Reconnect and subscribe again to every channel and pattern (one attempt)."""
+        raise NotImplementedError
+
+    def _stop_reconnecting(self) -> None:
+        self._closed = True
+        if self._reconnector is not None:
+            self._reconnector.cancel()
 
     def _end_iterators(self) -> None:
         for queue in self._queues:

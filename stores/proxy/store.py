@@ -22,7 +22,6 @@ import functools
 import hashlib
 import itertools
 import logging
-import random
 import re
 import weakref
 from collections.abc import Awaitable, Sequence
@@ -296,11 +295,7 @@ class ProxyPubSub(PubSub):
         self.store: ProxyStore = store
         self.handle = next(_handles)
         self.max_backoff = max_backoff
-        self._channels: set[str] = set()
-        self._patterns: set[str] = set()
         self._watching: Any = None
-        self._reconnector: asyncio.Task[None] | None = None
-        self._closed = False
         _pubsubs[self.handle] = self
 
     # -------------------------------------------------------------- publishing
@@ -370,52 +365,24 @@ class ProxyPubSub(PubSub):
             conn.add_close_callback(self._on_lost)
 
     def _on_lost(self, conn: Any) -> None:
-        if conn is not self._watching or self._closed:
+        if conn is not self._watching:
             return
         self._watching = None
-        if not (self._channels or self._patterns):
-            return
-        if self._reconnector is not None and not self._reconnector.done():
-            # Lost again while reconnecting (the attempt used a connection whose
-            # end was not read yet): that attempt fails and retries; one
-            # connection_lost per failover.
-            return
-        logger.warning("store actor connection lost; resubscribing %d channel(s), "
-                       "%d pattern(s)", len(self._channels), len(self._patterns))
-        self.notify_status("connection_lost", {"channels": len(self._channels),
-                                               "patterns": len(self._patterns)})
-        if self._reconnector is None or self._reconnector.done():
-            self._reconnector = asyncio.ensure_future(self._reconnect())
+        self.connection_lost("store actor connection")
 
-    async def _reconnect(self) -> None:
-        delay, attempt = 0.05, 0
-        while not self._closed:
-            attempt += 1
-            try:
-                await self._watch()
-                if self._channels:
-                    await self.store._call("subscribe", self.handle, "channel",
-                                           self._wire(sorted(self._channels)))
-                if self._patterns:
-                    await self.store._call("subscribe", self.handle, "pattern",
-                                           self._wire(sorted(self._patterns)))
-            except (OSError, StoreError, KeyError) as exc:
-                logger.info("resubscribe attempt %d failed: %s", attempt, exc)
-                await asyncio.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, self.max_backoff)
-                continue
-            logger.warning("resubscribed through the store actor after %d attempt(s)", attempt)
-            self.notify_status("reconnected", {"attempts": attempt,
-                                               "channels": len(self._channels),
-                                               "patterns": len(self._patterns)})
-            return
+    async def resubscribe(self) -> None:
+        await self._watch()
+        if self._channels:
+            await self.store._call("subscribe", self.handle, "channel",
+                                   self._wire(sorted(self._channels)))
+        if self._patterns:
+            await self.store._call("subscribe", self.handle, "pattern",
+                                   self._wire(sorted(self._patterns)))
 
     async def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
-        if self._reconnector is not None:
-            self._reconnector.cancel()
+        self._stop_reconnecting()
         for kind, names in (("channel", self._channels), ("pattern", self._patterns)):
             if names:
                 # A gone actor holds nothing any more.

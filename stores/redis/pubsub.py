@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -50,11 +49,7 @@ class RedisPubSub(PubSub):
         self.max_backoff = max_backoff
         self._conn: Connection | None = None
         self._connecting: asyncio.Future[Connection] | None = None
-        self._channels: set[str] = set()
-        self._patterns: set[str] = set()
         self._confirms: dict[tuple[str, str], list[asyncio.Future[None]]] = {}
-        self._reconnector: asyncio.Task[None] | None = None
-        self._closed = False
 
     # ------------------------------------------------------------ publishing
     async def publish(self, channel: Any, message: Any) -> int:
@@ -150,36 +145,14 @@ class RedisPubSub(PubSub):
                 if not future.done():
                     future.set_exception(error)
         self._confirms.clear()
-        if self._closed or not (self._channels or self._patterns):
-            return
-        logger.warning("pubsub connection to %s lost; reconnecting", self.store._redacted_dns())
-        self.notify_status("connection_lost", {"channels": len(self._channels),
-                                               "patterns": len(self._patterns)})
-        if self._reconnector is None or self._reconnector.done():
-            self._reconnector = asyncio.ensure_future(self._reconnect())
+        self.connection_lost(f"pubsub connection to {self.store._redacted_dns()}")
 
-    async def _reconnect(self) -> None:
-        delay, attempt = 0.05, 0
-        while not self._closed:
-            attempt += 1
-            try:
-                conn = await self._connection()
-                if self._channels:
-                    await self._write(conn, "subscribe", sorted(self._channels))
-                if self._patterns:
-                    await self._write(conn, "psubscribe", sorted(self._patterns))
-            except (OSError, StoreError) as exc:
-                logger.info("pubsub reconnect attempt %d failed: %s", attempt, exc)
-                await asyncio.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, self.max_backoff)
-                continue
-            logger.warning("pubsub reconnected after %d attempt(s); resubscribed %d channel(s) "
-                           "and %d pattern(s)", attempt, len(self._channels),
-                           len(self._patterns))
-            self.notify_status("reconnected", {"attempts": attempt,
-                                               "channels": len(self._channels),
-                                               "patterns": len(self._patterns)})
-            return
+    async def resubscribe(self) -> None:
+        conn = await self._connection()
+        if self._channels:
+            await self._write(conn, "subscribe", sorted(self._channels))
+        if self._patterns:
+            await self._write(conn, "psubscribe", sorted(self._patterns))
 
     # ---------------------------------------------------------------- events
     def _on_event(self, reply: Any) -> None:
@@ -211,11 +184,9 @@ class RedisPubSub(PubSub):
 
     # ----------------------------------------------------------------- close
     async def close(self) -> None:
-        self._closed = True
+        self._stop_reconnecting()
         self._channels.clear()
         self._patterns.clear()
-        if self._reconnector is not None:
-            self._reconnector.cancel()
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
