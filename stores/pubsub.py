@@ -11,6 +11,7 @@ registered for ``(channel, event pattern)`` receive ``(channel, event, data)``.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import fnmatch
 import inspect
@@ -26,7 +27,8 @@ from .errors import StoreError
 if TYPE_CHECKING:
     from .store import RemoteStore
 
-__all__ = ["Channels", "JsonProtocol", "Message", "PubSub", "PubSubClient", "StatusListener"]
+__all__ = ["Channels", "JsonProtocol", "Message", "PubSub", "PubSubClient", "Resubscribing",
+           "StatusListener"]
 
 logger = logging.getLogger("stores.pubsub")
 
@@ -77,16 +79,12 @@ class PubSub:
     ``decode(data)`` applied to received messages.
     """
 
-    #: Longest wait between two reconnect attempts, in seconds.
-    max_backoff: float = 5.0
-
     def __init__(self, store: RemoteStore, protocol: Any = None) -> None:
         self.store = store
         self.protocol = protocol
-        # What to subscribe to again after a reconnect.
+        # Subscriptions, kept to subscribe again after a reconnect.
         self._channels: set[str] = set()
         self._patterns: set[str] = set()
-        self._reconnector: asyncio.Task[None] | None = None
         self._closed = False
         # A tuple, rebuilt on change: broadcast iterates it with no copy per message.
         self._clients: tuple[PubSubClient, ...] = ()
@@ -142,7 +140,49 @@ class PubSub:
         finally:
             self._queues.remove(queue)
 
-    # ---------------------------------------------------------------- failover
+    def _end_iterators(self) -> None:
+        for queue in self._queues:
+            queue.put_nowait(None)
+
+    # ------------------------------------------------- implemented by stores
+    async def publish(self, channel: Any, message: Any) -> int:
+        """Publish ``message`` on ``channel``; return how many received it."""
+        raise NotImplementedError
+
+    async def count(self, *channels: Any) -> dict[Any, int]:
+        """Number of subscribers of each of ``channels``."""
+        raise NotImplementedError
+
+    async def channels(self, pattern: Any = None) -> list[Any]:
+        """Channels with at least one subscriber (matching ``pattern``)."""
+        raise NotImplementedError
+
+    async def subscribe(self, channel: Any, *channels: Any) -> None:
+        raise NotImplementedError
+
+    async def unsubscribe(self, *channels: Any) -> None:
+        raise NotImplementedError
+
+    async def psubscribe(self, pattern: Any, *patterns: Any) -> None:
+        raise NotImplementedError
+
+    async def punsubscribe(self, *patterns: Any) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Unsubscribe from everything and close the connection."""
+        raise NotImplementedError
+
+
+class Resubscribing(PubSub, abc.ABC):
+    """A ``PubSub`` whose connection can drop: it reconnects with backoff and
+    subscribes again, telling status listeners (``connection_lost`` then
+    ``reconnected``).  Subclasses say how, in ``resubscribe``."""
+
+    #: Longest wait between two reconnect attempts, in seconds.
+    max_backoff: float = 5.0
+    _reconnector: asyncio.Task[None] | None = None
+
     def connection_lost(self, where: str) -> None:
         """The subscriber connection is gone: tell listeners, reconnect in the background.
 
@@ -177,47 +217,15 @@ class PubSub:
                                                "patterns": len(self._patterns)})
             return
 
+    @abc.abstractmethod
     async def resubscribe(self) -> None:
         """Reconnect and subscribe again to every channel and pattern (one attempt)."""
-        raise NotImplementedError
 
     def _stop_reconnecting(self) -> None:
         self._closed = True
         if self._reconnector is not None:
             self._reconnector.cancel()
 
-    def _end_iterators(self) -> None:
-        for queue in self._queues:
-            queue.put_nowait(None)
-
-    # ------------------------------------------------- implemented by stores
-    async def publish(self, channel: Any, message: Any) -> int:
-        """Publish ``message`` on ``channel``; return how many received it."""
-        raise NotImplementedError
-
-    async def count(self, *channels: Any) -> dict[Any, int]:
-        """Number of subscribers of each of ``channels``."""
-        raise NotImplementedError
-
-    async def channels(self, pattern: Any = None) -> list[Any]:
-        """Channels with at least one subscriber (matching ``pattern``)."""
-        raise NotImplementedError
-
-    async def subscribe(self, channel: Any, *channels: Any) -> None:
-        raise NotImplementedError
-
-    async def unsubscribe(self, *channels: Any) -> None:
-        raise NotImplementedError
-
-    async def psubscribe(self, pattern: Any, *patterns: Any) -> None:
-        raise NotImplementedError
-
-    async def punsubscribe(self, *patterns: Any) -> None:
-        raise NotImplementedError
-
-    async def close(self) -> None:
-        """Unsubscribe from everything and close the connection."""
-        raise NotImplementedError
 
 
 def _text(value: Any) -> str:

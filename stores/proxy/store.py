@@ -31,7 +31,7 @@ import actors
 from actors import ActorProxy, ConnectionLost
 
 from ..errors import ConnectionError, StoreError, TimeoutError
-from ..pubsub import PubSub
+from ..pubsub import Resubscribing
 from ..redis.commands import CommandSpec
 from ..redis.resp import _bad_type
 from ..redis.store import RedisStore, Session
@@ -279,7 +279,7 @@ def _dispatch_status(handle: int, event: str, info: dict[str, Any]) -> None:
         pubsub.notify_status(event, dict(info, source="redis"))
 
 
-class ProxyPubSub(PubSub):
+class ProxyPubSub(Resubscribing):
     """Subscriptions held by the store actor; messages arrive as notifications.
 
     When the store actor goes away, it reconnects to the restarted actor with

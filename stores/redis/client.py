@@ -10,6 +10,7 @@ sending; ``await pipe.commit()`` sends them all in one write.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -58,11 +59,12 @@ def _upper(arg: Any) -> str:
     return str(arg).upper() if isinstance(arg, str) else ""
 
 
-class _Commands:
+class _Commands(abc.ABC):
     """Base of classes whose methods are generated from ``METHODS``."""
 
+    @abc.abstractmethod
     def _command(self, spec: CommandSpec, args: tuple[Any, ...]) -> Any:
-        raise NotImplementedError  # every generated class defines it
+        """Run (or queue) the command ``args`` described by ``spec``."""
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         raise AttributeError(

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConnectionError, StoreError
-from ..pubsub import PubSub
+from ..pubsub import Resubscribing
 from .connection import Connection, open_connection
 from .resp import encode_command
 
@@ -39,7 +39,7 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-class RedisPubSub(PubSub):
+class RedisPubSub(Resubscribing):
     """Publish/subscribe over a Redis (or pulsards) server."""
 
     def __init__(self, store: RedisStore, protocol: Any = None,
