@@ -13,11 +13,10 @@ from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from polling import TEST_DB
 
 from stores import create_store
 from stores.redis import RedisStore
-
-TEST_DB = int(os.environ.get("ARBITER_STORES_TEST_DB", "13"))
 
 
 def _with_db(url: str, db: int) -> str:

@@ -6,8 +6,9 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
+
+from polling import until  # noqa: F401 - the tests import it from here
 
 import actors
 import stores
@@ -24,20 +25,6 @@ def unique(prefix: str = "t") -> str:
 
 
 
-
-
-async def until(predicate: Callable[[], Any], deadline: float = 5.0,
-                what: str = "condition") -> Any:
-    """Poll ``predicate`` (sync or async) every 10 ms until truthy; fail past ``deadline``."""
-    end = time.monotonic() + deadline
-    while True:
-        result = predicate()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return result
-        assert time.monotonic() < end, f"{what} not reached within {deadline}s"
-        await asyncio.sleep(0.01)
 
 
 def client_list(redis_py: Any, name: str) -> list[dict[str, Any]]:

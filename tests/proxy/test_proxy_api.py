@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from polling import wait_blocked
 from proxy_testlib import Inbox, client_list, unique, until
 
 import actors
@@ -196,7 +197,7 @@ async def test_pipeline_with_blpop_does_not_stall_others(pstore: RedisStore) -> 
     pipe = pstore.client().pipeline()
     pipe.set("x", 1).blpop("bq", 5)
     committing = asyncio.ensure_future(pipe.commit())
-    await asyncio.sleep(0.1)
+    await wait_blocked("blpop")
     assert await asyncio.wait_for(pstore.execute("GET", "x"), 3) == b"1"
     assert not committing.done()
     await pstore.execute("RPUSH", "bq", "v")

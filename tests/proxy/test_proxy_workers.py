@@ -95,10 +95,12 @@ async def test_channels_callbacks_fire_in_the_worker(tree: arbiter.Arbiter,
     assert await sender.call("publish_event", proxy_url, ch, "user.created", {"id": 7}) == 1
     assert await sender.call("publish_event", proxy_url, ch, "group.created", 1) == 1
     assert await sender.call("publish_event", proxy_url, ch, "user.deleted", [7]) == 1
-    fired = await until(lambda: _len_at_least(listener.call("fired"), 2))
-    await asyncio.sleep(0.05)
-    assert await listener.call("fired") == fired == [
-        [ch, "user.created", {"id": 7}], [ch, "user.deleted", [7]]]
+    assert await sender.call("publish_event", proxy_url, ch, "user.last", None) == 1
+    # Messages of one channel arrive in order: once the last one fired, a
+    # wrongly matched "group.created" would have fired before it.
+    fired = await until(lambda: _len_at_least(listener.call("fired"), 3))
+    assert fired == [[ch, "user.created", {"id": 7}], [ch, "user.deleted", [7]],
+                     [ch, "user.last", None]]
 
 
 async def test_concurrent_commands_from_two_workers_coalesce(

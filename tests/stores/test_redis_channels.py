@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -30,13 +29,6 @@ class Events:
 
     async def get(self, timeout: float = 5.0) -> tuple[str, str, Any]:
         return await asyncio.wait_for(self.queue.get(), timeout)
-
-
-async def _until(predicate: Callable[[], bool], deadline: float = 5.0) -> None:
-    end = time.monotonic() + deadline
-    while not predicate():
-        assert time.monotonic() < end, "condition not reached in time"
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

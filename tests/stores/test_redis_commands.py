@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from polling import wait_blocked
 
 import stores
 from stores import create_store
@@ -189,7 +190,7 @@ async def test_blocking_pops(client: RedisClient) -> None:
 
 async def test_blocking_pop_waits_for_a_push(client: RedisClient, store: RedisStore) -> None:
     waiter = asyncio.ensure_future(client.blpop("later", 5))
-    await asyncio.sleep(0.05)
+    await wait_blocked("blpop")
     assert not waiter.done()
     # Ordinary commands keep flowing while the pop blocks its own connection.
     assert await store.execute("RPUSH", "later", "v") == 1
@@ -389,7 +390,7 @@ async def test_streams(client: RedisClient) -> None:
 
 async def test_xread_block_waits_for_an_entry(client: RedisClient, store: RedisStore) -> None:
     reader = asyncio.ensure_future(client.xread("STREAMS", "bs", "$", block=5000))
-    await asyncio.sleep(0.05)
+    await wait_blocked("xread")
     await store.execute("XADD", "bs", "5-0", "k", "v")
     assert await asyncio.wait_for(reader, 5) == {b"bs": [[b"5-0", [b"k", b"v"]]]}
 

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from polling import wait_blocked
 
 import stores
 from stores import Command, create_store
@@ -71,7 +72,7 @@ async def test_pipeline_with_a_blocking_command_does_not_stall_others(
     pipe = store.client().pipeline()
     pipe.set("x", 1).blpop("bq", 5)
     committing = asyncio.ensure_future(pipe.commit())
-    await asyncio.sleep(0.05)
+    await wait_blocked("blpop")
     # Other commands of the store keep flowing while the pipeline's BLPOP waits.
     assert await asyncio.wait_for(store.execute("GET", "x"), 3) == b"1"
     assert not committing.done()

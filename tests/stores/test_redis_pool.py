@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from polling import until, wait_blocked
 
 import stores
 from stores import create_store
@@ -107,13 +108,6 @@ def _ids(redis_py: Any, name: str, cmd: str | None = None) -> list[int]:
             if c["name"] == name and (cmd is None or c["cmd"] == cmd)]
 
 
-async def _until(predicate: Callable[[], bool], deadline: float = 5.0) -> None:
-    end = time.monotonic() + deadline
-    while not predicate():
-        assert time.monotonic() < end, "condition not reached in time"
-        await asyncio.sleep(0.01)
-
-
 # ------------------------------------------------------------------------ pool
 @pytest.mark.timeout(10)
 async def test_pool_exhaustion_raises_pool_timeout(
@@ -123,7 +117,7 @@ async def test_pool_exhaustion_raises_pool_timeout(
     assert await c.ping() is True  # the shared connection: 1 of 3
     holders = [asyncio.ensure_future(c.blpop(f"hold{i}", 5)) for i in range(2)]
     try:
-        await _until(lambda: s.pool.in_use == 3)
+        await until(lambda: s.pool.in_use == 3)
         started = time.monotonic()
         with pytest.raises(stores.PoolTimeout):
             await c.blpop("third", 5)
@@ -150,9 +144,11 @@ async def test_pool_waiter_gets_a_released_connection(
     c = s.client()
     await c.ping()
     holders = [asyncio.ensure_future(c.blpop(f"w{i}", 5)) for i in range(2)]
-    await _until(lambda: s.pool.in_use == 3)
+    await until(lambda: s.pool.in_use == 3)
     waiting = asyncio.ensure_future(c.blpop("w2", 5))
-    await asyncio.sleep(0.05)
+    await wait_blocked("blpop", count=2)
+    for _ in range(10):  # let the third caller run as far as it can: into the pool's wait
+        await asyncio.sleep(0)
     assert not waiting.done()
     await store.execute("RPUSH", "w0", "a")  # frees one connection for the waiter
     assert await holders[0] == [b"w0", b"a"]
@@ -172,7 +168,7 @@ async def test_killed_shared_connection_is_replaced(
     old_id = await c.client_id()
     assert _ids(redis_py, name) == [old_id]
     assert redis_py.client_kill_filter(_id=old_id) == 1
-    await _until(lambda: s.pool.shared_now() is None)
+    await until(lambda: s.pool.shared_now() is None)
     assert await c.get("k") == b"v"
     new_id = await c.client_id()
     assert new_id != old_id
@@ -185,7 +181,7 @@ async def test_commands_in_flight_on_a_killed_connection_fail(
     s, name = named_store
     c = s.client()
     pop = asyncio.ensure_future(c.blpop("nothing", 5))
-    await _until(lambda: bool(_ids(redis_py, name, "blpop")))
+    await until(lambda: bool(_ids(redis_py, name, "blpop")))
     [conn_id] = _ids(redis_py, name, "blpop")
     redis_py.client_kill_filter(_id=conn_id)
     with pytest.raises(stores.ConnectionError):
@@ -204,7 +200,7 @@ async def test_killed_idle_connection_is_discarded(
     assert await c.blpop("empty", 0.01) is None  # leaves an idle exclusive connection
     [idle_id] = _ids(redis_py, name, "blpop")
     redis_py.client_kill_filter(_id=idle_id)
-    await _until(lambda: all(conn.closed for conn in s.pool._idle))
+    await until(lambda: all(conn.closed for conn in s.pool._idle))
     await s.execute("RPUSH", "empty", "x")
     assert await c.blpop("empty", 1) == [b"empty", b"x"]
     assert idle_id not in _ids(redis_py, name)
@@ -231,7 +227,7 @@ async def test_client_name_is_set_on_every_connection(
     c = s.client()
     assert await c.client_getname() == name.encode()
     pop = asyncio.ensure_future(c.blpop("named", 2))
-    await _until(lambda: len(_ids(redis_py, name)) == 2)
+    await until(lambda: len(_ids(redis_py, name)) == 2)
     entries = [e for e in redis_py.client_list() if e["name"] == name]
     assert {e["db"] for e in entries} == {store.database}
     await store.execute("RPUSH", "named", 1)
@@ -335,7 +331,7 @@ async def test_connect_timeout_closes_the_socket() -> None:
         try:
             with pytest.raises(stores.TimeoutError):
                 await s.ping()
-            await _until(lambda: server.eof == [0], deadline=2.0)
+            await until(lambda: server.eof == [0], deadline=2.0)
         finally:
             await s.close()
 
@@ -417,7 +413,7 @@ async def test_malformed_reply_closes_only_that_connection(store: RedisStore) ->
         try:
             with pytest.raises(stores.ProtocolError):
                 await s.execute("PING")
-            await _until(lambda: server.eof == [0], deadline=2.0)  # closed by the client
+            await until(lambda: server.eof == [0], deadline=2.0)  # closed by the client
             # The good server, through another store, never noticed.
             assert await store.ping()
             # The bad store recovers with a fresh connection.

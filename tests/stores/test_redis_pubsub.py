@@ -8,12 +8,12 @@ unique ``client_name`` and killed by id only.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from polling import until
 
 import stores
 from stores import Message, create_store
@@ -37,13 +37,6 @@ class Inbox:
 
     async def get(self, timeout: float = 5.0) -> tuple[Any, Any]:
         return await asyncio.wait_for(self.queue.get(), timeout)
-
-
-async def _until(predicate: Callable[[], bool], deadline: float = 5.0) -> None:
-    end = time.monotonic() + deadline
-    while not predicate():
-        assert time.monotonic() < end, "condition not reached in time"
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
@@ -177,7 +170,7 @@ async def test_async_for_yields_messages_until_close(pstore: RedisStore) -> None
         await asyncio.sleep(0)  # the iterator is listening from its first step
         await ps.publish(prefix + ".plain", "a")
         await ps.publish(prefix + ".p.x", "b")
-        await _until(lambda: len(received) == 2)
+        await until(lambda: len(received) == 2)
         assert received[0] == Message((prefix + ".plain").encode(), b"a", None)
         assert received[1] == Message((prefix + ".p.x").encode(), b"b",
                                       (prefix + ".p.*").encode())
@@ -239,7 +232,7 @@ async def test_resubscribes_after_the_server_drops_the_connection(
     await pubsub.psubscribe(prefix + ".p.*")
     [old_id] = _subscriber_ids(redis_py, name)
     assert redis_py.client_kill_filter(_id=old_id) == 1
-    await _until(lambda: [e for e, _ in statuses] == ["connection_lost", "reconnected"])
+    await until(lambda: [e for e, _ in statuses] == ["connection_lost", "reconnected"])
     assert statuses[0][1] == {"channels": 2, "patterns": 1}
     assert statuses[1][1]["channels"] == 2 and statuses[1][1]["patterns"] == 1
     [new_id] = _subscriber_ids(redis_py, name)
