@@ -28,6 +28,16 @@ async def until(predicate: Callable[[], Any], deadline: float = 5.0,
         await asyncio.sleep(0.01)
 
 
+def wait_for(predicate: Callable[[], Any], deadline: float = 5.0,
+             what: str = "condition") -> Any:
+    """``until`` for synchronous tests (threads, blocking clients)."""
+    end = time.monotonic() + deadline
+    while not (result := predicate()):
+        assert time.monotonic() < end, f"{what} not reached within {deadline}s"
+        time.sleep(0.01)
+    return result
+
+
 def blocked_in(cmd: str, db: int = TEST_DB, url: str | None = None) -> int:
     """How many clients of database ``db`` are blocked in ``cmd`` right now
     (``CLIENT LIST`` flag ``b``) on the Redis at ``url`` (default REDIS_URL)."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import redis
+from polling import wait_for
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -294,7 +295,8 @@ def test_sigterm_with_clients_connected_and_blocked() -> None:
 
     blocked = socket.create_connection(("127.0.0.1", server.port))
     blocked.sendall(b"BLPOP never 0\r\n")
-    time.sleep(0.1)
+    wait_for(lambda: clients[0].info("clients")["blocked_clients"] == 1,
+             what="the BLPOP blocked")
     start = time.monotonic()
     assert server.stop(signal.SIGTERM) == 0
     assert time.monotonic() - start < 5

@@ -22,6 +22,7 @@ import pytest
 import redis
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from polling import wait_for
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -170,7 +171,7 @@ def test_always_kill9_keeps_every_acknowledged_write(tmp_path: Path, procs: list
     got: list[Any] = []
     thread = threading.Thread(target=lambda: got.append(blocker.blpop(["bl"], 5)))
     thread.start()
-    time.sleep(0.2)
+    wait_for(lambda: c.info("clients")["blocked_clients"] == 1, what="the BLPOP blocked")
     c.rpush("bl", "x", "y")
     thread.join()
     assert got == [(b"bl", b"x")]
@@ -189,7 +190,7 @@ def test_always_kill9_keeps_every_acknowledged_write(tmp_path: Path, procs: list
 
     thread = threading.Thread(target=writer)
     thread.start()
-    time.sleep(0.3)
+    wait_for(lambda: acked[0] >= 200, what="200 acknowledged INCRs")
     before = dump_all(proc)
     proc.stop(signal.SIGKILL)
     stop.set()
@@ -350,6 +351,8 @@ def test_bgrewriteaof_while_writes_continue(tmp_path: Path, procs: list[Proc]) -
     assert (tmp_path / "appendonly.aof").read_bytes().count(b"churn") == 300
     stop = threading.Event()
 
+    rounds = {0: 0, 3: 0}
+
     def writer(db: int) -> None:
         w = proc.client(db)
         i = 0
@@ -358,14 +361,18 @@ def test_bgrewriteaof_while_writes_continue(tmp_path: Path, procs: list[Proc]) -
             w.hincrby("hits", f"f{i % 13}", 1)
             w.expire(f"w{i % 97}", 5000)
             i += 1
+            rounds[db] = i
 
     threads = [threading.Thread(target=writer, args=(db,)) for db in (0, 3)]
     for t in threads:
         t.start()
-    time.sleep(0.2)
+    wait_for(lambda: min(rounds.values()) >= 50, what="writes before the rewrite")
     assert c.bgrewriteaof()
     _wait_info(c, "aof_rewrites", 1)
-    time.sleep(0.2)  # writes appended after the switch too
+    switched = dict(rounds)
+    # Writes appended after the switch too.
+    wait_for(lambda: all(rounds[db] >= switched[db] + 50 for db in rounds),
+             what="writes after the rewrite")
     stop.set()
     for t in threads:
         t.join()
