@@ -9,6 +9,8 @@ before and after each test that uses it.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,6 +24,17 @@ from stores.redis import RedisStore
 def _with_db(url: str, db: int) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, ""))
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[str]:
+    """A temporary directory under /tmp: unix socket paths are limited to ~107
+    bytes, and pytest's tmp_path can be longer."""
+    path = tempfile.mkdtemp(prefix="as-", dir="/tmp")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 
 def _live(field: int, value: int) -> list[int]:
@@ -39,3 +42,22 @@ def alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+@asynccontextmanager
+async def embedded_tree(runtime_dir: str, **config: Any) -> AsyncIterator[Any]:
+    """An embedded arbiter (``arbiter.Config(**config)``) whose every actor must
+    be gone when the block ends: a leak fails the test."""
+    import arbiter
+
+    before = set(live_children())
+    arb = await arbiter.start_embedded(arbiter.Config(runtime_dir=runtime_dir, **config))
+    try:
+        yield arb
+    finally:
+        try:
+            await arb.shutdown()
+        finally:
+            arb._stop_now()
+        leaked = set(live_children()) - before
+        assert not leaked, f"actor processes left behind: {leaked}"
