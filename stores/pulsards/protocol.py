@@ -37,14 +37,35 @@ log = logging.getLogger("stores.pulsards")
 
 # hiredis allocates an aggregate's slots from its header before the elements
 # arrive, and freeing millions of them takes seconds: such reads go the slow way.
-# (A read starts with a header, checked apart: an anchored alternation is slow.)
-_huge_aggregate = re.compile(rb"\n[*%~>|][0-9]{7}").search
+# (A read starts with a header, checked apart.  A search led by a literal is
+# several times faster than one led by a character class, and the other list
+# types are rare enough that a memchr for each decides whether to look.)
+_huge_array = re.compile(rb"\n\*[0-9]{7}").search
+_huge_aggregate = re.compile(rb"\n[~>|][0-9]{7}").search
+
+
+def _not_for_fast_path(data: bytes) -> bool:
+    """Whether a read that starts like a request array needs the exact parser."""
+    if _huge_array(data):
+        return True
+    # Int needles (memchr): a bytes needle is first tried as an int, which
+    # formats and drops a TypeError on every call.
+    if (126 in data or 62 in data or 124 in data) and _huge_aggregate(data):
+        return True
+    # hiredis returns simple strings as bytes, like bulk strings; Redis refuses
+    # them in a request.
+    return 43 in data and data.find(b"\n+") >= 0
 
 
 class _Fallback(Exception):
     """hiredis produced something Redis would not accept as a request."""
 
 
+# Joining a request's arguments fails on anything hiredis made of a non-bulk
+# element (integers, nulls, nested arrays, errors), and it is cheaper than a
+# type check per argument.  Reads over this size skip the join (it copies) for
+# a type check per argument.
+_JOIN_CHECK_MAX = 1 << 16
 _ONLY_BYTES = frozenset({bytes}).issuperset
 
 
@@ -161,7 +182,7 @@ class Client(asyncio.Protocol):
         server = self.server
         if (self.parser is not None or data[0] != 42 or self._locked
                 or len(data) > server.config.proto_max_bulk_len or data[1:8].isdigit()
-                or _huge_aggregate(data)):
+                or _not_for_fast_path(data)):
             self._slow(data)
             return
         reader = self.reader
@@ -172,6 +193,7 @@ class Client(asyncio.Protocol):
         out: list[bytes] = []
         append = out.append
         only_bytes = _ONLY_BYTES
+        join = b"".join if len(data) <= _JOIN_CHECK_MAX else None
         done = 0
         req: Any = None
         last: Any = None
@@ -187,7 +209,11 @@ class Client(asyncio.Protocol):
                 more = has_data()
                 # hiredis also parses integers, nulls, nested arrays...: Redis takes
                 # only bulk strings (the check runs in C: no Python loop per argument).
-                if req.__class__ is not list or not only_bytes(map(type, req)):
+                if req.__class__ is not list:
+                    raise _Fallback
+                if join is not None:
+                    join(req)  # TypeError: not all bulk strings
+                elif not only_bytes(map(type, req)):
                     raise _Fallback
                 done += 1
                 last = req
@@ -196,8 +222,7 @@ class Client(asyncio.Protocol):
                 entry = dispatch.get(req[0])
                 if entry is None:
                     entry = dispatch.get(req[0].upper())
-                if (entry is None or not entry.lo <= len(req) <= entry.hi
-                        or self.gated):
+                if entry is None or not entry.lo <= len(req) <= entry.hi or self.gated:
                     append(self._special(req, entry))
                 else:
                     try:
@@ -212,7 +237,7 @@ class Client(asyncio.Protocol):
                     server.serve_blocked()
                 if self.closing:
                     break
-        except (hiredis.ProtocolError, _Fallback):
+        except (hiredis.ProtocolError, _Fallback, TypeError):
             req = None
         server.stats.commands += done
         self.last_active = time.monotonic()
@@ -308,8 +333,7 @@ class Client(asyncio.Protocol):
         entry = dispatch.get(req[0])
         if entry is None:
             entry = dispatch.get(req[0].upper())
-        if (entry is None or not entry.lo <= len(req) <= entry.hi
-                or self.gated):
+        if entry is None or not entry.lo <= len(req) <= entry.hi or self.gated:
             return self._special(req, entry)
         try:
             return entry.handler(self, req)

@@ -57,14 +57,20 @@ FRAMES = [
     b"SUBSCRIBE pds:a\r\nRESET\r\nGET a\r\nPUNSUBSCRIBE\r\n",
     b"PUBLISH pds:nobody x\r\nPUBSUB NUMSUB pds:nobody\r\nPUBSUB CHANNELS pds:nobody*\r\n",
     b"*1\r\n$4\r\nPING\r\n*3000000000\r\n", b"*1\r\n$4\r\nPING\r\n*99999999\r\n$1\r\n",
+    b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n~9999999\r\n", b"*1\r\n+PING\r\n",
+    b"*2\r\n$4\r\nECHO\r\n*1\r\n$1\r\na\r\n", b"*2\r\n$4\r\nECHO\r\n_\r\n",
 ]
 
+# The same frames behind an inline SELECT (the slow parser reads them) and
+# behind a RESP one (the hiredis fast path reads them first).
+PREFIXES = {"inline": b"SELECT 12\r\n", "resp": b"*2\r\n$6\r\nSELECT\r\n$2\r\n12\r\n"}
 
+
+@pytest.mark.parametrize("prefix", PREFIXES.values(), ids=PREFIXES.keys())
 @pytest.mark.parametrize("frame", FRAMES, ids=range(len(FRAMES)))
-def test_raw_frames_answered_like_redis(frame: bytes, pulsards: Any) -> None:
+def test_raw_frames_answered_like_redis(frame: bytes, prefix: bytes, pulsards: Any) -> None:
     from .conftest import _redis_address
 
-    prefix = b"SELECT 12\r\n"  # keep off the shared Redis' other databases
     with ThreadPoolExecutor(2) as pool:  # both at once: the waits overlap
         want = pool.submit(exchange, _redis_address(), prefix + frame)
         got = pool.submit(exchange, (pulsards.host, pulsards.port), prefix + frame)
