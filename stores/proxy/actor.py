@@ -19,6 +19,7 @@ Worker processes reach it through ``ProxyStore``.  Its rules:
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from typing import Any
 from actors import Actor, Connection, current_connection, expose
 
 from ..redis.connection import Connection as RedisConnection
+from ..redis.resp import Reader
 from ..redis.store import RedisStore, Session, _spec_of
 from ..store import create_store
 from .wire import pack_replies
@@ -141,16 +143,29 @@ class StoreActor(Actor):
         }
 
     @expose
-    async def execute_batch(self, commands: list[list[Any]]) -> list[Any]:
-        """Independent commands a worker issued in one loop iteration.
+    def execute_encoded(self, count: int, data: bytes) -> asyncio.Future[list[Any]]:
+        """``count`` independent commands a worker issued in one loop iteration,
+        encoded there as RESP (``ValueError`` unless ``data`` is exactly that).
 
-        They leave in one pipelined write with this iteration's other
-        commands; each gets its own reply or error (``wire.pack_replies``).
+        They are written as they came, in one pipelined write with this
+        iteration's other commands; each gets its own reply or error
+        (``wire.pack_replies``).
         """
+        check_encoded(count, data)
         if not self._batch:
             asyncio.get_running_loop().call_soon(self._batch_done)
-        self._batch += len(commands)
-        return pack_replies(await self._store().send_many(commands))
+        self._batch += count
+        conn = self._store().pool.shared_now()
+        replies = (conn.execute_encoded(data, count) if conn is not None
+                   else asyncio.ensure_future(self._execute_encoded(data, count)))
+        # A future, not a coroutine: no task per batch.
+        packed: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        replies.add_done_callback(functools.partial(_pack_into, packed))
+        return packed
+
+    async def _execute_encoded(self, data: bytes, count: int) -> list[Any]:
+        conn = await self._store().pool.shared()
+        return await conn.execute_encoded(data, count)
 
     @expose
     async def execute_many(self, commands: list[list[Any]], exclusive: bool = False
@@ -269,6 +284,45 @@ class StoreActor(Actor):
                        if sub[0] is conn}
             if callers:
                 self.create_task(self._drop(callers, kind, []), name="unsubscribe-gone")
+
+
+def check_encoded(count: int, data: bytes) -> None:
+    """Refuse ``data`` unless it is exactly ``count`` RESP commands.
+
+    Bytes written on the shared connection must end on a command boundary,
+    or the replies of every caller after them would be mismatched.  The
+    sentinel ``*0`` fed after the data comes back as an empty request only
+    when the data ended on a boundary.
+    """
+    reader = Reader()
+    reader.feed(data)
+    reader.feed(b"*0\r\n")
+    join = b"".join
+    seen = 0
+    try:
+        while (request := reader.gets()) is not False:
+            if request.__class__ is not list:
+                break
+            if not request:  # the sentinel (commands are never empty)
+                if seen == count and not reader.has_data():
+                    return
+                break
+            join(request)  # TypeError unless every element is a bulk string
+            seen += 1
+    except Exception:  # malformed RESP: refused below
+        pass
+    raise ValueError(f"execute_encoded: the data is not {count} complete commands")
+
+
+def _pack_into(packed: asyncio.Future[list[Any]], replies: asyncio.Future[list[Any]]) -> None:
+    if packed.done():
+        return
+    if replies.cancelled():
+        packed.cancel()
+    elif (exc := replies.exception()) is not None:
+        packed.set_exception(exc)
+    else:
+        packed.set_result(pack_replies(replies.result()))
 
 
 def _plain(info: dict[str, Any]) -> dict[str, Any]:

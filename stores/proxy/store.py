@@ -33,7 +33,7 @@ from actors import ActorProxy, ConnectionLost
 from ..errors import ConnectionError, StoreError, TimeoutError
 from ..pubsub import Resubscribing
 from ..redis.commands import CommandSpec
-from ..redis.resp import _bad_type
+from ..redis.resp import _bad_type, encode_command
 from ..redis.store import RedisStore, Session
 from ..store import create_store
 from ..url import build_url
@@ -88,7 +88,7 @@ class ProxyStore(RedisStore):
     _proxy_actor: ActorProxy | None = None
     _proxy_lock: asyncio.Lock | None = None
     #: Commands waiting for this loop iteration's batch, by command timeout.
-    _pending: dict[float | None, tuple[list[Sequence[Any]], list[asyncio.Future[Any]]]]
+    _pending: dict[float | None, tuple[list[bytes], list[asyncio.Future[Any]]]]
     is_proxy: ClassVar[bool] = True
 
     def _init(self, **kw: Any) -> None:
@@ -119,42 +119,50 @@ class ProxyStore(RedisStore):
         proxy = self._proxy_actor or await self.actor()
         try:
             return await proxy.call(method, *args, timeout=timeout)
-        except ConnectionLost as exc:
-            raise ConnectionError(f"store actor {proxy.name} went away: {exc}") from exc
-        except StoreError:
-            raise
-        except KeyError as exc:
-            # The arbiter knows no such actor any more (stopped at shutdown), or a
-            # restarted actor knows no such session: either way, it is gone.
-            raise ConnectionError(f"store actor {proxy.name}: {exc}") from exc
-        except (builtins.ConnectionError, OSError) as exc:
-            if isinstance(exc, builtins.TimeoutError):
-                raise TimeoutError(f"store actor {proxy.name}: {exc}") from exc
-            raise ConnectionError(f"store actor {proxy.name}: {exc}") from exc
+        except Exception as exc:
+            error = _store_error(exc, proxy.name)
+            if error is exc:
+                raise
+            raise error from exc
 
     # ------------------------------------------------ the RedisStore transport
     def _transmit(self, spec: CommandSpec | None, args: Sequence[Any],
                   timeout: float | None) -> Awaitable[Any]:
-        _check_args(args)
         if spec is not None and spec.blocking:
+            _check_args(args)
             return self._call("execute", args, timeout=BLOCKING_DEADLINE)
-        # Commands issued in one loop iteration travel as one mailbox message:
-        # one frame to encode and decode instead of one per command.
+        # Encoded here, as the direct store does (bad arguments raise now).  The
+        # commands issued in one loop iteration travel as one mailbox message,
+        # their RESP in one piece that the store actor writes as it is.
+        data = encode_command(args)
         loop = asyncio.get_running_loop()
-        if not self._pending:
+        pending = self._pending
+        if not pending:
             loop.call_soon(self._send_pending)
+        batch = pending.get(timeout)
+        if batch is None:
+            batch = pending[timeout] = ([], [])
         future: asyncio.Future[Any] = loop.create_future()
-        commands, futures = self._pending.setdefault(timeout, ([], []))
-        commands.append(args)
-        futures.append(future)
+        batch[0].append(data)
+        batch[1].append(future)
         return future
 
     def _send_pending(self) -> None:
         pending, self._pending = self._pending, {}
-        for timeout, (commands, futures) in pending.items():
-            task = asyncio.ensure_future(self._call("execute_batch", commands, timeout=timeout))
-            _in_flight.add(task)
-            task.add_done_callback(functools.partial(_settle, futures))
+        proxy = self._proxy_actor
+        for timeout, (chunks, futures) in pending.items():
+            args = (len(futures), b"".join(chunks))
+            reply: asyncio.Future[Any]
+            try:
+                # Connected: the mailbox call's own future, no task per batch.
+                reply = asyncio.ensure_future(
+                    self._call("execute_encoded", *args, timeout=timeout) if proxy is None
+                    else proxy.call("execute_encoded", *args, timeout=timeout))
+            except Exception as exc:  # the mailbox connection is closed
+                reply = _failed(exc)
+            _in_flight.add(reply)
+            name = proxy.name if proxy is not None else ""  # else _call names it
+            reply.add_done_callback(functools.partial(_settle, futures, name))
 
     async def send_many(self, commands: Sequence[Sequence[Any]],
                         exclusive: bool = False) -> list[Any]:
@@ -192,17 +200,48 @@ def _check_args(args: Sequence[Any]) -> None:
             raise TypeError(_bad_type(arg))
 
 
+def _store_error(exc: Exception, name: str) -> Exception:
+    """What a failed mailbox call raises in the worker: ``stores`` errors for
+    the mailbox's own failures, anything else (reply errors) as it came."""
+    if isinstance(exc, StoreError):
+        return exc
+    if isinstance(exc, ConnectionLost):
+        return ConnectionError(f"store actor {name} went away: {exc}")
+    if isinstance(exc, KeyError):
+        # The arbiter knows no such actor any more (stopped at shutdown), or a
+        # restarted actor knows no such session: either way, it is gone.
+        return ConnectionError(f"store actor {name}: {exc}")
+    if isinstance(exc, builtins.TimeoutError):
+        return TimeoutError(f"store actor {name}: {exc}")
+    if isinstance(exc, builtins.ConnectionError | OSError):
+        return ConnectionError(f"store actor {name}: {exc}")
+    return exc
+
+
+def _failed(exc: Exception) -> asyncio.Future[Any]:
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    future.set_exception(exc)
+    return future
+
+
 _in_flight: set[asyncio.Future[Any]] = set()
 
 
-def _settle(futures: list[asyncio.Future[Any]], task: asyncio.Future[Any]) -> None:
+def _settle(futures: list[asyncio.Future[Any]], name: str, reply: asyncio.Future[Any]
+            ) -> None:
     """Hand each command of a batch its reply, or the batch's failure."""
-    _in_flight.discard(task)
-    if task.cancelled():
-        error: BaseException | None = ConnectionError("the batch was cancelled")
+    _in_flight.discard(reply)
+    error: BaseException | None
+    if reply.cancelled():
+        error = ConnectionError("the batch was cancelled")
     else:
-        error = task.exception()
-    replies = unpack_replies(task.result()) if error is None else [error] * len(futures)
+        error = reply.exception()
+        if isinstance(error, Exception):
+            translated = _store_error(error, name)
+            if translated is not error:
+                translated.__cause__ = error
+                error = translated
+    replies = unpack_replies(reply.result()) if error is None else [error] * len(futures)
     for future, reply in zip(futures, replies, strict=True):
         if future.done():
             continue  # its caller gave up

@@ -15,12 +15,15 @@ from ..errors import response_error
 
 __all__ = ["pack_replies", "unpack_replies"]
 
+# A tuple: ``Exception | list`` would build a union object on every call.
+_NESTED = (Exception, list)
+
 
 def pack_replies(replies: list[Any]) -> list[Any]:
     """``[data, errors]`` for a list of raw replies."""
     errors: list[list[Any]] = []
     for value in replies:
-        if isinstance(value, Exception | list):
+        if isinstance(value, _NESTED):
             return [_strip(replies, [], errors), errors]
     return [replies, errors]  # flat and error-free, the common case: no copy
 

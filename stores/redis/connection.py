@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from ..errors import ConnectionError, ProtocolError, ResponseError, TimeoutError, response_error
-from .resp import Reader, encode_command, is_push
+from .resp import Reader, encode_command, encode_commands, is_push
 
 __all__ = ["Connection", "ConnectionSettings", "RedisProtocol", "open_connection"]
 
@@ -273,8 +273,11 @@ class Connection:
         return self.protocol.request(encode_command(args))
 
     def execute_many(self, commands: Sequence[Sequence[Any]]) -> asyncio.Future[list[Any]]:
-        data = b"".join([encode_command(args) for args in commands])
-        return self.protocol.request_many(data, len(commands))
+        return self.protocol.request_many(encode_commands(commands), len(commands))
+
+    def execute_encoded(self, data: bytes, count: int) -> asyncio.Future[list[Any]]:
+        """Send ``count`` commands already encoded as RESP (``encode_commands``)."""
+        return self.protocol.request_many(data, count)
 
     def close(self) -> None:
         self.protocol.close()

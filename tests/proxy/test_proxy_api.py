@@ -173,6 +173,31 @@ async def test_bad_argument_types_fail_before_sending(pstore: RedisStore,
     assert await pstore.ping()
 
 
+async def test_malformed_encoded_batches_are_refused(pstore: RedisStore,
+                                                    redis_py: Any) -> None:
+    """The store actor writes a worker's RESP as it is, so it first checks that it
+    is exactly the commands announced: bytes ending mid-command would put every
+    later reply on the shared connection out of step."""
+    actor = await pstore.actor()
+    good = b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n"
+    for count, data in [
+        (2, good),  # fewer commands than announced
+        (0, good),  # more
+        (1, good + b"*2\r\n$3\r\nGET\r\n"),  # a command cut short
+        (1, good[:-3]),  # a bulk string cut short
+        (1, b"*2\r\n$3\r\nGET\r\n:1\r\n"),  # an integer where Redis takes bulks
+        (1, b"*0\r\n"),  # an empty command
+        (1, b"PING\r\n"),  # inline
+        (1, b"$4\r\nPING\r\n"),  # not an array
+        (1, b"*1\r\n$x\r\n"),  # not RESP
+    ]:
+        with pytest.raises(ValueError, match="complete commands"):
+            await actor.call("execute_encoded", count, data)
+    assert redis_py.exists("a") == 0  # nothing was written
+    assert await actor.call("execute_encoded", 1, good) == [[b"OK"], []]
+    assert await pstore.client().get("a") == b"1"  # the shared connection is in step
+
+
 # --------------------------------------------------------- pipelines, MULTI
 async def test_pipeline_commit(pstore: RedisStore, redis_py: Any) -> None:
     c = pstore.client()
