@@ -21,14 +21,17 @@ LLONG_MAX: Final = 2**63 - 1
 
 def to_int(arg: bytes, err: CommandError = NOT_INTEGER) -> int:
     """Parse a 64-bit signed integer as Redis' ``string2ll`` (no spaces, no '+')."""
-    if len(arg) > 20:
+    # int() also takes " 1", "+1", "01", "1_0": only "0" and [-][1-9][0-9]* are
+    # valid.  (bytes.isdigit is ASCII only, and cheaper than formatting the
+    # value back to compare: INCR runs this on every call.)
+    n = len(arg)
+    if arg.isdigit():
+        if n > 19 or (n > 1 and arg[0] == 48):
+            raise err
+    elif not (1 < n <= 20 and arg[0] == 45 and arg[1] != 48 and arg[1:].isdigit()):
         raise err
-    try:
-        value = int(arg)
-    except ValueError:
-        raise err from None
-    # int() also takes " 1", "+1", "01", "1_0": only the canonical form is valid.
-    if b"%d" % value != arg or not LLONG_MIN <= value <= LLONG_MAX:
+    value = int(arg)
+    if n >= 19 and not LLONG_MIN <= value <= LLONG_MAX:
         raise err
     return value
 
