@@ -18,7 +18,7 @@ from typing import Final
 
 from .reply import ProtocolError
 
-__all__ = ["INLINE_MAX", "RequestParser", "split_args"]
+__all__ = ["INLINE_MAX", "RequestParser", "needs_sdssplitargs", "split_args"]
 
 INLINE_MAX: Final = 64 * 1024  # PROTO_INLINE_MAX_SIZE
 _INT: Final = re.compile(rb"-?(?:0|[1-9][0-9]{0,18})\Z")  # Redis' string2ll
@@ -26,7 +26,8 @@ _INT_MAX: Final = 2**31 - 1
 _ESCAPES: Final = {ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t",
                    ord("b"): b"\b", ord("a"): b"\a"}
 _HEX: Final = frozenset(b"0123456789abcdefABCDEF")
-_SPACE: Final = frozenset(b" \n\r\t\f\v\0")
+_ISSPACE: Final = frozenset(b" \t\n\v\f\r")  # C's isspace(): skipped between arguments
+_ENDS_ARG: Final = frozenset(b" \n\r\t")  # what ends an unquoted argument (not \v, \f)
 
 
 def _number(text: bytes) -> int | None:
@@ -36,14 +37,23 @@ def _number(text: bytes) -> int | None:
     return value if -(2**63) <= value < 2**63 else None
 
 
+def needs_sdssplitargs(data: bytes) -> bool:
+    """Whether ``data.split()`` could split inline lines differently from Redis:
+    quotes, NULs, and \\v or \\f (skipped before an argument, kept inside one)."""
+    return 34 in data or 39 in data or 0 in data or 11 in data or 12 in data
+
+
 def split_args(line: bytes) -> list[bytes] | None:
     """Split an inline command as Redis' ``sdssplitargs``; ``None`` if quotes are unbalanced."""
-    if b'"' not in line and b"'" not in line and b"\0" not in line:
-        return line.split()  # the same whitespace as C's isspace()
+    if not needs_sdssplitargs(line):
+        return line.split()
+    nul = line.find(b"\0")
+    if nul >= 0:
+        line = line[:nul]  # Redis splits a C string: a NUL ends the line
     args: list[bytes] = []
     i, n = 0, len(line)
     while True:
-        while i < n and line[i] in _SPACE:
+        while i < n and line[i] in _ISSPACE:
             i += 1
         if i >= n:
             return args
@@ -63,7 +73,7 @@ def split_args(line: bytes) -> list[bytes] | None:
                     current += _ESCAPES.get(line[i], bytes((line[i],)))
                 elif c == 34:
                     # A closing quote must be followed by a space or the end.
-                    if i + 1 < n and line[i + 1] not in _SPACE:
+                    if i + 1 < n and line[i + 1] not in _ISSPACE:
                         return None
                     inq = False
                     i += 1
@@ -78,7 +88,7 @@ def split_args(line: bytes) -> list[bytes] | None:
                     i += 1
                     current.append(39)
                 elif c == 39:
-                    if i + 1 < n and line[i + 1] not in _SPACE:
+                    if i + 1 < n and line[i + 1] not in _ISSPACE:
                         return None
                     insq = False
                     i += 1
@@ -89,7 +99,7 @@ def split_args(line: bytes) -> list[bytes] | None:
                 if i >= n:
                     break
                 c = line[i]
-                if c in _SPACE:
+                if c in _ENDS_ARG:
                     break
                 if c == 34:
                     inq = True

@@ -1,16 +1,19 @@
 """One client connection: request framing, dispatch, and one write per read.
 
-The hot path (``data_received`` while the connection is in *fast mode*) feeds
-the read to ``hiredis.Reader``, runs every complete request through the
-dispatch table and writes all replies with a single ``transport.write``.
+The hot path (``data_received`` while the connection is in *fast mode*) works
+in two passes over a read: parse and check every complete request in it
+(``hiredis.Reader`` for multibulk requests, ``bytes.split`` for whole inline
+lines without quotes), then run them through the dispatch table and write all
+replies with a single ``transport.write``.
 
 Fast mode is only used when a read starts at a request boundary and holds
-nothing unusual.  Anything else (an inline command, a request split across
-reads, malformed framing, an unauthenticated client, a blocked client with
-requests queued behind it) switches the connection to *slow mode*: the read
-is parsed again by ``parser.RequestParser``, which skips the requests already
-run and knows Redis' inline syntax, limits and error texts.  Once that parser
-is empty at a request boundary the connection returns to fast mode.
+nothing unusual.  Anything else (quoted inline arguments, a request split
+across reads, malformed framing, an unauthenticated client, a blocked client
+with requests queued behind it) switches the connection to *slow mode*: the
+read is parsed again by ``parser.RequestParser``, which skips the requests
+already run and knows Redis' inline syntax, limits and error texts.  Once
+that parser is empty at a request boundary the connection returns to fast
+mode.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ import asyncio
 import logging
 import re
 import time
+from operator import length_hint
 from typing import TYPE_CHECKING, Any, cast
 
 import hiredis
 
-from .parser import RequestParser
+from .parser import INLINE_MAX, RequestParser, needs_sdssplitargs
 from .reply import NIL2, NIL3, Blocked, CommandError, ProtocolError, error
 
 if TYPE_CHECKING:
@@ -57,16 +61,18 @@ def _not_for_fast_path(data: bytes) -> bool:
     return 43 in data and data.find(b"\n+") >= 0
 
 
-class _Fallback(Exception):
-    """hiredis produced something Redis would not accept as a request."""
-
-
 # Joining a request's arguments fails on anything hiredis made of a non-bulk
 # element (integers, nulls, nested arrays, errors), and it is cheaper than a
 # type check per argument.  Reads over this size skip the join (it copies) for
 # a type check per argument.
 _JOIN_CHECK_MAX = 1 << 16
 _ONLY_BYTES = frozenset({bytes}).issuperset
+
+
+def _check_types(req: Any) -> None:
+    """Raise TypeError unless ``req`` is a list of bytes (the join's check, no copy)."""
+    if req.__class__ is not list or not _ONLY_BYTES(map(type, req)):
+        raise TypeError("not a request")
 
 
 def _internal_error(req: list[bytes], exc: Exception) -> bytes:
@@ -84,6 +90,12 @@ def unknown_command(args: list[bytes]) -> bytes:
         shown += f"'{text}' "
     name = args[0].decode("utf-8", "replace")[:128]
     return error(f"ERR unknown command '{name}', with args beginning with: {shown}")
+
+
+def _not_for_inline(data: bytes) -> bool:
+    """Whether a read of whole inline lines needs the exact parser: bytes that
+    sdssplitargs treats apart, or a multibulk request after a line."""
+    return needs_sdssplitargs(data) or data.find(b"\n*") >= 0
 
 
 class Client(asyncio.Protocol):
@@ -180,72 +192,70 @@ class Client(asyncio.Protocol):
         if self.closing:
             return
         server = self.server
-        if (self.parser is not None or data[0] != 42 or self._locked
-                or len(data) > server.config.proto_max_bulk_len or data[1:8].isdigit()
-                or _not_for_fast_path(data)):
+        if self.parser is not None or self._locked or len(data) > server.config.proto_max_bulk_len:
             self._slow(data)
             return
-        reader = self.reader
-        reader.feed(data)
-        has_data = reader.has_data
+        if data[0] == 42:
+            if data[1:8].isdigit() or _not_for_fast_path(data):
+                self._slow(data)
+                return
+            reqs, more = self._parse(data)
+        elif data[-1] == 10 and len(data) <= INLINE_MAX and not _not_for_inline(data):
+            # Whole inline lines that bytes.split() splits as sdssplitargs does.
+            lines = data.split(b"\n")
+            lines.pop()  # the nothing after the last newline
+            reqs = [line.split() for line in lines]
+            more = False
+        else:
+            self._slow(data)
+            return
         dispatch = server.dispatch
         ready = server.ready_keys
         out: list[bytes] = []
         append = out.append
-        only_bytes = _ONLY_BYTES
-        join = b"".join if len(data) <= _JOIN_CHECK_MAX else None
-        done = 0
-        req: Any = None
-        last: Any = None
-        # Whether bytes followed the last complete request: hiredis consumes the
-        # elements of an incomplete array, so "nothing left" after gets() returned
-        # False does not prove the read ended at a request boundary; this does.
-        more = True
-        try:
-            while True:
-                req = reader.gets()
-                if req is False:
-                    break
-                more = has_data()
-                # hiredis also parses integers, nulls, nested arrays...: Redis takes
-                # only bulk strings (the check runs in C: no Python loop per argument).
-                if req.__class__ is not list:
-                    raise _Fallback
-                if join is not None:
-                    join(req)  # TypeError: not all bulk strings
-                elif not only_bytes(map(type, req)):
-                    raise _Fallback
-                done += 1
-                last = req
-                if not req:
+        skip = 0
+        it = iter(reqs)
+        for req in it:
+            try:
+                entry = dispatch[req[0]]
+            except KeyError:
+                found = dispatch.get(req[0].upper())
+                if found is None:
+                    append(self._special(req, None))
                     continue
-                entry = dispatch.get(req[0])
-                if entry is None:
-                    entry = dispatch.get(req[0].upper())
-                if entry is None or not entry.lo <= len(req) <= entry.hi or self.gated:
-                    append(self._special(req, entry))
-                else:
-                    try:
-                        append(entry.handler(self, req))
-                    except CommandError as exc:
-                        append(exc.reply())
-                    except Blocked:
-                        break
-                    except Exception as exc:  # a bug: answer, log, keep serving
-                        append(_internal_error(req, exc))
-                if ready:
-                    server.serve_blocked()
-                if self.closing:
+                entry = found
+            except IndexError:
+                if req.__class__ is list:
+                    continue  # ``*0``: Redis ignores an empty request
+                skip = 1  # a bulk string alone: Redis reads it as an inline command
+                break
+            if entry.lo <= len(req) <= entry.hi and not self.gated:
+                try:
+                    append(entry.handler(self, req))
+                except CommandError as exc:
+                    append(exc.reply())
+                except Blocked:
                     break
-        except (hiredis.ProtocolError, _Fallback, TypeError):
-            req = None
+                except Exception as exc:  # a bug: answer, log, keep serving
+                    append(_internal_error(req, exc))
+            else:
+                try:
+                    append(self._special(req, entry))
+                except Blocked:
+                    break
+            if ready:
+                server.serve_blocked()
+            if self.closing:
+                break
+        done = len(reqs) - length_hint(it) - skip
         server.stats.commands += done
         self.last_active = time.monotonic()
+        last = reqs[done - 1] if done else None
         if last:
             self.last_command = last[0]
-        if not self.closing and (req is not False or more):
-            # Not at a request boundary (or hiredis balked): the slow parser
-            # re-reads this read, skipping the requests already run.
+        if not self.closing and (more or done < len(reqs)):
+            # Not at a request boundary, stopped early, or hiredis balked: the
+            # exact parser re-reads this read, skipping the requests already run.
             self.reader = hiredis.Reader()
             self.parser = parser = self._new_parser()
             parser.feed(data)
@@ -259,6 +269,31 @@ class Client(asyncio.Protocol):
                     self._run_parser(out)
         if out:
             self._write(out)
+
+    def _parse(self, data: bytes) -> tuple[list[Any], bool]:
+        """The complete requests in ``data`` (checked), and whether bytes follow them."""
+        reader = self.reader
+        reader.feed(data)
+        gets = reader.gets
+        has_data = reader.has_data
+        reqs: list[Any] = []
+        add = reqs.append
+        check = b"".join if len(data) <= _JOIN_CHECK_MAX else _check_types
+        # Whether bytes followed the last complete request: hiredis consumes the
+        # elements of an incomplete array, so "nothing left" after gets() returned
+        # False does not prove the read ended at a request boundary; this does.
+        more = True
+        try:
+            while (req := gets()) is not False:
+                # hiredis also parses integers, nulls, nested arrays...: Redis
+                # takes only arrays of bulk strings.  The join raises TypeError on
+                # anything else (one C call, no Python loop per argument).
+                check(req)
+                add(req)
+                more = has_data()
+        except (hiredis.ProtocolError, TypeError):
+            more = True  # the exact parser answers from the first bad request on
+        return reqs, more
 
     def _new_parser(self) -> RequestParser:
         parser = RequestParser(self.server.config.proto_max_bulk_len)

@@ -59,11 +59,20 @@ FRAMES = [
     b"*1\r\n$4\r\nPING\r\n*3000000000\r\n", b"*1\r\n$4\r\nPING\r\n*99999999\r\n$1\r\n",
     b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n~9999999\r\n", b"*1\r\n+PING\r\n",
     b"*2\r\n$4\r\nECHO\r\n*1\r\n$1\r\na\r\n", b"*2\r\n$4\r\nECHO\r\n_\r\n",
+    # inline lines (bytes.split when there are no quotes)
+    b"PING\nPING x\n", b"GET\r\n  PING \t x\x0b\x0cy \r\n", b"PING\r\nPI", b"QUIT\r\nPING\r\n",
+    b"MULTI\r\nSET k v\r\nGETX\r\nEXEC\r\n", b"PING\r\n*1\r\n$4\r\nPING\r\n", b"PING a\rb\r\n",
+    b"BLPOP pds:nolist 0.05\r\nPING\r\n", b"ping\r\nPiNg\r\nECHO \xff\xfe\r\n",
+    # sdssplitargs: \v and \f are skipped before an argument and kept inside
+    # one; a closing quote may be followed by them
+    b"ECHO \x0b\x0cx\x0by\x0c\r\n", b'ECHO "a"\x0b\r\n', b"ECHO 'a'\x0c\r\n",
 ]
 
-# The same frames behind an inline SELECT (the slow parser reads them) and
-# behind a RESP one (the hiredis fast path reads them first).
-PREFIXES = {"inline": b"SELECT 12\r\n", "resp": b"*2\r\n$6\r\nSELECT\r\n$2\r\n12\r\n"}
+# The same frames behind an inline SELECT (the inline fast path reads inline
+# frames), a quoted one (the exact parser reads them all) and a RESP one (the
+# hiredis fast path reads them first).
+PREFIXES = {"inline": b"SELECT 12\r\n", "quoted": b'SELECT "12"\r\n',
+            "resp": b"*2\r\n$6\r\nSELECT\r\n$2\r\n12\r\n"}
 
 
 @pytest.mark.parametrize("prefix", PREFIXES.values(), ids=PREFIXES.keys())
@@ -201,3 +210,7 @@ def test_split_args_like_sdssplitargs() -> None:
     assert split_args(b"   ") == []
     assert split_args(b'"unterminated') is None
     assert split_args(b'"a"b') is None
+    # Redis splits a C string: a NUL ends the line (see docs: Redis itself
+    # never finds the newline after a NUL and waits for more).
+    assert split_args(b"ECHO a\0b c") == [b"ECHO", b"a"]
+    assert split_args(b'ECHO "a\0b"') is None

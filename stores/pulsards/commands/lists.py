@@ -18,7 +18,6 @@ from ..reply import (
     Blocked,
     CommandError,
     bulk,
-    bulk_array,
     bulks,
     integer,
 )
@@ -154,7 +153,7 @@ def lrange(c: Client, args: list[bytes]) -> bytes:
     start, end = _range(len(lst), start, end)
     if start > end:
         return EMPTY_ARRAY
-    return bulk_array(list(islice(lst, start, end + 1)))
+    return bulks(list(islice(lst, start, end + 1)))
 
 
 @command("LINDEX")

@@ -1,0 +1,27 @@
+"""Reply encoding: what clients parse back is what the handler meant."""
+
+from __future__ import annotations
+
+import hiredis
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stores.pulsards.reply import bulks
+
+# Values around the 1 KiB header table's edge, and nulls.
+VALUES = st.one_of(st.none(), st.binary(max_size=40), st.binary(min_size=1020, max_size=1030))
+
+
+@given(st.lists(VALUES, max_size=30), st.booleans())
+def test_bulks_is_the_array_a_client_reads(values: list[bytes | None], resp3: bool) -> None:
+    reader = hiredis.Reader()
+    reader.feed(bulks(values, resp3))
+    assert reader.gets() == values
+    assert reader.gets() is False  # nothing after the array
+
+
+def test_bulks_takes_any_iterable() -> None:
+    assert bulks(iter([b"a", b""])) == b"*2\r\n$1\r\na\r\n$0\r\n\r\n"
+    assert bulks(()) == b"*0\r\n"
+    assert bulks([None], resp3=True) == b"*1\r\n_\r\n"
+    assert bulks([None]) == b"*1\r\n$-1\r\n"
