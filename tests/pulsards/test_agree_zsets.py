@@ -198,8 +198,25 @@ OTHERS: Script = [
 ]
 
 
-@pytest.mark.parametrize("script", [ALGEBRA, RANGESTORE, POPS, RANDOM, SCAN, BIG, OTHERS],
-                         ids=["algebra", "rangestore", "pops", "random", "scan", "big", "others"])
+# Scores are read by C's strtod: hexadecimal floats, out of range, -0, and the
+# looser rules of range bounds (spaces, "", out of range).
+SCORES: Script = [
+    ("ZADD", "z", "0x10", "hex", "-0x1.8p1", "neg", "0X1p3", "p"), ("ZADD", "z", "1e400", "x"),
+    ("ZADD", "z", "1e-400", "x"), ("ZADD", "z", "4.9e-324", "tiny"), ("ZADD", "z", "-0", "nz"),
+    ("ZADD", "z", "1" * 400, "x"), ("ZADD", "z", " 1", "x"), ("ZADD", "z", "", "x"),
+    ("ZADD", "z", "0x", "x"), ("ZADD", "z", "infinity", "inf"), ("ZADD", "z", "nan", "x"),
+    ("ZADD", "z", "INCR", "0x1p1", "hex"), ("ZADD", "z", "ch", "gt", "20", "hex"),
+    ("ZRANGE", "z", "0", "-1", "WITHSCORES"), ("ZSCORE", "z", "nz"),
+    ("ZRANGEBYSCORE", "z", " 1", "1e400"), ("ZRANGEBYSCORE", "z", "", "(0x11"),
+    ("ZCOUNT", "z", "-1e999", "+inf"), ("ZRANGEBYSCORE", "z", "nan", "1"),
+    ("ZRANGEBYSCORE", "z", "1 ", "2"), ("ZUNIONSTORE", "u", "1", "z", "WEIGHTS", "0x2"),
+    ("ZRANGE", "u", "0", "-1", "WITHSCORES"), ("ZUNIONSTORE", "u", "1", "z", "WEIGHTS", "1e400"),
+]
+
+
+@pytest.mark.parametrize("script", [ALGEBRA, RANGESTORE, POPS, RANDOM, SCAN, BIG, OTHERS, SCORES],
+                         ids=["algebra", "rangestore", "pops", "random", "scan", "big", "others",
+                              "scores"])
 def test_same_replies_as_redis(both: tuple[redis.Redis, redis.Redis], script: Script) -> None:
     agree(both, script)
 

@@ -10,8 +10,8 @@ from typing import Final
 
 from ..reply import NOT_FLOAT, NOT_INTEGER, CommandError
 
-__all__ = ["glob_matcher", "ld_add", "ld_format", "random_count", "to_float", "to_int",
-           "to_long_double", "upper"]
+__all__ = ["glob_matcher", "ld_add", "ld_format", "random_count", "range_float", "strtod",
+           "to_float", "to_int", "to_long_double", "upper"]
 
 _FLOAT_OK: Final = re.compile(rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z"
                               rb"|[-+]?inf(?:inity)?\Z", re.IGNORECASE)
@@ -36,11 +36,66 @@ def to_int(arg: bytes, err: CommandError = NOT_INTEGER) -> int:
     return value
 
 
+# What glibc's strtod reads (the mantissa is group 1): decimal, hexadecimal
+# (float.fromhex rounds as strtod does), and the named values.
+_DECIMAL: Final = re.compile(rb"([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))(?:[eE][-+]?[0-9]+)?\Z")
+_HEXADECIMAL: Final = re.compile(
+    rb"([-+]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+))(?:[pP][-+]?[0-9]+)?\Z")
+_NAMED: Final = re.compile(rb"[-+]?(?:inf(?:inity)?|nan)\Z", re.IGNORECASE)
+_NONZERO: Final = re.compile(rb"[1-9a-fA-F]").search  # after the "0x" (x is not a digit)
+_ISSPACE: Final = b" \t\n\v\f\r"
+_INF: Final = float("inf")
+
+
+def strtod(arg: bytes) -> tuple[float, bool] | None:
+    """C's ``strtod`` over all of ``arg``: ``(value, ERANGE)``, or ``None``
+    when ``arg`` is not a number from end to end.
+
+    ERANGE is set when the value overflowed to an infinity or underflowed to
+    zero (glibc also sets it for subnormal results; Redis ignores those).
+    """
+    text = arg.lstrip(_ISSPACE)
+    if not text:
+        # No conversion leaves the end pointer at the start: a number only if empty.
+        return (0.0, False) if not arg else None
+    if (found := _DECIMAL.match(text)) is not None:
+        value = float(text)
+        mantissa = found.group(1)
+    elif (found := _HEXADECIMAL.match(text)) is not None:
+        mantissa = found.group(1)
+        try:
+            value = float.fromhex(text.decode())
+        except OverflowError:
+            return (-_INF if mantissa[:1] == b"-" else _INF), True
+        mantissa = mantissa.lstrip(b"+-")[2:]
+    elif _NAMED.match(text) is not None:
+        return float(text), False
+    else:
+        return None
+    if value == _INF or value == -_INF:
+        return value, True
+    return value, value == 0 and _NONZERO(mantissa) is not None
+
+
 def to_float(arg: bytes, err: CommandError = NOT_FLOAT) -> float:
-    """Parse a double as Redis' ``string2d`` (no spaces, no NaN)."""
-    if _FLOAT_OK.match(arg) is None:
+    """Parse a double as Redis' ``getDoubleFromObject``: ``strtod`` over all of
+    ``arg``, which must not be empty, start with a space, overflow, underflow
+    to zero or be NaN."""
+    if arg.isdigit() and len(arg) < 300:  # plain digits (ASCII): the usual score
+        return float(arg)
+    parsed = strtod(arg) if arg[:1].lstrip(_ISSPACE) else None
+    if parsed is None or parsed[1] or parsed[0] != parsed[0]:
         raise err
-    return float(arg)
+    return parsed[0]
+
+
+def range_float(arg: bytes, err: CommandError) -> float:
+    """Parse a score range bound as Redis' ``zslParseRange``: ``strtod`` over
+    all of ``arg``, not NaN (leading spaces, "" and out-of-range values pass)."""
+    parsed = strtod(arg)
+    if parsed is None or parsed[0] != parsed[0]:
+        raise err
+    return parsed[0]
 
 
 # INCRBYFLOAT and HINCRBYFLOAT compute in C ``long double`` (x87 80-bit: a

@@ -7,13 +7,13 @@ pops, ZRANDMEMBER and ZSCAN in ``zsetpops``."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..keyspace import Database
 from ..reply import EMPTY_ARRAY, NOT_FLOAT, SYNTAX, WRONGTYPE, CommandError, bulk, double, integer
 from ..table import command
 from ..zset import Pair, ZSet
-from .args import to_float, to_int
+from .args import range_float, to_float, to_int
 
 if TYPE_CHECKING:
     from ..protocol import Client
@@ -34,7 +34,12 @@ def get_zset(db: Database, key: bytes) -> ZSet | None:
 
 
 def _score(arg: bytes) -> float:
-    return to_float(arg, NOT_FLOAT)
+    # + 0.0 turns -0 into 0, as Redis' small sorted sets (listpacks) store an
+    # integral score as an integer; its skiplists keep -0 (see the docs).
+    return to_float(arg, NOT_FLOAT) + 0.0
+
+
+_FLAG_INITIALS: Final = frozenset(bytes((c,)) for c in b"NXGLCInxglci")
 
 
 def pairs_reply(c: Client, pairs: list[Pair], withscores: bool) -> bytes:
@@ -53,7 +58,9 @@ def pairs_reply(c: Client, pairs: list[Pair], withscores: bool) -> bytes:
 def zadd(c: Client, args: list[bytes]) -> bytes:
     nx = xx = gt = lt = ch = incr = False
     i = 2
-    while i < len(args):
+    # A score cannot start like a flag, except "inf" and "nan": the loop below
+    # runs only when it might find one.
+    while i < len(args) and args[i][:1] in _FLAG_INITIALS:
         flag = args[i].upper()
         if flag == b"NX":
             nx = True
@@ -70,17 +77,15 @@ def zadd(c: Client, args: list[bytes]) -> bytes:
         else:
             break
         i += 1
-    rest = args[i:]
-    if not rest or len(rest) % 2:
+    n = len(args) - i
+    if not n or n % 2:
         raise SYNTAX
-    if nx and xx:
-        raise CommandError("ERR XX and NX options at the same time are not compatible")
-    if (gt and nx) or (lt and nx) or (gt and lt):
-        raise CommandError(
-            "ERR GT, LT, and/or NX options at the same time are not compatible")
-    if incr and len(rest) > 2:
-        raise CommandError("ERR INCR option supports a single increment-element pair")
-    pairs = [(_score(rest[j]), rest[j + 1]) for j in range(0, len(rest), 2)]
+    if i > 2:
+        _check_zadd_flags(nx, xx, gt, lt, incr, n)
+    if n == 2:
+        pairs = [(_score(args[i]), args[i + 1])]
+    else:
+        pairs = [(_score(args[j]), args[j + 1]) for j in range(i, len(args), 2)]
     db = c.db
     key = args[1]
     zs = get_zset(db, key)
@@ -103,7 +108,7 @@ def zadd(c: Client, args: list[bytes]) -> bytes:
         if nx:
             continue
         new = old + score if incr else score
-        if math.isnan(new):
+        if new != new:  # NaN: inf + -inf
             raise _NAN
         if (gt and new <= old) or (lt and new >= old):
             continue
@@ -113,13 +118,24 @@ def zadd(c: Client, args: list[bytes]) -> bytes:
             changed += 1
     if not zs:
         db.remove(key)
-    db.touch(key)
+    if db.watched:
+        db.touch(key)
     server = c.server
     if server.blocking:  # BZPOPMIN/BZMPOP waiters on this key
         server.signal_ready(db, key)
     if incr:
         return double(result, c.resp3) if result is not None else c.nil
-    return integer(added + changed if ch else added)
+    return b":%d\r\n" % (added + changed if ch else added)
+
+
+def _check_zadd_flags(nx: bool, xx: bool, gt: bool, lt: bool, incr: bool, n: int) -> None:
+    if nx and xx:
+        raise CommandError("ERR XX and NX options at the same time are not compatible")
+    if (gt and nx) or (lt and nx) or (gt and lt):
+        raise CommandError(
+            "ERR GT, LT, and/or NX options at the same time are not compatible")
+    if incr and n > 2:
+        raise CommandError("ERR INCR option supports a single increment-element pair")
 
 
 @command("ZINCRBY")
@@ -187,7 +203,7 @@ def zrevrank(c: Client, args: list[bytes]) -> bytes:
 def _score_bound(arg: bytes) -> tuple[float, bool]:
     """(value, exclusive) of a ZRANGEBYSCORE bound such as ``(1.5`` or ``-inf``."""
     exclusive = arg.startswith(b"(")
-    value = to_float(arg[1:] if exclusive else arg, _NOT_RANGE_FLOAT)
+    value = range_float(arg[1:] if exclusive else arg, _NOT_RANGE_FLOAT)
     return value, exclusive
 
 
