@@ -296,16 +296,18 @@ def _incr(c: Client, key: bytes, delta: int) -> bytes:
         current = 0
     elif old.__class__ is not bytes:
         raise WRONGTYPE
+    elif old.isdigit() and len(old) < 19 and (old[0] != 48 or len(old) == 1):
+        current = int(old)  # what INCR itself stores: to_int's checks in short
     else:
         current = to_int(old)
     value = current + delta
     if not LLONG_MIN <= value <= LLONG_MAX:
         raise CommandError("ERR increment or decrement would overflow")
-    text = b"%d" % value
-    db.data[key] = text  # the TTL stays
+    reply = b":%d\r\n" % value
+    db.data[key] = reply[1:-2]  # the TTL stays
     if db.watched:
         db.touch(key)
-    return b":%s\r\n" % text
+    return reply
 
 
 @command("INCR")
