@@ -251,3 +251,70 @@ SERVER: Script = [
     ids=["strings", "keys", "lists", "hashes", "sets", "bitmaps", "zsets", "server"])
 def test_same_replies_as_redis(both: tuple[redis.Redis, redis.Redis], script: Script) -> None:
     agree(both, script)
+
+
+# WATCH fails a transaction only when a watched key really changed: Redis
+# signals a write only when it modified something (SADD of a member already
+# there does not; HSET and APPEND always do).  (setup, the other client's write)
+WATCHED_WRITES: list[tuple[list[tuple[str, ...]], tuple[str, ...]]] = [
+    ([("SADD", "k", "x")], ("SADD", "k", "x")),
+    ([("SADD", "k", "x")], ("SADD", "k", "y")),
+    ([("SADD", "k", "x")], ("SREM", "k", "nope")),
+    ([("SADD", "k", "x")], ("SMOVE", "k", "o", "no")),
+    ([("ZADD", "k", "1", "m")], ("ZADD", "k", "1", "m")),
+    ([("ZADD", "k", "1", "m")], ("ZADD", "k", "2", "m")),
+    ([("ZADD", "k", "1", "m")], ("ZINCRBY", "k", "0", "m")),
+    ([("ZADD", "k", "1", "m")], ("ZADD", "k", "NX", "5", "m")),
+    ([("ZADD", "k", "1", "m")], ("ZREM", "k", "nope")),
+    ([("HSET", "k", "f", "v")], ("HSET", "k", "f", "v")),
+    ([("HSET", "k", "f", "v")], ("HDEL", "k", "nope")),
+    ([("HSET", "k", "f", "v")], ("HSETNX", "k", "f", "w")),
+    ([("RPUSH", "k", "a")], ("LREM", "k", "0", "nope")),
+    ([("RPUSH", "k", "a")], ("LPUSH", "k", "b")),
+    ([("RPUSH", "k", "a")], ("LPUSHX", "nope", "b")),
+    ([("RPUSH", "k", "a")], ("LTRIM", "k", "0", "-1")),
+    ([("SET", "k", "v")], ("APPEND", "k", "")),
+    ([("SET", "k", "v")], ("SETRANGE", "k", "0", "")),
+    ([("SET", "k", "v")], ("PERSIST", "k")),
+    ([("SET", "k", "v")], ("EXPIRE", "k", "100")),
+    ([("SET", "k", "v")], ("SET", "k", "v")),
+    ([("SET", "k", "1")], ("INCRBY", "k", "0")),
+    ([("SET", "k", "v")], ("SETNX", "k", "w")),
+    ([], ("DEL", "k")),
+    ([], ("SADD", "other", "x")),
+    ([("SET", "k", "v")], ("GETEX", "k")),
+    ([("SET", "k", "v")], ("RENAME", "k", "k")),
+    ([("PFADD", "k", "a")], ("PFADD", "k", "a")),
+    ([("SET", "k", "v")], ("SETBIT", "k", "1", "1")),
+]
+
+
+def test_watch_sees_the_writes_redis_signals(both: tuple[redis.Redis, redis.Redis]) -> None:
+    outcomes = []
+    for client in both:
+        kw = client.connection_pool.connection_kwargs
+        watcher = redis.Redis(kw["host"], kw["port"], db=kw["db"])
+        try:
+            runs = []
+            for setup, write in WATCHED_WRITES:
+                client.flushdb()
+                for command in setup:
+                    client.execute_command(*command)
+                pipe = watcher.pipeline()
+                pipe.watch("k")
+                client.execute_command(*write)
+                pipe.multi()
+                pipe.ping()
+                try:
+                    runs.append((write, pipe.execute()))
+                except redis.WatchError:
+                    runs.append((write, "aborted"))
+                finally:
+                    pipe.reset()
+            outcomes.append(runs)
+        finally:
+            watcher.close()
+    real, ours = outcomes
+    wrong = [f"{w}: pulsards {o!r} != redis {r!r}"
+             for (w, r), (_, o) in zip(real, ours, strict=True) if r != o]
+    assert not wrong, "\n".join(wrong)

@@ -36,9 +36,11 @@ def setbit(c: Client, args: list[bytes]) -> bytes:
     if args[3] not in (b"0", b"1"):
         raise _BAD_BIT
     db = c.db
-    value = bytearray(get_string(db, args[1]) or b"")
+    current = get_string(db, args[1])
+    value = bytearray(current or b"")
     index, shift = divmod(offset, 8)
-    if index >= len(value):
+    grown = index >= len(value)
+    if grown:
         value.extend(bytes(index + 1 - len(value)))
     mask = 0x80 >> shift
     old = 1 if value[index] & mask else 0
@@ -46,7 +48,9 @@ def setbit(c: Client, args: list[bytes]) -> bytes:
         value[index] |= mask
     else:
         value[index] &= ~mask & 0xFF
-    db.set(args[1], bytes(value), keepttl=True)
+    # As Redis: a bit set to what it was is not a write (WATCH does not see it).
+    if current is None or grown or old != (args[3] == b"1"):
+        db.set(args[1], bytes(value), keepttl=True)
     return integer(old)
 
 

@@ -46,8 +46,10 @@ def sadd(c: Client, args: list[bytes]) -> bytes:
         db.data[args[1]] = s
     before = len(s)
     s.update(args[2:])
-    db.touch(args[1])
-    return integer(len(s) - before)
+    added = len(s) - before
+    if added and db.watched:  # adding members already there is not a write
+        db.touch(args[1])
+    return b":%d\r\n" % added
 
 
 @command("SREM")
