@@ -131,11 +131,13 @@ class Database:
             for client in clients:
                 client.dirty_cas = True
 
-    def touch_all(self) -> None:
-        """Every watched key changed (FLUSHDB, SWAPDB)."""
-        for clients in self.watched.values():
-            for client in clients:
-                client.dirty_cas = True
+    def touch_all(self, replaced_with: Database | None = None) -> None:
+        """This database is emptied (FLUSHDB) or swapped with ``replaced_with``
+        (SWAPDB): a watched key changed when it exists in either, as Redis has it."""
+        for key, clients in self.watched.items():
+            if key in self.data or (replaced_with is not None and key in replaced_with.data):
+                for client in clients:
+                    client.dirty_cas = True
 
     def get_expire(self, key: bytes) -> int | None:
         return self.expires.get(key)

@@ -286,7 +286,32 @@ WATCHED_WRITES: list[tuple[list[tuple[str, ...]], tuple[str, ...]]] = [
     ([("SET", "k", "v")], ("RENAME", "k", "k")),
     ([("PFADD", "k", "a")], ("PFADD", "k", "a")),
     ([("SET", "k", "v")], ("SETBIT", "k", "1", "1")),
-]
+    ([("SET", "k", "v", "EX", "100")], ("EXPIRE", "k", "200", "NX")),
+    ([("SET", "k", "v")], ("EXPIRE", "k", "-1")),
+    ([("RPUSH", "k", "a")], ("LINSERT", "k", "BEFORE", "nope", "x")),
+    ([("RPUSH", "k", "a")], ("LMOVE", "k", "k", "LEFT", "RIGHT")),
+    ([("RPUSH", "k", "a")], ("RPOPLPUSH", "nope", "k")),
+    ([("ZADD", "k", "1", "m")], ("ZREMRANGEBYSCORE", "k", "5", "6")),
+    ([("ZADD", "k", "1", "m")], ("ZREMRANGEBYRANK", "k", "5", "6")),
+    ([("HSET", "k", "f", "1")], ("HINCRBY", "k", "f", "0")),
+    ([("SADD", "k", "x")], ("SMOVE", "k", "k", "x")),
+    ([("SADD", "k", "x")], ("SPOP", "k", "0")),
+    ([("SET", "k", "v")], ("MSETNX", "k", "w", "z", "1")),
+    ([("SET", "k", "v"), ("SET", "j", "w")], ("COPY", "j", "k")),
+    ([("SET", "k", "v")], ("COPY", "k", "j")),
+    ([("SET", "k", "v")], ("MOVE", "nope", "1")),
+    ([("SET", "k", "v")], ("GETDEL", "nope")),
+    ([], ("FLUSHDB",)),
+    ([("SET", "k", "v")], ("FLUSHDB",)),
+    ([("SET", "k", "v")], ("RENAME", "k", "j")),
+    ([("SET", "j", "v")], ("RENAME", "j", "k")),
+    ([("SET", "k", "v")], ("BITOP", "NOT", "k", "k")),
+    ([("SADD", "k", "x")], ("SINTERSTORE", "k", "k")),
+    ([("SET", "k", "v")], ("PEXPIREAT", "k", "1")),
+    ([("HSET", "k", "f", "v")], ("HDEL", "k", "f")),
+    ([("SET", "k", "v")], ("INCRBYFLOAT", "nope", "0")),
+    ([("SADD", "k", "x")], ("SPOP", "k", "0")),
+]  # (not FLUSHALL or SWAPDB: the real Redis is shared; see the test below)
 
 
 def test_watch_sees_the_writes_redis_signals(both: tuple[redis.Redis, redis.Redis]) -> None:
@@ -318,3 +343,33 @@ def test_watch_sees_the_writes_redis_signals(both: tuple[redis.Redis, redis.Redi
     wrong = [f"{w}: pulsards {o!r} != redis {r!r}"
              for (w, r), (_, o) in zip(real, ours, strict=True) if r != o]
     assert not wrong, "\n".join(wrong)
+
+
+def test_flushall_and_swapdb_fail_watch_only_for_keys_that_exist(pulsards: Any) -> None:
+    """Redis' touchAllWatchedKeysInDb, on pulsards alone (never FLUSHALL a shared Redis)."""
+    def aborted(setup: list[tuple[str, ...]], write: tuple[str, ...]) -> bool:
+        client = redis.Redis(port=pulsards.port)
+        watcher = redis.Redis(port=pulsards.port)
+        try:
+            client.flushall()
+            for command in setup:
+                client.execute_command(*command)
+            pipe = watcher.pipeline()
+            pipe.watch("k")
+            client.execute_command(*write)
+            pipe.multi()
+            pipe.ping()
+            try:
+                pipe.execute()
+            except redis.WatchError:
+                return True
+            return False
+        finally:
+            client.close()
+            watcher.close()
+
+    assert not aborted([], ("FLUSHALL",))
+    assert aborted([("SET", "k", "v")], ("FLUSHALL",))
+    assert not aborted([("SET", "j", "v")], ("SWAPDB", "0", "1"))
+    assert aborted([("SET", "k", "v")], ("SWAPDB", "0", "1"))
+    assert aborted([("SELECT", "1"), ("SET", "k", "v")], ("SWAPDB", "0", "1"))

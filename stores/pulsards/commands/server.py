@@ -58,8 +58,8 @@ def swapdb(c: Client, args: list[bytes]) -> bytes:
     if not (0 <= a < count and 0 <= b < count):
         raise CommandError("ERR DB index is out of range")
     first, second = c.server.keyspace[a], c.server.keyspace[b]
-    first.touch_all()
-    second.touch_all()
+    first.touch_all(second)
+    second.touch_all(first)
     # Swap the contents, not the objects: clients keep pointing at "db N".
     first.data, second.data = second.data, first.data
     first.expires, second.expires = second.expires, first.expires

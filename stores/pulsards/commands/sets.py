@@ -107,7 +107,7 @@ def spop(c: Client, args: list[bytes]) -> bytes:
         if count < 0:
             raise CommandError("ERR value is out of range, must be positive")
     s = get_set(db, key)
-    if s is None:
+    if s is None or count == 0:  # popping none is not a write
         return c.nil if count is None else _members(c, [])
     if count is None:
         member = random.choice(list(s))
