@@ -8,9 +8,10 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Final
 
-from ..reply import NOT_FLOAT, NOT_INTEGER, CommandError
+from ..reply import NOT_FLOAT, NOT_INTEGER, SYNTAX, CommandError
 
-__all__ = ["glob_matcher", "ld_add", "ld_format", "random_count", "range_float", "strtod",
+__all__ = ["glob_matcher", "ld_add", "ld_format", "mpop_args", "positive_count", "random_count",
+           "range_float", "strtod",
            "to_float", "to_int", "to_long_double", "upper"]
 
 _FLOAT_OK: Final = re.compile(rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z"
@@ -75,6 +76,49 @@ def strtod(arg: bytes) -> tuple[float, bool] | None:
     if value == _INF or value == -_INF:
         return value, True
     return value, value == 0 and _NONZERO(mantissa) is not None
+
+
+_NOT_POSITIVE: Final = CommandError("ERR value is out of range, must be positive")
+
+
+def positive_count(arg: bytes) -> int:
+    """A pop's COUNT, as Redis' ``getPositiveLongFromObjectOrReply`` reads it
+    (zero allowed; one error for non-integers and negatives alike)."""
+    count = to_int(arg, _NOT_POSITIVE)
+    if count < 0:
+        raise _NOT_POSITIVE
+    return count
+
+
+_NUMKEYS: Final = CommandError("ERR numkeys should be greater than 0")
+_COUNT: Final = CommandError("ERR count should be greater than 0")
+
+
+def mpop_args(args: list[bytes], at: int, words: tuple[bytes, bytes]
+              ) -> tuple[list[bytes], int, int]:
+    """``(keys, which, count)`` of ``numkeys key... WORD [COUNT n]`` at
+    ``args[at]``, read as Redis' LMPOP and ZMPOP do; ``which`` is the index
+    in ``words`` (LEFT/RIGHT or MIN/MAX) of the word given."""
+    numkeys = to_int(args[at], _NUMKEYS)
+    if numkeys < 1:
+        raise _NUMKEYS
+    where_at = at + numkeys + 1
+    if where_at >= len(args):
+        raise SYNTAX
+    word = args[where_at].upper()
+    if word not in words:
+        raise SYNTAX
+    count = -1
+    i = where_at + 1
+    while i < len(args):
+        if count == -1 and args[i].upper() == b"COUNT" and i + 1 < len(args):
+            count = to_int(args[i + 1], _COUNT)
+            if count < 1:
+                raise _COUNT
+            i += 2
+        else:
+            raise SYNTAX
+    return args[at + 1:where_at], words.index(word), max(count, 1)
 
 
 def to_float(arg: bytes, err: CommandError = NOT_FLOAT) -> float:

@@ -92,13 +92,15 @@ def _bits(value: bytes) -> int:
 
 @command("BITCOUNT")
 def bitcount(c: Client, args: list[bytes]) -> bytes:
+    value = get_string(c.db, args[1])
+    if value is None:  # before the arguments are read, as Redis does
+        return b":0\r\n"
     if len(args) == 3:
         raise SYNTAX
     ranged = len(args) > 2
     start = to_int(args[2]) if ranged else 0
     end = to_int(args[3]) if ranged else -1
     bits = _unit(args, 4)
-    value = get_string(c.db, args[1])
     if not value:
         return b":0\r\n"
     size = len(value) * 8 if bits else len(value)
@@ -116,16 +118,16 @@ def bitcount(c: Client, args: list[bytes]) -> bytes:
 
 @command("BITPOS")
 def bitpos(c: Client, args: list[bytes]) -> bytes:
-    if args[2] not in (b"0", b"1"):
+    if to_int(args[2]) not in (0, 1):
         raise _BAD_BITPOS
     want = args[2] == b"1"
+    value = get_string(c.db, args[1])
+    if value is None:  # before the range is read, as Redis does
+        return b":-1\r\n" if want else b":0\r\n"
     start = to_int(args[3]) if len(args) > 3 else 0
     end_given = len(args) > 4
     end = to_int(args[4]) if end_given else -1
     bits = _unit(args, 5)
-    value = get_string(c.db, args[1])
-    if value is None:
-        return b":-1\r\n" if want else b":0\r\n"
     size = len(value) * 8 if bits else len(value)
     start, end = _norm(start, end, size)
     if start > end:

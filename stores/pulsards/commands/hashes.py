@@ -149,7 +149,9 @@ def hincrby(c: Client, args: list[bytes]) -> bytes:
 
 @command("HINCRBYFLOAT")
 def hincrbyfloat(c: Client, args: list[bytes]) -> bytes:
-    to_long_double(args[3])  # a bad increment is reported before the hash is read
+    # A bad increment is reported before the hash is read, an infinite one too.
+    if to_long_double(args[3]) is None:
+        raise CommandError("ERR value is NaN or Infinity")
     db = c.db
     h = get_hash(db, args[1])
     old = None if h is None else h.get(args[2])

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from collections import deque
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..keyspace import Database
 from ..reply import (
     EMPTY_ARRAY,
-    NOT_INTEGER,
     OK,
     SYNTAX,
     WRONGTYPE,
@@ -22,7 +21,7 @@ from ..reply import (
     integer,
 )
 from ..table import command
-from .args import to_float, to_int
+from .args import mpop_args, positive_count, to_float, to_int
 
 if TYPE_CHECKING:
     from ..protocol import Client
@@ -100,11 +99,7 @@ def _pop(c: Client, args: list[bytes], left: bool) -> bytes:
         raise SYNTAX
     db = c.db
     key = args[1]
-    count = None
-    if len(args) == 3:
-        count = to_int(args[2], CommandError("ERR value is out of range, must be positive"))
-        if count < 0:
-            raise CommandError("ERR value is out of range, must be positive")
+    count = positive_count(args[2]) if len(args) == 3 else None
     lst = get_list(db, key)
     if lst is None:
         return c.nil if count is None else null_array(c)
@@ -158,20 +153,22 @@ def lrange(c: Client, args: list[bytes]) -> bytes:
 
 @command("LINDEX")
 def lindex(c: Client, args: list[bytes]) -> bytes:
-    index = to_int(args[2])
     lst = get_list(c.db, args[1])
-    if lst is None or not -len(lst) <= index < len(lst):
+    if lst is None:  # before the index is read, as Redis does
+        return c.nil
+    index = to_int(args[2])
+    if not -len(lst) <= index < len(lst):
         return c.nil
     return bulk(lst[index])
 
 
 @command("LSET")
 def lset(c: Client, args: list[bytes]) -> bytes:
-    index = to_int(args[2])
     db = c.db
     lst = get_list(db, args[1])
-    if lst is None:
+    if lst is None:  # before the index is read, as Redis does
         raise _NO_KEY
+    index = to_int(args[2])
     if not -len(lst) <= index < len(lst):
         raise CommandError("ERR index out of range")
     lst[index] = args[3]
@@ -260,13 +257,13 @@ def lpos(c: Client, args: list[bytes]) -> bytes:
                     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the "
                     "second ... or use negative to start from the end of the list")
         elif option == b"COUNT":
-            count = to_int(args[i + 1])
+            count = to_int(args[i + 1], _NEGATIVE_COUNT)
             if count < 0:
-                raise CommandError("ERR COUNT can't be negative")
+                raise _NEGATIVE_COUNT
         elif option == b"MAXLEN":
-            maxlen = to_int(args[i + 1])
+            maxlen = to_int(args[i + 1], _NEGATIVE_MAXLEN)
             if maxlen < 0:
-                raise CommandError("ERR MAXLEN can't be negative")
+                raise _NEGATIVE_MAXLEN
         else:
             raise SYNTAX
         i += 2
@@ -291,6 +288,12 @@ def lpos(c: Client, args: list[bytes]) -> bytes:
     if count is None:
         return integer(found[0]) if found else c.nil
     return b"*%d\r\n%s" % (len(found), b"".join(b":%d\r\n" % x for x in found))
+
+
+_LEFT_RIGHT: Final = (b"LEFT", b"RIGHT")
+# LPOS gives these for a bad number as well as a negative one.
+_NEGATIVE_COUNT: Final = CommandError("ERR COUNT can't be negative")
+_NEGATIVE_MAXLEN: Final = CommandError("ERR MAXLEN can't be negative")
 
 
 def _where(arg: bytes) -> bool:
@@ -420,25 +423,6 @@ def brpoplpush(c: Client, args: list[bytes]) -> bytes:
     return _bmove(c, args[1], args[2], False, True, parse_timeout(args[3]))
 
 
-def _mpop_args(args: list[bytes], start: int) -> tuple[list[bytes], bool, int]:
-    numkeys = to_int(args[start], NOT_INTEGER)
-    if numkeys <= 0:
-        raise CommandError("ERR numkeys should be greater than 0")
-    keys = args[start + 1:start + 1 + numkeys]
-    rest = args[start + 1 + numkeys:]
-    if len(keys) < numkeys or not rest:
-        raise SYNTAX
-    left = _where(rest[0])
-    count = 1
-    if len(rest) == 3 and rest[1].upper() == b"COUNT":
-        count = to_int(rest[2])
-        if count <= 0:
-            raise CommandError("ERR count should be greater than 0")
-    elif len(rest) != 1:
-        raise SYNTAX
-    return keys, left, count
-
-
 def _mpop_from(db: Database, key: bytes, left: bool, count: int) -> bytes | None:
     lst = get_list(db, key)
     if not lst:
@@ -451,7 +435,8 @@ def _mpop_from(db: Database, key: bytes, left: bool, count: int) -> bytes | None
 
 @command("LMPOP")
 def lmpop(c: Client, args: list[bytes]) -> bytes:
-    keys, left, count = _mpop_args(args, 1)
+    keys, which, count = mpop_args(args, 1, _LEFT_RIGHT)
+    left = which == 0
     for key in keys:
         reply = _mpop_from(c.db, key, left, count)
         if reply is not None:
@@ -461,8 +446,9 @@ def lmpop(c: Client, args: list[bytes]) -> bytes:
 
 @command("BLMPOP")
 def blmpop(c: Client, args: list[bytes]) -> bytes:
+    keys, which, count = mpop_args(args, 2, _LEFT_RIGHT)  # Redis checks these before the timeout
+    left = which == 0
     timeout = parse_timeout(args[1])
-    keys, left, count = _mpop_args(args, 2)
     for key in keys:
         reply = _mpop_from(c.db, key, left, count)
         if reply is not None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from ..keyspace import Database
 from ..reply import EMPTY_ARRAY, SYNTAX, WRONGTYPE, CommandError, bulk, bulks, integer, set_reply
 from ..table import command
-from .args import random_count, to_int
+from .args import positive_count, random_count, to_int
 from .keys import EMPTY_SCAN, parse_cursor, scan_options
 
 if TYPE_CHECKING:
@@ -91,21 +91,13 @@ def scard(c: Client, args: list[bytes]) -> bytes:
     return integer(len(get_set(c.db, args[1]) or ()))
 
 
-def _count(arg: bytes) -> int:
-    return to_int(arg, CommandError("ERR value is out of range, must be positive"))
-
-
 @command("SPOP")
 def spop(c: Client, args: list[bytes]) -> bytes:
     if len(args) > 3:
         raise SYNTAX
     db = c.db
     key = args[1]
-    count = None
-    if len(args) == 3:
-        count = _count(args[2])
-        if count < 0:
-            raise CommandError("ERR value is out of range, must be positive")
+    count = positive_count(args[2]) if len(args) == 3 else None
     s = get_set(db, key)
     if s is None or count == 0:  # popping none is not a write
         return c.nil if count is None else _members(c, [])
@@ -143,8 +135,10 @@ def smove(c: Client, args: list[bytes]) -> bytes:
     db = c.db
     src, dst, member = args[1], args[2], args[3]
     source = get_set(db, src)
+    if source is None:  # before the destination's type, as Redis checks
+        return b":0\r\n"
     target = get_set(db, dst)
-    if source is None or member not in source:
+    if member not in source:
         return b":0\r\n"
     if src == dst:
         return b":1\r\n"

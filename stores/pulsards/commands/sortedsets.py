@@ -7,13 +7,13 @@ pops, ZRANDMEMBER and ZSCAN in ``zsetpops``."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..keyspace import Database
 from ..reply import EMPTY_ARRAY, NOT_FLOAT, SYNTAX, WRONGTYPE, CommandError, bulk, double, integer
 from ..table import command
 from ..zset import Pair, ZSet
-from .args import range_float, to_float, to_int
+from .args import positive_count, range_float, to_float, to_int
 
 if TYPE_CHECKING:
     from ..protocol import Client
@@ -253,12 +253,24 @@ def _lex_span(zs: ZSet, low: tuple[int, bytes], high: tuple[int, bytes]) -> tupl
     return start, max(start, stop)
 
 
-def _select(zs: ZSet, mode: str, a: bytes, b: bytes, reverse: bool,
+def _parse_range(mode: str, a: bytes, b: bytes, reverse: bool) -> tuple[Any, Any]:
+    """ZRANGE's bounds, read before the key is looked up (Redis' error order)."""
+    if mode == "index":
+        return to_int(a), to_int(b)
+    if reverse:
+        a, b = b, a  # REV takes max then min
+    if mode == "score":
+        return _score_bound(a), _score_bound(b)
+    return _lex_bound(a), _lex_bound(b)
+
+
+def _select(zs: ZSet, mode: str, low: Any, high: Any, reverse: bool,
             limit: tuple[int, int] | None) -> list[Pair]:
-    """The pairs ZRANGE returns, in reply order (O(log n + returned))."""
+    """The pairs ZRANGE returns, in reply order (O(log n + returned)); the
+    bounds are ``_parse_range``'s."""
     size = len(zs)
     if mode == "index":
-        start, stop = to_int(a), to_int(b)
+        start, stop = low, high
         if start < 0:
             start = max(0, size + start)
         if stop < 0:
@@ -269,12 +281,10 @@ def _select(zs: ZSet, mode: str, a: bytes, b: bytes, reverse: bool,
         if reverse:
             return zs.slice(size - 1 - stop, size - start)[::-1]
         return zs.slice(start, stop + 1)
-    if reverse:
-        a, b = b, a  # REV takes max then min
     if mode == "score":
-        begin, end = _score_span(zs, _score_bound(a), _score_bound(b))
+        begin, end = _score_span(zs, low, high)
     else:
-        begin, end = _lex_span(zs, _lex_bound(a), _lex_bound(b))
+        begin, end = _lex_span(zs, low, high)
     offset, count = limit if limit is not None else (0, -1)
     if offset < 0:
         return []
@@ -324,21 +334,11 @@ def _zrange(c: Client, args: list[bytes], mode: str, reverse: bool, base: int = 
     if withscores and mode == "lex":
         raise CommandError(
             "ERR syntax error, WITHSCORES not supported in combination with BYLEX")
-    db = c.db
-    key, a, b = args[base], args[base + 1], args[base + 2]
-    zs = get_zset(db, key)
+    low, high = _parse_range(mode, args[base + 1], args[base + 2], reverse)
+    zs = get_zset(c.db, args[base])
     if zs is None:
-        if mode == "score":
-            _score_bound(a)
-            _score_bound(b)
-        elif mode == "lex":
-            _lex_bound(a)
-            _lex_bound(b)
-        else:
-            to_int(a)
-            to_int(b)
         return store_zset(c, args[1], None) if store else EMPTY_ARRAY
-    pairs = _select(zs, mode, a, b, reverse, limit)
+    pairs = _select(zs, mode, low, high, reverse, limit)
     if store:
         return store_zset(c, args[1], ZSet.from_pairs(pairs) if pairs else None)
     return pairs_reply(c, pairs, withscores)
@@ -421,11 +421,7 @@ def zlexcount(c: Client, args: list[bytes]) -> bytes:
 def _pop(c: Client, args: list[bytes], highest: bool) -> bytes:
     if len(args) > 3:
         raise SYNTAX
-    count = 1
-    if len(args) == 3:
-        count = to_int(args[2])
-        if count < 0:
-            raise CommandError("ERR value is out of range, must be positive")
+    count = positive_count(args[2]) if len(args) == 3 else 1
     db = c.db
     zs = get_zset(db, args[1])
     if zs is None or count == 0:
@@ -486,7 +482,7 @@ def zremrangebyrank(c: Client, args: list[bytes]) -> bytes:
     zs = get_zset(c.db, args[1])
     if zs is None:
         return b":0\r\n"
-    pairs = _select(zs, "index", b"%d" % start, b"%d" % stop, False, None)
+    pairs = _select(zs, "index", start, stop, False, None)
     return _remove_pairs(c, args[1], zs, pairs)
 
 

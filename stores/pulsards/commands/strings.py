@@ -164,25 +164,29 @@ def getdel(c: Client, args: list[bytes]) -> bytes:
 def getex(c: Client, args: list[bytes]) -> bytes:
     db = c.db
     key = args[1]
-    when: int | None = None
+    expiry: tuple[bytes, bytes] | None = None  # (unit, amount), read after the lookup
     persist = False
     i = 2
     while i < len(args):
         option = args[i].upper()
-        if option in (b"EX", b"PX", b"EXAT", b"PXAT") and when is None and not persist \
+        if option in (b"EX", b"PX", b"EXAT", b"PXAT") and expiry is None and not persist \
                 and i + 1 < len(args):
-            amount = _expire_arg(args[i + 1], "getex")
-            when = {b"EX": now_ms() + amount * 1000, b"PX": now_ms() + amount,
-                    b"EXAT": amount * 1000, b"PXAT": amount}[option]
+            expiry = (option, args[i + 1])
             i += 2
-        elif option == b"PERSIST" and when is None:
+        elif option == b"PERSIST" and expiry is None:
             persist = True
             i += 1
         else:
             raise SYNTAX
     value = get_string(db, key)
-    if value is None:
+    if value is None:  # before the expiry's number is read, as Redis does
         return c.nil
+    when: int | None = None
+    if expiry is not None:
+        unit, arg = expiry
+        amount = _expire_arg(arg, "getex")
+        when = {b"EX": now_ms() + amount * 1000, b"PX": now_ms() + amount,
+                b"EXAT": amount * 1000, b"PXAT": amount}[unit]
     if when is not None:
         if when <= now_ms() and not db.loading:
             db.delete(key)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import random
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..keyspace import Database
-from ..reply import EMPTY_ARRAY, SYNTAX, WRONGTYPE, CommandError, bulk, double, format_double
+from ..reply import EMPTY_ARRAY, SYNTAX, WRONGTYPE, bulk, double, format_double
 from ..table import command
 from ..zset import Pair, ZSet
-from .args import random_count, to_int
+from .args import mpop_args, random_count
 from .keys import EMPTY_SCAN, parse_cursor, scan_options
 from .lists import block, null_array, parse_timeout
 from .sortedsets import get_zset, pairs_reply, pop_pairs
@@ -28,43 +28,10 @@ if TYPE_CHECKING:
 
 __all__: list[str] = []
 
-_NUMKEYS = CommandError("ERR numkeys should be greater than 0")
-_COUNT = CommandError("ERR count should be greater than 0")
+_MIN_MAX: Final = (b"MIN", b"MAX")
 
 
 # -------------------------------------------------------------------- pops
-def _where(arg: bytes) -> bool:
-    """True for MAX, False for MIN."""
-    word = arg.upper()
-    if word == b"MIN":
-        return False
-    if word == b"MAX":
-        return True
-    raise SYNTAX
-
-
-def _mpop_args(args: list[bytes], at: int) -> tuple[list[bytes], bool, int]:
-    """(keys, highest, count) of ``numkeys key... MIN|MAX [COUNT n]`` at ``args[at]``."""
-    numkeys = to_int(args[at], _NUMKEYS)
-    if numkeys < 1:
-        raise _NUMKEYS
-    where_at = at + numkeys + 1
-    if where_at >= len(args):
-        raise SYNTAX
-    highest = _where(args[where_at])
-    count = -1
-    i = where_at + 1
-    while i < len(args):
-        if count == -1 and args[i].upper() == b"COUNT" and i + 1 < len(args):
-            count = to_int(args[i + 1], _COUNT)
-            if count < 1:
-                raise _COUNT
-            i += 2
-        else:
-            raise SYNTAX
-    return args[at + 1:where_at], highest, max(count, 1)
-
-
 def _mpop_reply(c: Client, key: bytes, pairs: list[Pair]) -> bytes:
     """ZMPOP's ``[key, [[member, score], ...]]`` (nested in RESP2 too)."""
     resp3 = c.resp3
@@ -88,7 +55,8 @@ def _first_nonempty(db: Database, keys: list[bytes]) -> tuple[bytes, ZSet] | Non
 
 @command("ZMPOP")
 def zmpop(c: Client, args: list[bytes]) -> bytes:
-    keys, highest, count = _mpop_args(args, 1)
+    keys, which, count = mpop_args(args, 1, _MIN_MAX)
+    highest = which == 1
     found = _first_nonempty(c.db, keys)
     if found is None:
         return null_array(c)
@@ -128,7 +96,8 @@ def bzpopmax(c: Client, args: list[bytes]) -> bytes:
 
 @command("BZMPOP")
 def bzmpop(c: Client, args: list[bytes]) -> bytes:
-    keys, highest, count = _mpop_args(args, 2)  # Redis checks these before the timeout
+    keys, which, count = mpop_args(args, 2, _MIN_MAX)  # Redis checks these before the timeout
+    highest = which == 1
     return _blocking_pop(c, keys, highest, count, parse_timeout(args[1]), nested=True)
 
 
