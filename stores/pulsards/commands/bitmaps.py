@@ -101,7 +101,7 @@ def bitcount(c: Client, args: list[bytes]) -> bytes:
     start = to_int(args[2]) if ranged else 0
     end = to_int(args[3]) if ranged else -1
     bits = _unit(args, 4)
-    if not value:
+    if not value or (start < 0 and end < 0 and start > end):  # as GETRANGE (BITPOS clamps)
         return b":0\r\n"
     size = len(value) * 8 if bits else len(value)
     start, end = _norm(start, end, size)

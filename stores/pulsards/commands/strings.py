@@ -187,6 +187,8 @@ def getex(c: Client, args: list[bytes]) -> bytes:
         amount = _expire_arg(arg, "getex")
         when = {b"EX": now_ms() + amount * 1000, b"PX": now_ms() + amount,
                 b"EXAT": amount * 1000, b"PXAT": amount}[unit]
+        if when > LLONG_MAX:
+            raise CommandError("ERR invalid expire time in 'getex' command")
     if when is not None:
         if when <= now_ms() and not db.loading:
             db.delete(key)
@@ -359,6 +361,10 @@ def incrbyfloat(c: Client, args: list[bytes]) -> bytes:
 
 @command("LCS")
 def lcs(c: Client, args: list[bytes]) -> bytes:
+    db = c.db  # the types are checked before the options are read, as Redis does
+    a, b = db.lookup(args[1]) or b"", db.lookup(args[2]) or b""
+    if a.__class__ is not bytes or b.__class__ is not bytes:
+        raise CommandError("ERR The specified keys must contain string values")
     want_len = want_idx = with_len = False
     min_len = 0
     i = 3
@@ -379,9 +385,4 @@ def lcs(c: Client, args: list[bytes]) -> bytes:
     if want_len and want_idx:
         raise CommandError(
             "ERR If you want both the length and indexes, please just use IDX.")
-    db = c.db
-    a, b = db.lookup(args[1]) or b"", db.lookup(args[2]) or b""
-    if a.__class__ is not bytes or b.__class__ is not bytes:
-        raise CommandError("ERR The specified keys must contain string values")
-
     return lcs_reply(a, b, want_len, want_idx, with_len, min_len, c.resp3)
