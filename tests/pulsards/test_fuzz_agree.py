@@ -161,3 +161,36 @@ def test_random_scripts_agree_with_redis(both: tuple[redis.Redis, redis.Redis],
     got = run(ours, script)
     for command, want, have in zip(script, expected, got, strict=True):
         assert have == want, f"{command}: pulsards {have!r} != redis {want!r}\nscript: {script}"
+
+
+def _in_transaction(client: redis.Redis, script: Script) -> Any:
+    """The script in one MULTI/EXEC: EXECABORT, or each command's reply or error."""
+    pipe = client.pipeline(transaction=True)
+    for command in script:
+        pipe.execute_command(*(command[1:] if command[0] == "~" else command))
+    try:
+        replies = pipe.execute(raise_on_error=False)
+    except redis.ResponseError as exc:  # EXECABORT: a command was refused when queued
+        return ("error", str(exc))
+    out = []
+    for command, reply in zip(script, replies, strict=True):
+        if isinstance(reply, redis.ResponseError):
+            reply = ("error", str(reply))
+        elif command[0] == "~" and isinstance(reply, list | set | tuple):
+            reply = sorted(reply, key=repr)
+        out.append(reply)
+    return out
+
+
+@settings(max_examples=_EXPLORE or 100, derandomize=not _EXPLORE, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_transactions_agree_with_redis(both: tuple[redis.Redis, redis.Redis],
+                                              data: Any) -> None:
+    templates = data.draw(st.lists(st.sampled_from(COMMANDS), min_size=1, max_size=20))
+    script: Script = [template(data) for template in templates]
+    real, ours = both
+    for client in both:
+        client.flushdb()
+    want, have = _in_transaction(real, script), _in_transaction(ours, script)
+    assert have == want, f"pulsards {have!r} != redis {want!r}\nscript: {script}"
