@@ -7,6 +7,9 @@ starts pulsards with ``start_store`` on a free port, and measures:
 (a) one process, 50 tasks doing INCR: through the proxy store (commands travel
     over the mailbox to the store actor) vs a direct store in the same
     process; interleaved rounds, medians.  Target: proxy >= 0.7x direct.
+    Also the CPU time (``/proc``) the worker, the store actor and the server
+    spend per round of 50 commands in each mode, next to the round's length:
+    the rounds are sequential, so the proxy's round lasts about the sum.
 (b) N = 2 and 4 worker processes, 50 tasks each: all sharing one store actor
     (auto-pipelined there) vs each worker with its own direct pool.
     Aggregate ops/s and the server connections the mode holds (``CLIENT
@@ -79,20 +82,44 @@ def with_name(url: str, name: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}client_name={name}"
 
 
-async def single_process(url: str, rounds: int, seconds: float) -> tuple[float, float]:
-    """(a): medians of direct and proxy ops/s in this process."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def single_process(url: str, rounds: int, seconds: float
+                         ) -> tuple[float, float, dict[str, dict[str, float]]]:
+    """(a): medians of direct and proxy ops/s in this process, and the CPU
+    each process spent per round of ``TASKS`` commands in each mode."""
     name = f"bench-a-{uuid.uuid4().hex[:8]}"
     direct = create_store(with_name(url, name), proxy=False)
     proxy = create_store(with_name(url, name), proxy=True)
     await hammer(direct, 0.2)
     await hammer(proxy, 0.2)
+    pids = {"worker": os.getpid(), "store actor": (await proxy.actor()).info.pid,
+            "server": int((await direct.client().info("server"))["process_id"])}
     results: dict[str, list[float]] = {"direct": [], "proxy": []}
+    cpu = {label: dict.fromkeys(pids, 0.0) for label in results}
+    done = dict.fromkeys(results, 0)
     for _ in range(rounds):
         for label, store in (("direct", direct), ("proxy", proxy)):
-            results[label].append(await hammer(store, seconds) / seconds)
+            before = {who: cpu_seconds(pid) for who, pid in pids.items()}
+            count = await hammer(store, seconds)
+            for who, pid in pids.items():
+                cpu[label][who] += cpu_seconds(pid) - before[who]
+            done[label] += count
+            results[label].append(count / seconds)
     await direct.close()
     await proxy.close()
-    return statistics.median(results["direct"]), statistics.median(results["proxy"])
+    per_round = {label: {who: used / done[label] * TASKS * 1e6 for who, used in spent.items()}
+                 for label, spent in cpu.items()}
+    return (statistics.median(results["direct"]), statistics.median(results["proxy"]),
+            per_round)
 
 
 async def many_workers(url: str, workers: list[Any], proxy: bool, seconds: float
@@ -115,11 +142,17 @@ async def bench_server(label: str, url: str, pool: list[Any], rounds: int, secon
                        ) -> None:
     flush = create_store(url, proxy=False)
     await flush.execute("FLUSHDB")
-    direct, proxied = await single_process(url, rounds, seconds)
+    direct, proxied, per_round = await single_process(url, rounds, seconds)
     print(f"\n{label}: {url}")
     print(f"(a) one process, {TASKS} tasks, INCR       ops/s      ratio")
     print(f"    direct store                     {direct:>10,.0f}")
     print(f"    proxy store (via store actor)    {proxied:>10,.0f}   {proxied / direct:5.2f}x")
+    print(f"    CPU us per {TASKS} commands          worker  store actor  server  "
+          f"time per {TASKS}")
+    for mode, ops in (("direct", direct), ("proxy", proxied)):
+        used = per_round[mode]
+        print(f"      {mode:<28} {used['worker']:>8.0f} {used['store actor']:>12.0f} "
+              f"{used['server']:>7.0f} {TASKS / ops * 1e6:>9.0f}")
     print(f"(b) N workers x {TASKS} tasks         aggregate ops/s  server conns  ratio")
     for n in (2, 4):
         workers = pool[:n]
