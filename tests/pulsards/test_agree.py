@@ -141,6 +141,11 @@ LISTS: Script = [
     ("BLMPOP", "0.01", "1", "nope", "LEFT"), ("RPUSH", "bm", "1", "2", "3"),
     ("BLMPOP", "1", "1", "bm", "RIGHT", "COUNT", "2"), ("BLMOVE", "bm", "bn", "LEFT", "LEFT", "1"),
     ("BRPOPLPUSH", "nope", "x", "0.01"), ("LPUSH", "l"), ("LRANGE", "l", "0"),
+    # A one-element list moved onto itself keeps its element and its TTL.
+    ("RPUSH", "one", "x"), ("EXPIRE", "one", "100"), ("LMOVE", "one", "one", "LEFT", "RIGHT"),
+    ("LRANGE", "one", "0", "-1"), ("TTL", "one"), ("RPOPLPUSH", "one", "one"),
+    ("BLMOVE", "one", "one", "RIGHT", "LEFT", "0.01"), ("BRPOPLPUSH", "one", "one", "0.01"),
+    ("LRANGE", "one", "0", "-1"), ("TTL", "one"),
 ]
 
 HASHES: Script = [

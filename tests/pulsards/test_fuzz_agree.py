@@ -145,6 +145,31 @@ COMMANDS: list[Draw] = [
     _c("ZRANDMEMBER", KEY, "0"), _c("ZSCAN", KEY, "0"),
     # HyperLogLog
     _many("PFADD", KEY, MEMBER), _c("PFCOUNT", KEY), _c("PFMERGE", KEY, KEY, KEY),
+    _c("PFCOUNT", KEY, KEY),
+    # more options and edges
+    _c("GETEX", KEY), _c("SET", KEY, VALUE, st.sampled_from(["NX", "XX"]), "GET"),
+    _c("SETRANGE", KEY, st.sampled_from(["5", "x", "-3"]), VALUE), _c("RPUSHX", KEY, VALUE),
+    _c("INCRBYFLOAT", KEY, st.sampled_from(["1e308", "-1e308", "0.1", "5e-324", "1e400"])),
+    _c("PEXPIREAT", KEY, st.sampled_from(["1", "99999999999999", "x"])),
+    _c("EXPIRE", KEY, "100", "NX", "XX"), _c("EXPIRE", KEY, "100", st.sampled_from(["GT", "x"])),
+    _c("ZADD", KEY, st.sampled_from(["GT", "LT"]), "CH", SCORE, MEMBER),
+    _c("ZADD", KEY, st.sampled_from(["XX", "NX"]), "INCR", SCORE, MEMBER),
+    _c("ZADD", KEY, "NX", st.sampled_from(["GT", "XX"]), SCORE, MEMBER),
+    _c("ZRANGEBYSCORE", KEY, BOUND, BOUND, "WITHSCORES", "LIMIT", INT, INT),
+    _c("ZREVRANGEBYLEX", KEY, LEX, LEX), _c("ZREVRANGEBYLEX", KEY, LEX, LEX, "LIMIT", INT, INT),
+    _c("ZUNION", "2", KEY, KEY, "WEIGHTS", SCORE, SCORE, "AGGREGATE",
+       st.sampled_from(["SUM", "MIN", "MAX", "x"]), "WITHSCORES"),
+    _c("ZINTERSTORE", KEY, "2", KEY, KEY, "WEIGHTS", SCORE, SCORE),
+    _c("ZRANGESTORE", KEY, KEY, BOUND, BOUND, "BYSCORE"),
+    _c("ZMPOP", "1", KEY, st.sampled_from(["MIN", "MAX"])), _c("LMPOP", "1", KEY, SIDE),
+    _c("SPOP", KEY, st.sampled_from(["0", "-1", "x"])),
+    _c("ZRANK", KEY, MEMBER), _c("ZSCORE", KEY, MEMBER),
+    # blocking forms: served at once when an element is there, else a short wait
+    _c("BLPOP", KEY, KEY, "0.01"), _c("BRPOP", KEY, st.sampled_from(["0.01", "-1", "x"])),
+    _c("BLMOVE", KEY, KEY, SIDE, SIDE, "0.01"), _c("BRPOPLPUSH", KEY, KEY, "0.01"),
+    _c("BLMPOP", "0.01", "2", KEY, KEY, SIDE, "COUNT", INT),
+    _c("BZPOPMIN", KEY, KEY, "0.01"), _c("BZPOPMAX", KEY, "0.01"),
+    _c("BZMPOP", "0.01", "1", KEY, st.sampled_from(["MIN", "MAX"]), "COUNT", INT),
 ]
 
 @settings(max_examples=_EXPLORE or 300, derandomize=not _EXPLORE, deadline=None,

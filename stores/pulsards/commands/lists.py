@@ -313,7 +313,6 @@ def _move(c: Client, db: Database, src: bytes, dst: bytes, from_left: bool,
         return None
     target = get_list(db, dst)  # WRONGTYPE before anything moves
     value = lst.popleft() if from_left else lst.pop()
-    _popped(db, src, lst)
     if target is None:
         target = deque()
         db.data[dst] = target
@@ -321,6 +320,8 @@ def _move(c: Client, db: Database, src: bytes, dst: bytes, from_left: bool,
         target.appendleft(value)
     else:
         target.append(value)
+    # After the push: a one-element list moved onto itself is not emptied.
+    _popped(db, src, lst)
     db.touch(dst)
     c.server.signal_ready(db, dst)
     return value
