@@ -23,9 +23,10 @@ from hypothesis import strategies as st
 
 from .test_agree import Script, run
 
-pytestmark = pytest.mark.timeout(120)
-
 _EXPLORE = int(os.environ.get("FUZZ_EXAMPLES", "0"))
+
+# Exploring runs longer: about 40 ms an example (short waits of blocking commands).
+pytestmark = pytest.mark.timeout(120 + _EXPLORE // 20)
 
 KEY = st.sampled_from(["a", "b", "c"])
 FIELD = st.sampled_from(["f", "g", "1"])
@@ -164,6 +165,22 @@ COMMANDS: list[Draw] = [
     _c("ZMPOP", "1", KEY, st.sampled_from(["MIN", "MAX"])), _c("LMPOP", "1", KEY, SIDE),
     _c("SPOP", KEY, st.sampled_from(["0", "-1", "x"])),
     _c("ZRANK", KEY, MEMBER), _c("ZSCORE", KEY, MEMBER),
+    _many("HMSET", KEY, st.tuples(FIELD, VALUE), 2), _c("HINCRBY", KEY, FIELD, "x"),
+    _c("ZADD", KEY, st.sampled_from(["GT", "LT", "XX"]), st.sampled_from(["GT", "LT", "CH"]),
+       SCORE, MEMBER, SCORE, MEMBER),
+    _c("ZRANGE", KEY, LEX, LEX, "BYLEX", "REV"), _c("ZRANGE", KEY, INT, INT, "REV", "WITHSCORES"),
+    _c("ZRANGE", KEY, INT, INT, "LIMIT", "0", "1"), _c("ZRANGEBYLEX", KEY, LEX, LEX, "LIMIT", INT, INT),
+    _c("ZUNIONSTORE", KEY, "2", KEY, KEY, "AGGREGATE", st.sampled_from(["MIN", "MAX"])),
+    _c("ZDIFF", "2", KEY, KEY, "WITHSCORES"), _c("ZINTERCARD", "2", KEY, KEY, "LIMIT", INT),
+    _c("ZPOPMIN", KEY, INT), _c("ZREVRANK", KEY, MEMBER), _c("ZINCRBY", KEY, "nan", MEMBER),
+    _c("BITPOS", KEY, st.sampled_from(["0", "1"]), INT, INT, st.sampled_from(["BIT", "BYTE"])),
+    _c("BITOP", "NOT", KEY, KEY, KEY), _c("SETBIT", KEY, st.sampled_from(["-1", "x"]), "1"),
+    _c("GETRANGE", KEY, "0", "-1"), _c("LCS", KEY, KEY, "IDX", "WITHMATCHLEN"),
+    _c("SINTERCARD", st.sampled_from(["0", "-1", "3", "x"]), KEY),
+    _c("LRANGE", KEY, "0", "-1"), _c("LINDEX", KEY, "-1"), _c("LTRIM", KEY, "1", "-1"),
+    _c("LPOS", KEY, VALUE, "RANK", st.sampled_from(["-1", "-2"]), "MAXLEN", INT),
+    _c("RENAME", KEY, KEY), _c("EXPIRE", KEY, "-1"), _c("PERSIST", KEY), _c("GETSET", KEY, VALUE),
+    _sorted(_c("SUNION", KEY, KEY, KEY)), _sorted(_c("SDIFF", KEY)), _c("SMOVE", KEY, KEY, MEMBER),
     # blocking forms: served at once when an element is there, else a short wait
     _c("BLPOP", KEY, KEY, "0.01"), _c("BRPOP", KEY, st.sampled_from(["0.01", "-1", "x"])),
     _c("BLMOVE", KEY, KEY, SIDE, SIDE, "0.01"), _c("BRPOPLPUSH", KEY, KEY, "0.01"),
