@@ -76,6 +76,11 @@ class Database:
             return None
         return self.data.get(key)
 
+    def is_expired(self, key: bytes) -> bool:
+        """Whether ``key`` is still stored but past its deadline (not removed here)."""
+        when = self.expires.get(key)
+        return when is not None and when <= now_ms() and not self.loading
+
     def lookup_type(self, key: bytes, kind: type) -> Any:
         """``lookup`` that raises WRONGTYPE when the value is not a ``kind``."""
         value = self.lookup(key)
@@ -124,20 +129,44 @@ class Database:
         if self.expires:
             self.expires.pop(key, None)
 
+    # Watchers keep, per watched key, whether it was already expired (stored
+    # but past its deadline) when they watched it, as Redis 7 does: for them
+    # the key's removal is no change, only a live value in its place is.
     def touch(self, key: bytes) -> None:
         """A write changed ``key``: transactions watching it will fail."""
         clients = self.watched.get(key)
         if clients:
+            watched = (self.index, key)
             for client in clients:
+                if client.watched.get(watched):
+                    if key not in self.data:
+                        client.watched[watched] = False  # the expired key is gone
+                        continue
+                    if self.is_expired(key):
+                        continue
                 client.dirty_cas = True
 
     def touch_all(self, replaced_with: Database | None = None) -> None:
         """This database is emptied (FLUSHDB) or swapped with ``replaced_with``
-        (SWAPDB): a watched key changed when it exists in either, as Redis has it."""
+        (SWAPDB): a watched key changed when it exists in either, as Redis has it
+        (an expired key that stays expired, or goes, is no change)."""
         for key, clients in self.watched.items():
-            if key in self.data or (replaced_with is not None and key in replaced_with.data):
-                for client in clients:
-                    client.dirty_cas = True
+            here = key in self.data
+            there = replaced_with is not None and key in replaced_with.data
+            if not (here or there):
+                continue
+            watched = (self.index, key)
+            for client in clients:
+                if client.watched.get(watched):
+                    if not there:
+                        client.watched[watched] = False
+                        continue
+                    if replaced_with is not None and replaced_with.is_expired(key):
+                        continue
+                elif not here and replaced_with is not None and replaced_with.is_expired(key):
+                    client.watched[watched] = True  # nothing replaced by an expired key
+                    continue
+                client.dirty_cas = True
 
     def get_expire(self, key: bytes) -> int | None:
         return self.expires.get(key)

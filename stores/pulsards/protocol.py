@@ -129,7 +129,8 @@ class Client(asyncio.Protocol):
         self.closed = False
         self.blocked: Any = None  # the waiter object while parked in a blocking command
         self.multi_error = False
-        self.watched: set[tuple[int, bytes]] = set()
+        # (db index, key) watched -> whether the key was expired when watched.
+        self.watched: dict[tuple[int, bytes], bool] = {}
         self.dirty_cas = False
         self.in_exec = False  # blocking commands do not block inside EXEC
 

@@ -7,6 +7,7 @@ starting with ``"~"`` has an unordered reply, compared sorted.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -319,34 +320,65 @@ WATCHED_WRITES: list[tuple[list[tuple[str, ...]], tuple[str, ...]]] = [
 ]  # (not FLUSHALL or SWAPDB: the real Redis is shared; see the test below)
 
 
-def test_watch_sees_the_writes_redis_signals(both: tuple[redis.Redis, redis.Redis]) -> None:
-    outcomes = []
-    for client in both:
-        kw = client.connection_pool.connection_kwargs
-        watcher = redis.Redis(kw["host"], kw["port"], db=kw["db"])
+def watch_outcome(client: redis.Redis, setup: Script, writes: Script, key: str = "k",
+                  pause: float = 0.0, linger: float = 0.0) -> tuple[list[Any], str]:
+    """Run ``setup`` on a flushed database, wait ``pause``, WATCH ``key`` on a
+    second connection, run ``writes``, wait ``linger``, then EXEC a PING: the
+    writes' replies, and whether the EXEC "ran" or was "aborted"."""
+    kw = client.connection_pool.connection_kwargs
+    watcher = redis.Redis(kw["host"], kw["port"], db=kw["db"], protocol=kw.get("protocol", 2))
+    client.flushdb()
+    run(client, setup)
+    time.sleep(pause)
+    pipe = watcher.pipeline()
+    try:
+        pipe.watch(key)
+        replies = run(client, writes)
+        time.sleep(linger)
+        pipe.multi()
+        pipe.ping()
         try:
-            runs = []
-            for setup, write in WATCHED_WRITES:
-                client.flushdb()
-                for command in setup:
-                    client.execute_command(*command)
-                pipe = watcher.pipeline()
-                pipe.watch("k")
-                client.execute_command(*write)
-                pipe.multi()
-                pipe.ping()
-                try:
-                    runs.append((write, pipe.execute()))
-                except redis.WatchError:
-                    runs.append((write, "aborted"))
-                finally:
-                    pipe.reset()
-            outcomes.append(runs)
-        finally:
-            watcher.close()
-    real, ours = outcomes
-    wrong = [f"{w}: pulsards {o!r} != redis {r!r}"
-             for (w, r), (_, o) in zip(real, ours, strict=True) if r != o]
+            pipe.execute()
+        except redis.WatchError:
+            return replies, "aborted"
+        return replies, "ran"
+    finally:
+        pipe.reset()
+        watcher.close()
+
+
+def test_watch_sees_the_writes_redis_signals(both: tuple[redis.Redis, redis.Redis]) -> None:
+    real, ours = ([watch_outcome(client, setup, [write]) for setup, write in WATCHED_WRITES]
+                  for client in both)
+    wrong = [f"{write}: pulsards {o!r} != redis {r!r}"
+             for (_, write), r, o in zip(WATCHED_WRITES, real, ours, strict=True) if r != o]
+    assert not wrong, "\n".join(wrong)
+
+
+# (setup, pause before WATCH, writes, pause before EXEC) with key "k" watched:
+# a key that was already expired when watched changes only when a live value
+# takes its place; a key that expires while watched fails the EXEC.
+WATCHED_EXPIRIES = [
+    ([("SET", "k", "v", "PX", "1")], 0.02, [], 0.0),
+    ([("SET", "k", "v", "PX", "1")], 0.02, [("GET", "k")], 0.0),
+    ([("SET", "k", "v", "PX", "1")], 0.02, [("DEL", "k")], 0.0),
+    ([("SET", "k", "v", "PX", "1")], 0.02, [("SET", "k", "w", "XX", "GET")], 0.0),
+    ([("SET", "k", "v", "PX", "1")], 0.02, [("EXPIRE", "k", "100")], 0.0),
+    ([("SET", "k", "v", "PX", "1")], 0.02, [("FLUSHDB",)], 0.0),
+    ([("SET", "k", "v", "PX", "1")], 0.02, [("SET", "k", "w")], 0.0),
+    ([("SET", "k", "v", "PX", "1")], 0.02, [("GET", "k"), ("SET", "k", "w")], 0.0),
+    ([("SET", "k", "v", "PX", "1")], 0.02, [("LPUSH", "k", "x")], 0.0),
+    ([("SET", "k", "v", "PX", "80")], 0.0, [], 0.15),
+    ([("SET", "k", "v", "PX", "80")], 0.0, [("GET", "k")], 0.15),
+]
+
+
+def test_watch_of_expiring_keys_as_redis(both: tuple[redis.Redis, redis.Redis]) -> None:
+    real, ours = ([watch_outcome(client, setup, writes, pause=pause, linger=linger)
+                   for setup, pause, writes, linger in WATCHED_EXPIRIES] for client in both)
+    wrong = [f"{setup} {writes}: pulsards {o!r} != redis {r!r}"
+             for (setup, _, writes, _), r, o in zip(WATCHED_EXPIRIES, real, ours, strict=True)
+             if r != o]
     assert not wrong, "\n".join(wrong)
 
 

@@ -21,7 +21,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .test_agree import Script, run
+from .test_agree import Script, run, watch_outcome
 
 _EXPLORE = int(os.environ.get("FUZZ_EXAMPLES", "0"))
 
@@ -169,7 +169,8 @@ COMMANDS: list[Draw] = [
     _c("ZADD", KEY, st.sampled_from(["GT", "LT", "XX"]), st.sampled_from(["GT", "LT", "CH"]),
        SCORE, MEMBER, SCORE, MEMBER),
     _c("ZRANGE", KEY, LEX, LEX, "BYLEX", "REV"), _c("ZRANGE", KEY, INT, INT, "REV", "WITHSCORES"),
-    _c("ZRANGE", KEY, INT, INT, "LIMIT", "0", "1"), _c("ZRANGEBYLEX", KEY, LEX, LEX, "LIMIT", INT, INT),
+    _c("ZRANGE", KEY, INT, INT, "LIMIT", "0", "1"),
+    _c("ZRANGEBYLEX", KEY, LEX, LEX, "LIMIT", INT, INT),
     _c("ZUNIONSTORE", KEY, "2", KEY, KEY, "AGGREGATE", st.sampled_from(["MIN", "MAX"])),
     _c("ZDIFF", "2", KEY, KEY, "WITHSCORES"), _c("ZINTERCARD", "2", KEY, KEY, "LIMIT", INT),
     _c("ZPOPMIN", KEY, INT), _c("ZREVRANK", KEY, MEMBER), _c("ZINCRBY", KEY, "nan", MEMBER),
@@ -236,3 +237,19 @@ def test_random_transactions_agree_with_redis(both: tuple[redis.Redis, redis.Red
         client.flushdb()
     want, have = _in_transaction(real, script), _in_transaction(ours, script)
     assert have == want, f"pulsards {have!r} != redis {want!r}\nscript: {script}"
+
+
+@settings(max_examples=_EXPLORE or 150, derandomize=not _EXPLORE, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_writes_fail_watch_as_on_redis(both: tuple[redis.Redis, redis.Redis],
+                                             data: Any) -> None:
+    """A write fails a WATCH on pulsards exactly when it does on Redis (the
+    writes that change nothing, or fail, leave it alone on both)."""
+    setup = [t(data) for t in data.draw(st.lists(st.sampled_from(COMMANDS), max_size=8))]
+    writes = [t(data) for t in data.draw(st.lists(st.sampled_from(COMMANDS), min_size=1,
+                                                  max_size=3))]
+    key = data.draw(KEY)
+    want, have = (watch_outcome(client, setup, writes, key) for client in both)
+    assert have == want, (f"WATCH {key}: pulsards {have!r} != redis {want!r}\n"
+                          f"setup: {setup}\nwrites: {writes}")

@@ -4,7 +4,9 @@ While a client is in MULTI the connection queues commands (``Client._special``)
 and flags the transaction when one is rejected (unknown, wrong arity), which
 makes EXEC answer EXECABORT.  WATCH registers the client on
 ``Database.watched``; every write calls ``Database.touch``, which marks the
-watchers ``dirty_cas`` so that their EXEC answers a null array.
+watchers ``dirty_cas`` so that their EXEC answers a null array.  As in Redis 7,
+a watched key that expires before EXEC fails it too, unless it was already
+expired when watched (then only a live value in its place does).
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def exec_(c: Client, args: list[bytes]) -> bytes:
     if c.multi_error:
         discard_state(c)
         raise CommandError("EXECABORT Transaction discarded because of previous errors.")
-    if c.dirty_cas:
+    if c.dirty_cas or _watched_key_expired(c):
         discard_state(c)
         return b"_\r\n" if c.resp3 else b"*-1\r\n"
     c.multi = None
@@ -84,9 +86,17 @@ def watch(c: Client, args: list[bytes]) -> bytes:
         raise CommandError("ERR WATCH inside MULTI is not allowed")
     db = c.db
     for key in args[1:]:
-        db.watched.setdefault(key, set()).add(c)
-        c.watched.add((db.index, key))
+        if (db.index, key) not in c.watched:
+            db.watched.setdefault(key, set()).add(c)
+            c.watched[(db.index, key)] = db.is_expired(key)
     return OK
+
+
+def _watched_key_expired(c: Client) -> bool:
+    """Whether a key ``c`` watched while it was live has expired since."""
+    keyspace = c.server.keyspace
+    return any(not expired and keyspace[index].is_expired(key)
+               for (index, key), expired in c.watched.items())
 
 
 @command("UNWATCH")
