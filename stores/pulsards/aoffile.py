@@ -228,7 +228,7 @@ def rewrite_commands(dbs: Iterable[Database], now: int) -> Iterator[bytes]:
         expires = db.expires
         for key, value in db.data.items():
             when = expires.get(key)
-            if when is not None and when <= now:
+            if when is not None and when < now:
                 continue
             kind = type(value)
             if kind is bytes:

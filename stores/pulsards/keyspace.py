@@ -71,7 +71,8 @@ class Database:
     def lookup(self, key: bytes) -> Any:
         """The live value at ``key`` or ``None`` (an expired key is removed)."""
         expires = self.expires
-        if expires and key in expires and expires[key] <= now_ms() and not self.loading:
+        # Past the deadline, not at it: Redis' keyIsExpired is ``now > when``.
+        if expires and key in expires and expires[key] < now_ms() and not self.loading:
             self._expire(key)
             return None
         return self.data.get(key)
@@ -79,7 +80,7 @@ class Database:
     def is_expired(self, key: bytes) -> bool:
         """Whether ``key`` is still stored but past its deadline (not removed here)."""
         when = self.expires.get(key)
-        return when is not None and when <= now_ms() and not self.loading
+        return when is not None and when < now_ms() and not self.loading
 
     def lookup_type(self, key: bytes, kind: type) -> Any:
         """``lookup`` that raises WRONGTYPE when the value is not a ``kind``."""
@@ -100,7 +101,7 @@ class Database:
         now = now_ms()
         for key in list(self.data):
             when = expires.get(key)
-            if when is None or when > now:
+            if when is None or when >= now:
                 yield key
 
     # ------------------------------------------------------------ changes
@@ -200,11 +201,11 @@ class Database:
             self.on_expired(self, key)
 
     def active_expire(self, now: int, deadline_ns: int) -> int:
-        """Remove keys whose deadline is ``<= now`` until ``deadline_ns``; count them."""
+        """Remove keys whose deadline is before ``now`` until ``deadline_ns``; count them."""
         heap = self._heap
         expires = self.expires
         removed = 0
-        while heap and heap[0][0] <= now:
+        while heap and heap[0][0] < now:
             when, key = heapq.heappop(heap)
             if expires.get(key) == when:
                 self._expire(key)

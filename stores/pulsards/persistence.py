@@ -56,7 +56,7 @@ def db_entries(db: Database, now: int) -> Iterator[Entry]:
     expires = db.expires
     for key, value in db.data.items():
         when = expires.get(key)
-        if when is None or when > now:
+        if when is None or when >= now:
             yield key, value, when
 
 

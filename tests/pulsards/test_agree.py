@@ -317,6 +317,15 @@ WATCHED_WRITES: list[tuple[list[tuple[str, ...]], tuple[str, ...]]] = [
     ([("HSET", "k", "f", "v")], ("HDEL", "k", "f")),
     ([("SET", "k", "v")], ("INCRBYFLOAT", "nope", "0")),
     ([("SADD", "k", "x")], ("SPOP", "k", "0")),
+    ([], ("SINTERSTORE", "k", "k", "k")),
+    ([("SADD", "b", "x"), ("SADD", "c", "y")], ("SINTERSTORE", "k", "b", "c")),
+    ([], ("SUNIONSTORE", "k", "b", "c")),
+    ([("SADD", "b", "x")], ("SDIFFSTORE", "k", "b", "b")),
+    ([("SADD", "k", "x")], ("SDIFFSTORE", "k", "k", "k")),
+    ([], ("ZUNIONSTORE", "k", "1", "b")),
+    ([("ZADD", "b", "1", "x")], ("ZRANGESTORE", "k", "b", "5", "6")),
+    ([], ("BITOP", "AND", "k", "b")),
+    ([], ("PFMERGE", "k")),
 ]  # (not FLUSHALL or SWAPDB: the real Redis is shared; see the test below)
 
 

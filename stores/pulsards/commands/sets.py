@@ -33,8 +33,7 @@ def _store(db: Database, key: bytes, members: set[bytes]) -> None:
     if members:
         db.set(key, members)
     else:
-        db.delete(key)
-        db.touch(key)
+        db.delete(key)  # touches the key only when there was one
 
 
 @command("SADD")

@@ -46,7 +46,7 @@ def get(c: Client, args: list[bytes]) -> bytes:
     value = db.data.get(key)
     if value is None:
         return c.nil
-    if db.expires and key in db.expires and db.expires[key] <= now_ms():
+    if db.expires and key in db.expires and db.expires[key] < now_ms():
         db.lookup(key)  # expires it
         return c.nil
     if value.__class__ is not bytes:
