@@ -37,6 +37,11 @@ class ZSet:
     def __len__(self) -> int:
         return len(self.scores)
 
+    def flat(self) -> bool:
+        """Whether every member has the same score (lex ranges bisect then)."""
+        runs = self._runs
+        return not runs or runs[0][0][0] == runs[-1][-1][0]
+
     def __iter__(self) -> Iterator[Pair]:
         for run in self._runs:
             yield from run

@@ -213,10 +213,27 @@ SCORES: Script = [
     ("ZRANGE", "u", "0", "-1", "WITHSCORES"), ("ZUNIONSTORE", "u", "1", "z", "WEIGHTS", "1e400"),
 ]
 
+# Lex ranges over members of different scores follow the walk of a small
+# Redis set: from the first member >= min while members are <= max (reverse:
+# mirrored), a LIMIT offset skipping members unchecked.
+MIXED_LEX: Script = [
+    ("ZADD", "z", "1", "b", "2", "z", "3", "c"), ("ZRANGEBYLEX", "z", "[a", "[d"),
+    ("ZRANGEBYLEX", "z", "[a", "[d", "LIMIT", "2", "10"), ("ZREVRANGEBYLEX", "z", "[d", "[a"),
+    ("ZREVRANGEBYLEX", "z", "[d", "[a", "LIMIT", "1", "1"), ("ZLEXCOUNT", "z", "[a", "[d"),
+    ("ZRANGE", "z", "[d", "[a", "BYLEX", "REV"), ("ZRANGEBYLEX", "z", "-", "+"),
+    ("ZRANGEBYLEX", "z", "(b", "+"), ("ZRANGEBYLEX", "z", "[c", "[d"),
+    ("ZRANGEBYLEX", "z", "+", "-"), ("ZRANGEBYLEX", "z", "-", "-"), ("ZRANGEBYLEX", "z", "[c", "(c"),
+    ("ZRANGEBYLEX", "z", "[c", "[c"), ("ZRANGESTORE", "d", "z", "[a", "[z", "BYLEX"),
+    ("ZRANGE", "d", "0", "-1"), ("ZADD", "y", "0", "x", "1", "y"),
+    ("ZRANGE", "y", "-", "[x", "BYLEX"), ("ZREMRANGEBYLEX", "z", "[a", "[c"),
+    ("ZRANGE", "z", "0", "-1"),
+]
 
-@pytest.mark.parametrize("script", [ALGEBRA, RANGESTORE, POPS, RANDOM, SCAN, BIG, OTHERS, SCORES],
+
+@pytest.mark.parametrize("script", [ALGEBRA, RANGESTORE, POPS, RANDOM, SCAN, BIG, OTHERS, SCORES,
+                                    MIXED_LEX],
                          ids=["algebra", "rangestore", "pops", "random", "scan", "big", "others",
-                              "scores"])
+                              "scores", "mixed-lex"])
 def test_same_replies_as_redis(both: tuple[redis.Redis, redis.Redis], script: Script) -> None:
     agree(both, script)
 

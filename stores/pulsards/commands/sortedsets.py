@@ -14,6 +14,7 @@ from ..reply import EMPTY_ARRAY, NOT_FLOAT, SYNTAX, WRONGTYPE, CommandError, bul
 from ..table import command
 from ..zset import Pair, ZSet
 from .args import positive_count, range_float, to_float, to_int
+from .zsetlex import lex_bound, lex_select, lex_span
 
 if TYPE_CHECKING:
     from ..protocol import Client
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["get_zset", "pairs_reply", "pop_pairs", "store_zset"]
 
 _NOT_RANGE_FLOAT = CommandError("ERR min or max is not a float")
-_NOT_LEX = CommandError("ERR min or max not valid string range item")
 _NAN = CommandError("ERR resulting score is not a number (NaN)")
 
 
@@ -221,38 +221,6 @@ def _score_span(zs: ZSet, low: tuple[float, bool], high: tuple[float, bool]) -> 
     return start, max(start, stop)
 
 
-def _lex_bound(arg: bytes) -> tuple[int, bytes]:
-    """(kind, text): kind -2 is ``-``, 2 is ``+``, 0 inclusive, 1 exclusive."""
-    if arg == b"-":
-        return -2, b""
-    if arg == b"+":
-        return 2, b""
-    if arg[:1] == b"[":
-        return 0, arg[1:]
-    if arg[:1] == b"(":
-        return 1, arg[1:]
-    raise _NOT_LEX
-
-
-def _lex_span(zs: ZSet, low: tuple[int, bytes], high: tuple[int, bytes]) -> tuple[int, int]:
-    """Positions [start, stop) of the members within lex bounds, by bisection (O(log n))."""
-    kind, text = low
-    if kind == -2:
-        start = 0
-    elif kind == 2:
-        start = len(zs)
-    else:
-        start = zs.member_position(text, right=kind == 1)
-    kind, text = high
-    if kind == 2:
-        stop = len(zs)
-    elif kind == -2:
-        stop = 0
-    else:
-        stop = zs.member_position(text, right=kind == 0)
-    return start, max(start, stop)
-
-
 def _parse_range(mode: str, a: bytes, b: bytes, reverse: bool) -> tuple[Any, Any]:
     """ZRANGE's bounds, read before the key is looked up (Redis' error order)."""
     if mode == "index":
@@ -261,7 +229,7 @@ def _parse_range(mode: str, a: bytes, b: bytes, reverse: bool) -> tuple[Any, Any
         a, b = b, a  # REV takes max then min
     if mode == "score":
         return _score_bound(a), _score_bound(b)
-    return _lex_bound(a), _lex_bound(b)
+    return lex_bound(a), lex_bound(b)
 
 
 def _select(zs: ZSet, mode: str, low: Any, high: Any, reverse: bool,
@@ -281,13 +249,16 @@ def _select(zs: ZSet, mode: str, low: Any, high: Any, reverse: bool,
         if reverse:
             return zs.slice(size - 1 - stop, size - start)[::-1]
         return zs.slice(start, stop + 1)
-    if mode == "score":
-        begin, end = _score_span(zs, low, high)
-    else:
-        begin, end = _lex_span(zs, low, high)
     offset, count = limit if limit is not None else (0, -1)
     if offset < 0:
         return []
+    if mode == "score":
+        begin, end = _score_span(zs, low, high)
+    else:
+        walked = lex_select(zs, low, high, reverse, offset, count)
+        if walked is not None:  # scores differ: Redis' walk, not a bisection
+            return walked
+        begin, end = lex_span(zs, low, high)
     # Apply LIMIT to positions, so only the returned pairs are copied.
     if reverse:
         hi = end - offset
@@ -409,11 +380,11 @@ def zcount(c: Client, args: list[bytes]) -> bytes:
 
 @command("ZLEXCOUNT")
 def zlexcount(c: Client, args: list[bytes]) -> bytes:
-    low, high = _lex_bound(args[2]), _lex_bound(args[3])
+    low, high = lex_bound(args[2]), lex_bound(args[3])
     zs = get_zset(c.db, args[1])
     if zs is None:
         return b":0\r\n"
-    start, stop = _lex_span(zs, low, high)
+    start, stop = lex_span(zs, low, high)
     return integer(stop - start)
 
 
@@ -488,9 +459,9 @@ def zremrangebyrank(c: Client, args: list[bytes]) -> bytes:
 
 @command("ZREMRANGEBYLEX")
 def zremrangebylex(c: Client, args: list[bytes]) -> bytes:
-    low, high = _lex_bound(args[2]), _lex_bound(args[3])
+    low, high = lex_bound(args[2]), lex_bound(args[3])
     zs = get_zset(c.db, args[1])
     if zs is None:
         return b":0\r\n"
-    start, stop = _lex_span(zs, low, high)
+    start, stop = lex_span(zs, low, high)
     return _remove_pairs(c, args[1], zs, zs.slice(start, stop))
