@@ -404,9 +404,12 @@ def _bmove(c: Client, src: bytes, dst: bytes, from_left: bool, to_left: bool,
         return bulk(value)
 
     def serve(db: Database, key: bytes) -> bytes | None:
+        value = db.lookup(src)
+        if value.__class__ is not deque or not value:
+            return None  # another type at the source: keep waiting, as Redis does
         try:
             moved = _move(c, db, src, dst, from_left, to_left)
-        except CommandError as exc:
+        except CommandError as exc:  # the destination holds another type
             return exc.reply()
         return None if moved is None else bulk(moved)
 

@@ -1,0 +1,144 @@
+"""Random blocking pops woken by random writes, on the real Redis and on pulsards.
+
+A waiter connection sends a blocking command over a keyspace that a random
+setup script filled (it blocks when its keys hold nothing it can take);
+once the server shows it blocked (``CLIENT LIST`` flag ``b``), another
+connection runs one to three random writes, alone or in MULTI/EXEC.  The
+waiter's reply, the writer's replies and what the keys hold afterwards must
+be the same on both servers: which write wakes the waiter, what it gets,
+and what is left.  Set ``FUZZ_EXAMPLES`` to explore, as for the other fuzzer.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from .test_agree import Script, run
+from .test_fuzz_agree import _EXPLORE, COMMANDS, INT, KEY, MEMBER, SCORE, SIDE, VALUE, _c
+
+pytestmark = pytest.mark.timeout(120 + _EXPLORE // 5)
+
+WAIT = "0.2"  # seconds a waiter that nothing wakes stays blocked
+
+BLOCKING = [
+    _c("BLPOP", KEY, KEY, WAIT), _c("BRPOP", KEY, WAIT),
+    _c("BLMOVE", KEY, KEY, SIDE, SIDE, WAIT), _c("BRPOPLPUSH", KEY, KEY, WAIT),
+    _c("BLMPOP", WAIT, "2", KEY, KEY, SIDE, "COUNT", st.sampled_from(["1", "2", "5"])),
+    _c("BZPOPMIN", KEY, KEY, WAIT), _c("BZPOPMAX", KEY, WAIT),
+    _c("BZMPOP", WAIT, "2", KEY, KEY, st.sampled_from(["MIN", "MAX"]), "COUNT", "2"),
+]
+
+# Writes that can wake a waiter, drawn more often than the rest of COMMANDS.
+PUSHES = [
+    _c("LPUSH", KEY, VALUE), _c("RPUSH", KEY, VALUE, VALUE), _c("LPUSHX", KEY, VALUE),
+    _c("LMOVE", KEY, KEY, SIDE, SIDE), _c("ZADD", KEY, SCORE, MEMBER),
+    _c("ZADD", KEY, SCORE, MEMBER, SCORE, MEMBER), _c("ZINCRBY", KEY, SCORE, MEMBER),
+    _c("ZUNIONSTORE", KEY, "2", KEY, KEY), _c("ZRANGESTORE", KEY, KEY, INT, INT),
+    _c("RENAME", KEY, KEY), _c("COPY", KEY, KEY, "REPLACE"), _c("SET", KEY, VALUE),
+    _c("DEL", KEY), _c("LPOP", KEY), _c("SADD", KEY, MEMBER),
+]
+
+STATE: Script = [cmd for key in ("a", "b", "c") for cmd in (
+    ("TYPE", key), ("LRANGE", key, "0", "-1"), ("ZRANGE", key, "0", "-1", "WITHSCORES"))]
+
+
+def _blocked(client: redis.Redis, name: str) -> bool:
+    """Whether the connection named ``name`` is parked (raw CLIENT LIST: the
+    fixture's clients parse no replies)."""
+    listing = client.execute_command("CLIENT", "LIST")
+    for line in listing.decode().splitlines():
+        fields = dict(field.split("=", 1) for field in line.split(" ") if "=" in field)
+        if fields.get("name") == name:
+            return "b" in fields.get("flags", "")
+    return False
+
+
+def _wait_blocked(client: redis.Redis, name: str, reply: Future[Any]) -> bool:
+    """Whether the waiter is parked (False: it was answered at once)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if reply.done():
+            return False
+        if _blocked(client, name):
+            return True
+        time.sleep(0.002)
+    raise AssertionError("the waiter neither blocked nor returned")
+
+
+def _play(client: redis.Redis, pool: ThreadPoolExecutor, setup: Script,
+          blocking: tuple[Any, ...], writes: Script, in_multi: bool) -> Any:
+    kw = client.connection_pool.connection_kwargs
+    name = f"pds-fuzz-{uuid.uuid4().hex[:8]}"
+    waiter = redis.Redis(kw["host"], kw["port"], db=kw["db"], protocol=kw.get("protocol", 2),
+                         client_name=name, socket_timeout=10)
+    try:
+        client.flushdb()
+        run(client, setup)
+        waiter.ping()  # connected (and named) before the clock starts
+        reply = pool.submit(run, waiter, [blocking])
+        blocked = _wait_blocked(client, name, reply)
+        if in_multi:
+            pipe = client.pipeline(transaction=True)
+            for command in writes:
+                pipe.execute_command(*command)
+            try:
+                done = pipe.execute(raise_on_error=False)
+            except redis.ResponseError as exc:
+                done = [("error", str(exc))]
+            done = [("error", str(r)) if isinstance(r, Exception) else r for r in done]
+        else:
+            done = run(client, writes)
+        return blocked, reply.result(timeout=10), done, run(client, STATE)
+    finally:
+        waiter.close()
+
+
+@settings(max_examples=_EXPLORE or 20, derandomize=not _EXPLORE, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_blocked_pops_woken_as_on_redis(both: tuple[redis.Redis, redis.Redis],
+                                        data: Any) -> None:
+    setup = [t(data) for t in data.draw(st.lists(st.sampled_from(PUSHES + COMMANDS),
+                                                 max_size=4))]
+    blocking = data.draw(st.sampled_from(BLOCKING))(data)
+    writes = [t(data) for t in data.draw(st.lists(
+        st.one_of(st.sampled_from(PUSHES), st.sampled_from(COMMANDS)), min_size=1, max_size=3))]
+    in_multi = data.draw(st.booleans())
+    with ThreadPoolExecutor(1) as pool:
+        want, have = (_play(client, pool, setup, blocking, writes, in_multi) for client in both)
+    assert have == want, (f"pulsards {have!r} != redis {want!r}\nsetup: {setup}\n"
+                          f"blocking: {blocking}\nwrites: {writes} in MULTI: {in_multi}")
+
+
+# (setup, blocking command, writes, in MULTI): cases the fuzzer found, and the
+# rules around them.
+CASES = [
+    ([], ("BLMOVE", "a", "a", "LEFT", "LEFT", WAIT), [("ZADD", "a", "0", "x")], False),
+    ([], ("BLMOVE", "a", "b", "LEFT", "LEFT", WAIT), [("ZADD", "a", "0", "x")], False),
+    ([("SET", "b", "s")], ("BLMOVE", "a", "b", "LEFT", "RIGHT", WAIT), [("LPUSH", "a", "x")],
+     False),
+    ([], ("BRPOPLPUSH", "a", "a", WAIT), [("RPUSH", "a", "x", "y")], False),
+    ([], ("BLPOP", "a", WAIT), [("ZADD", "a", "1", "x")], False),
+    ([], ("BZPOPMIN", "a", WAIT), [("LPUSH", "a", "x")], False),
+    ([], ("BLPOP", "a", "b", WAIT), [("RPUSH", "b", "1"), ("LPUSH", "a", "2")], True),
+    ([], ("BLMPOP", WAIT, "2", "a", "b", "RIGHT", "COUNT", "5"),
+     [("RPUSH", "b", "1", "2"), ("DEL", "b"), ("RPUSH", "a", "3")], True),
+    ([], ("BZMPOP", WAIT, "1", "a", "MAX", "COUNT", "2"),
+     [("ZADD", "a", "1", "x", "2", "y", "3", "z")], False),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=range(len(CASES)))
+def test_blocked_pops_as_on_redis(both: tuple[redis.Redis, redis.Redis],
+                                  case: tuple[Script, tuple[Any, ...], Script, bool]) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        want, have = (_play(client, pool, *case) for client in both)
+    assert have == want, f"pulsards {have!r} != redis {want!r}"
