@@ -238,9 +238,13 @@ class Server:
     def blocked_count(self) -> int:
         return sum(1 for c in self.clients.values() if c.blocked is not None)
 
-    def _timed_out(self, waiter: Waiter) -> None:
+    def release(self, waiter: Waiter, reply: bytes | None = None) -> None:
+        """End a wait with ``reply`` (the timeout's by default): CLIENT UNBLOCK."""
         self._remove_waiter(waiter)
-        waiter.client.unblock(waiter.timeout_reply)
+        waiter.client.unblock(waiter.timeout_reply if reply is None else reply)
+
+    def _timed_out(self, waiter: Waiter) -> None:
+        self.release(waiter)
 
     def _remove_waiter(self, waiter: Waiter) -> None:
         if waiter.timer is not None:

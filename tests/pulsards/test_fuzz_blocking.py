@@ -24,9 +24,11 @@ from hypothesis import strategies as st
 from .test_agree import Script, run
 from .test_fuzz_agree import _EXPLORE, COMMANDS, INT, KEY, MEMBER, SCORE, SIDE, VALUE, _c
 
-pytestmark = pytest.mark.timeout(120 + _EXPLORE // 5)
+pytestmark = pytest.mark.timeout(120 + _EXPLORE // 10)
 
-WAIT = "0.2"  # seconds a waiter that nothing wakes stays blocked
+# A waiter that nothing wakes is ended with CLIENT UNBLOCK (as a timeout)
+# once the writes are done, so a slow machine cannot time it out early.
+WAIT = "10"
 
 BLOCKING = [
     _c("BLPOP", KEY, KEY, WAIT), _c("BRPOP", KEY, WAIT),
@@ -78,11 +80,11 @@ def _play(client: redis.Redis, pool: ThreadPoolExecutor, setup: Script,
     kw = client.connection_pool.connection_kwargs
     name = f"pds-fuzz-{uuid.uuid4().hex[:8]}"
     waiter = redis.Redis(kw["host"], kw["port"], db=kw["db"], protocol=kw.get("protocol", 2),
-                         client_name=name, socket_timeout=10)
+                         client_name=name, socket_timeout=20)
     try:
         client.flushdb()
         run(client, setup)
-        waiter.ping()  # connected (and named) before the clock starts
+        waiter_id = waiter.client_id()  # connected and named before it blocks
         reply = pool.submit(run, waiter, [blocking])
         blocked = _wait_blocked(client, name, reply)
         if in_multi:
@@ -96,12 +98,15 @@ def _play(client: redis.Redis, pool: ThreadPoolExecutor, setup: Script,
             done = [("error", str(r)) if isinstance(r, Exception) else r for r in done]
         else:
             done = run(client, writes)
+        # A woken waiter was served before the writer got its replies.
+        if _blocked(client, name):
+            client.execute_command("CLIENT", "UNBLOCK", waiter_id)
         return blocked, reply.result(timeout=10), done, run(client, STATE)
     finally:
         waiter.close()
 
 
-@settings(max_examples=_EXPLORE or 20, derandomize=not _EXPLORE, deadline=None,
+@settings(max_examples=_EXPLORE or 60, derandomize=not _EXPLORE, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_blocked_pops_woken_as_on_redis(both: tuple[redis.Redis, redis.Redis],
@@ -142,3 +147,28 @@ def test_blocked_pops_as_on_redis(both: tuple[redis.Redis, redis.Redis],
     with ThreadPoolExecutor(1) as pool:
         want, have = (_play(client, pool, *case) for client in both)
     assert have == want, f"pulsards {have!r} != redis {want!r}"
+
+
+@pytest.mark.parametrize("reason", [(), ("TIMEOUT",), ("ERROR",)], ids=["none", "timeout", "error"])
+def test_client_unblock_as_on_redis(both: tuple[redis.Redis, redis.Redis],
+                                    reason: tuple[str, ...]) -> None:
+    """CLIENT UNBLOCK ends a wait as a timeout would, or with an UNBLOCKED error."""
+    outcomes = []
+    with ThreadPoolExecutor(1) as pool:
+        for client in both:
+            kw = client.connection_pool.connection_kwargs
+            name = f"pds-unblock-{uuid.uuid4().hex[:8]}"
+            waiter = redis.Redis(kw["host"], kw["port"], db=kw["db"], client_name=name,
+                                 socket_timeout=20)
+            try:
+                waiter_id = waiter.client_id()
+                reply = pool.submit(run, waiter, [("BLPOP", "nolist", "10")])
+                assert _wait_blocked(client, name, reply)
+                first = client.execute_command("CLIENT", "UNBLOCK", waiter_id, *reason)
+                again = client.execute_command("CLIENT", "UNBLOCK", waiter_id, *reason)
+                outcomes.append((first, again, reply.result(timeout=10)))
+            finally:
+                waiter.close()
+    real, ours = outcomes
+    assert ours == real
+    assert real[:2] == (1, 0)

@@ -192,6 +192,27 @@ def client_info(c: Client, args: list[bytes]) -> bytes:
     return bulk(client_line(c).encode())
 
 
+@command("CLIENT|UNBLOCK")
+def client_unblock(c: Client, args: list[bytes]) -> bytes:
+    """End another client's blocking command as if it timed out (or, with
+    ERROR, with an ``-UNBLOCKED`` error); 1 if it was blocked, else 0."""
+    if len(args) > 4:
+        raise CommandError(f"ERR unknown subcommand or wrong number of arguments for "
+                           f"'{args[1].decode('utf-8', 'replace')}'. Try CLIENT HELP.")
+    reply = None
+    if len(args) == 4:
+        reason = args[3].upper()
+        if reason == b"ERROR":
+            reply = b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+        elif reason != b"TIMEOUT":
+            raise CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+    target = c.server.clients.get(to_int(args[2]))
+    if target is None or target.blocked is None:
+        return b":0\r\n"
+    c.server.release(target.blocked, reply)
+    return b":1\r\n"
+
+
 @command("CLIENT|KILL")
 def client_kill(c: Client, args: list[bytes]) -> bytes:
     clients = list(c.server.clients.values())
