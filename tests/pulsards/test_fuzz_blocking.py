@@ -22,7 +22,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from .test_agree import Script, run
-from .test_fuzz_agree import _EXPLORE, COMMANDS, INT, KEY, MEMBER, SCORE, SIDE, VALUE, _c
+from .test_fuzz_agree import (
+    _EXPLORE,
+    COMMANDS,
+    INT,
+    KEY,
+    MEMBER,
+    SCORE,
+    SIDE,
+    VALUE,
+    _c,
+    _in_transaction,
+)
 
 pytestmark = pytest.mark.timeout(120 + _EXPLORE // 10)
 
@@ -87,17 +98,7 @@ def _play(client: redis.Redis, pool: ThreadPoolExecutor, setup: Script,
         waiter_id = waiter.client_id()  # connected and named before it blocks
         reply = pool.submit(run, waiter, [blocking])
         blocked = _wait_blocked(client, name, reply)
-        if in_multi:
-            pipe = client.pipeline(transaction=True)
-            for command in writes:
-                pipe.execute_command(*command)
-            try:
-                done = pipe.execute(raise_on_error=False)
-            except redis.ResponseError as exc:
-                done = [("error", str(exc))]
-            done = [("error", str(r)) if isinstance(r, Exception) else r for r in done]
-        else:
-            done = run(client, writes)
+        done = _in_transaction(client, writes) if in_multi else run(client, writes)
         # A woken waiter was served before the writer got its replies.
         if _blocked(client, name):
             client.execute_command("CLIENT", "UNBLOCK", waiter_id)
