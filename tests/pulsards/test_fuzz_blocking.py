@@ -139,6 +139,15 @@ CASES = [
      [("RPUSH", "b", "1", "2"), ("DEL", "b"), ("RPUSH", "a", "3")], True),
     ([], ("BZMPOP", WAIT, "1", "a", "MAX", "COUNT", "2"),
      [("ZADD", "a", "1", "x", "2", "y", "3", "z")], False),
+    # Redis 7.0 wakes waiters when a STORE makes a new key, not when it
+    # overwrites one of another type.
+    ([], ("BZPOPMIN", "a", "a", WAIT), [("SADD", "a", "x"), ("ZUNIONSTORE", "a", "2", "a", "a")],
+     False),
+    ([("ZADD", "b", "1", "x")], ("BZPOPMIN", "a", WAIT), [("ZUNIONSTORE", "a", "1", "b")], False),
+    ([("ZADD", "b", "1", "x"), ("SET", "a", "s")], ("BZPOPMIN", "a", WAIT),
+     [("ZRANGESTORE", "a", "b", "0", "-1")], False),
+    ([("ZADD", "b", "1", "x"), ("SET", "a", "s")], ("BZPOPMIN", "a", WAIT),
+     [("RENAME", "b", "a")], False),
 ]
 
 
