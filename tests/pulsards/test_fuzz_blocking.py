@@ -87,24 +87,36 @@ def _wait_blocked(client: redis.Redis, name: str, reply: Future[Any]) -> bool:
 
 
 def _play(client: redis.Redis, pool: ThreadPoolExecutor, setup: Script,
-          blocking: tuple[Any, ...], writes: Script, in_multi: bool) -> Any:
+          blocking: Script, writes: Script, in_multi: bool) -> Any:
+    """Run ``setup``, park one waiter per ``blocking`` command (in that order),
+    run ``writes``: whether each waiter parked, their replies, the writes'
+    replies, and what the keys hold after."""
     kw = client.connection_pool.connection_kwargs
-    name = f"pds-fuzz-{uuid.uuid4().hex[:8]}"
-    waiter = redis.Redis(kw["host"], kw["port"], db=kw["db"], protocol=kw.get("protocol", 2),
-                         client_name=name, socket_timeout=20)
+    waiters = []
     try:
         client.flushdb()
         run(client, setup)
-        waiter_id = waiter.client_id()  # connected and named before it blocks
-        reply = pool.submit(run, waiter, [blocking])
-        blocked = _wait_blocked(client, name, reply)
+        parked, replies = [], []
+        for command in blocking:
+            name = f"pds-fuzz-{uuid.uuid4().hex[:8]}"
+            waiter = redis.Redis(kw["host"], kw["port"], db=kw["db"],
+                                 protocol=kw.get("protocol", 2), client_name=name,
+                                 socket_timeout=20)
+            waiters.append(waiter)
+            waiter_id = waiter.client_id()  # connected and named before it blocks
+            reply = pool.submit(run, waiter, [command])
+            parked.append((name, waiter_id, _wait_blocked(client, name, reply)))
+            replies.append(reply)
         done = _in_transaction(client, writes) if in_multi else run(client, writes)
         # A woken waiter was served before the writer got its replies.
-        if _blocked(client, name):
-            client.execute_command("CLIENT", "UNBLOCK", waiter_id)
-        return blocked, reply.result(timeout=10), done, run(client, STATE)
+        for name, waiter_id, _ in parked:
+            if _blocked(client, name):
+                client.execute_command("CLIENT", "UNBLOCK", waiter_id)
+        return ([p[2] for p in parked], [r.result(timeout=10) for r in replies], done,
+                run(client, STATE))
     finally:
-        waiter.close()
+        for waiter in waiters:
+            waiter.close()
 
 
 @settings(max_examples=_EXPLORE or 60, derandomize=not _EXPLORE, deadline=None,
@@ -114,11 +126,12 @@ def test_blocked_pops_woken_as_on_redis(both: tuple[redis.Redis, redis.Redis],
                                         data: Any) -> None:
     setup = [t(data) for t in data.draw(st.lists(st.sampled_from(PUSHES + COMMANDS),
                                                  max_size=4))]
-    blocking = data.draw(st.sampled_from(BLOCKING))(data)
+    blocking = [t(data) for t in data.draw(st.lists(st.sampled_from(BLOCKING), min_size=1,
+                                                    max_size=2))]
     writes = [t(data) for t in data.draw(st.lists(
         st.one_of(st.sampled_from(PUSHES), st.sampled_from(COMMANDS)), min_size=1, max_size=3))]
     in_multi = data.draw(st.booleans())
-    with ThreadPoolExecutor(1) as pool:
+    with ThreadPoolExecutor(2) as pool:
         want, have = (_play(client, pool, setup, blocking, writes, in_multi) for client in both)
     assert have == want, (f"pulsards {have!r} != redis {want!r}\nsetup: {setup}\n"
                           f"blocking: {blocking}\nwrites: {writes} in MULTI: {in_multi}")
@@ -127,34 +140,40 @@ def test_blocked_pops_woken_as_on_redis(both: tuple[redis.Redis, redis.Redis],
 # (setup, blocking command, writes, in MULTI): cases the fuzzer found, and the
 # rules around them.
 CASES = [
-    ([], ("BLMOVE", "a", "a", "LEFT", "LEFT", WAIT), [("ZADD", "a", "0", "x")], False),
-    ([], ("BLMOVE", "a", "b", "LEFT", "LEFT", WAIT), [("ZADD", "a", "0", "x")], False),
-    ([("SET", "b", "s")], ("BLMOVE", "a", "b", "LEFT", "RIGHT", WAIT), [("LPUSH", "a", "x")],
+    ([], [("BLMOVE", "a", "a", "LEFT", "LEFT", WAIT)], [("ZADD", "a", "0", "x")], False),
+    ([], [("BLMOVE", "a", "b", "LEFT", "LEFT", WAIT)], [("ZADD", "a", "0", "x")], False),
+    ([("SET", "b", "s")], [("BLMOVE", "a", "b", "LEFT", "RIGHT", WAIT)], [("LPUSH", "a", "x")],
      False),
-    ([], ("BRPOPLPUSH", "a", "a", WAIT), [("RPUSH", "a", "x", "y")], False),
-    ([], ("BLPOP", "a", WAIT), [("ZADD", "a", "1", "x")], False),
-    ([], ("BZPOPMIN", "a", WAIT), [("LPUSH", "a", "x")], False),
-    ([], ("BLPOP", "a", "b", WAIT), [("RPUSH", "b", "1"), ("LPUSH", "a", "2")], True),
-    ([], ("BLMPOP", WAIT, "2", "a", "b", "RIGHT", "COUNT", "5"),
+    ([], [("BRPOPLPUSH", "a", "a", WAIT)], [("RPUSH", "a", "x", "y")], False),
+    ([], [("BLPOP", "a", WAIT)], [("ZADD", "a", "1", "x")], False),
+    ([], [("BZPOPMIN", "a", WAIT)], [("LPUSH", "a", "x")], False),
+    ([], [("BLPOP", "a", "b", WAIT)], [("RPUSH", "b", "1"), ("LPUSH", "a", "2")], True),
+    ([], [("BLMPOP", WAIT, "2", "a", "b", "RIGHT", "COUNT", "5")],
      [("RPUSH", "b", "1", "2"), ("DEL", "b"), ("RPUSH", "a", "3")], True),
-    ([], ("BZMPOP", WAIT, "1", "a", "MAX", "COUNT", "2"),
+    ([], [("BZMPOP", WAIT, "1", "a", "MAX", "COUNT", "2")],
      [("ZADD", "a", "1", "x", "2", "y", "3", "z")], False),
     # Redis 7.0 wakes waiters when a STORE makes a new key, not when it
     # overwrites one of another type.
-    ([], ("BZPOPMIN", "a", "a", WAIT), [("SADD", "a", "x"), ("ZUNIONSTORE", "a", "2", "a", "a")],
+    ([], [("BZPOPMIN", "a", "a", WAIT)], [("SADD", "a", "x"), ("ZUNIONSTORE", "a", "2", "a", "a")],
      False),
-    ([("ZADD", "b", "1", "x")], ("BZPOPMIN", "a", WAIT), [("ZUNIONSTORE", "a", "1", "b")], False),
-    ([("ZADD", "b", "1", "x"), ("SET", "a", "s")], ("BZPOPMIN", "a", WAIT),
+    ([("ZADD", "b", "1", "x")], [("BZPOPMIN", "a", WAIT)], [("ZUNIONSTORE", "a", "1", "b")], False),
+    ([("ZADD", "b", "1", "x"), ("SET", "a", "s")], [("BZPOPMIN", "a", WAIT)],
      [("ZRANGESTORE", "a", "b", "0", "-1")], False),
-    ([("ZADD", "b", "1", "x"), ("SET", "a", "s")], ("BZPOPMIN", "a", WAIT),
+    ([("ZADD", "b", "1", "x"), ("SET", "a", "s")], [("BZPOPMIN", "a", WAIT)],
      [("RENAME", "b", "a")], False),
+    # Two waiters: first come, first served; one of another kind is skipped.
+    ([], [("BLPOP", "a", WAIT), ("BRPOP", "a", "b", WAIT)], [("RPUSH", "a", "1", "2", "3")],
+     False),
+    ([], [("BZPOPMIN", "a", WAIT), ("BLPOP", "a", WAIT)], [("RPUSH", "a", "1")], False),
+    ([], [("BLMOVE", "a", "b", "LEFT", "LEFT", WAIT), ("BLPOP", "b", WAIT)],
+     [("RPUSH", "a", "x")], False),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=range(len(CASES)))
 def test_blocked_pops_as_on_redis(both: tuple[redis.Redis, redis.Redis],
-                                  case: tuple[Script, tuple[Any, ...], Script, bool]) -> None:
-    with ThreadPoolExecutor(1) as pool:
+                                  case: tuple[Script, Script, Script, bool]) -> None:
+    with ThreadPoolExecutor(2) as pool:
         want, have = (_play(client, pool, *case) for client in both)
     assert have == want, f"pulsards {have!r} != redis {want!r}"
 
@@ -164,7 +183,7 @@ def test_client_unblock_as_on_redis(both: tuple[redis.Redis, redis.Redis],
                                     reason: tuple[str, ...]) -> None:
     """CLIENT UNBLOCK ends a wait as a timeout would, or with an UNBLOCKED error."""
     outcomes = []
-    with ThreadPoolExecutor(1) as pool:
+    with ThreadPoolExecutor(2) as pool:
         for client in both:
             kw = client.connection_pool.connection_kwargs
             name = f"pds-unblock-{uuid.uuid4().hex[:8]}"
