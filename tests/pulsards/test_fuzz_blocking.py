@@ -1,12 +1,14 @@
 """Random blocking pops woken by random writes, on the real Redis and on pulsards.
 
-A waiter connection sends a blocking command over a keyspace that a random
-setup script filled (it blocks when its keys hold nothing it can take);
-once the server shows it blocked (``CLIENT LIST`` flag ``b``), another
-connection runs one to three random writes, alone or in MULTI/EXEC.  The
-waiter's reply, the writer's replies and what the keys hold afterwards must
-be the same on both servers: which write wakes the waiter, what it gets,
-and what is left.  Set ``FUZZ_EXAMPLES`` to explore, as for the other fuzzer.
+One or two waiter connections, one after the other, send a blocking command
+over a keyspace that a random setup script filled (each blocks when its keys
+hold nothing it can take); once the server shows a waiter blocked
+(``CLIENT LIST`` flag ``b``), the next comes, then another connection runs
+one to three random writes, alone or in MULTI/EXEC.  A waiter nothing woke
+is ended with CLIENT UNBLOCK, as a timeout.  The waiters' replies, the
+writer's replies and what the keys hold afterwards must be the same on both
+servers: which write wakes whom, with what, and what is left.  Set
+``FUZZ_EXAMPLES`` to explore, as for the other fuzzer.
 """
 
 from __future__ import annotations
