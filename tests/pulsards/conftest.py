@@ -4,7 +4,9 @@
 stores.pulsards --port 0``), flushed before each test that uses it; tests
 needing special options start their own with ``start_pulsards``.  ``either``
 runs a test against the real Redis (db 12 of ``REDIS_URL``) and pulsards, to
-show that both answer alike.  Every process started here is stopped here.
+show that both answer alike; ``private_redis`` is a redis-server of the
+session's own, for what must not run on a shared one (FLUSHALL, SWAPDB).
+Every process started here is stopped here.
 """
 
 from __future__ import annotations
@@ -95,6 +97,29 @@ def rp(pulsards: ServerProcess) -> Iterator[redis.Redis]:
 def _redis_address() -> tuple[str, int]:
     parts = urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     return parts.hostname or "127.0.0.1", parts.port or 6379
+
+
+@pytest.fixture(scope="session")
+def private_redis() -> Iterator[tuple[str, int]]:
+    """A redis-server of the session's own on a free port (FLUSHALL and SWAPDB
+    are not for the shared one), stopped at the end."""
+    import shutil
+    import socket
+
+    from with_redis import start_server
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not on PATH")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    proc, workdir = start_server("127.0.0.1", port)
+    try:
+        yield "127.0.0.1", port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(params=["redis", "pulsards"])

@@ -8,10 +8,15 @@ starting with ``"~"`` has an unordered reply, compared sorted.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import redis
+from polling import wait_for
+
+from .conftest import AGREE_DB
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -334,13 +339,16 @@ WATCHED_WRITES: list[tuple[list[tuple[str, ...]], tuple[str, ...]]] = [
 
 
 def watch_outcome(client: redis.Redis, setup: Script, writes: Script, key: str = "k",
-                  pause: float = 0.0, linger: float = 0.0) -> tuple[list[Any], str]:
-    """Run ``setup`` on a flushed database, wait ``pause``, WATCH ``key`` on a
-    second connection, run ``writes``, wait ``linger``, then EXEC a PING: the
-    writes' replies, and whether the EXEC "ran" or was "aborted"."""
+                  pause: float = 0.0, linger: float = 0.0, flush: bool = True
+                  ) -> tuple[list[Any], str]:
+    """Run ``setup`` on a flushed database (as it is, without ``flush``), wait
+    ``pause``, WATCH ``key`` on a second connection, run ``writes``, wait
+    ``linger``, then EXEC a PING: the writes' replies, and whether the EXEC
+    "ran" or was "aborted"."""
     kw = client.connection_pool.connection_kwargs
     watcher = redis.Redis(kw["host"], kw["port"], db=kw["db"], protocol=kw.get("protocol", 2))
-    client.flushdb()
+    if flush:
+        client.flushdb()
     run(client, setup)
     time.sleep(pause)
     pipe = watcher.pipeline()
@@ -395,31 +403,71 @@ def test_watch_of_expiring_keys_as_redis(both: tuple[redis.Redis, redis.Redis]) 
     assert not wrong, "\n".join(wrong)
 
 
-def test_flushall_and_swapdb_fail_watch_only_for_keys_that_exist(pulsards: Any) -> None:
-    """Redis' touchAllWatchedKeysInDb, on pulsards alone (never FLUSHALL a shared Redis)."""
-    def aborted(setup: list[tuple[str, ...]], write: tuple[str, ...]) -> bool:
-        client = redis.Redis(port=pulsards.port)
-        watcher = redis.Redis(port=pulsards.port)
-        try:
-            client.flushall()
-            for command in setup:
-                client.execute_command(*command)
-            pipe = watcher.pipeline()
-            pipe.watch("k")
-            client.execute_command(*write)
-            pipe.multi()
-            pipe.ping()
-            try:
-                pipe.execute()
-            except redis.WatchError:
-                return True
-            return False
-        finally:
-            client.close()
-            watcher.close()
+# FLUSHALL and SWAPDB, on a redis-server of the test's own: (what db 12 and
+# db 11 hold, with a pause for PX 1 to pass, and the command).
+_K = ("SET", "k", "v")
+_K_GONE = ("SET", "k", "v", "PX", "1")
+WHOLE_DB_WRITES: list[tuple[Script, Script, tuple[str, ...]]] = [
+    ([], [], ("FLUSHALL",)), ([_K], [], ("FLUSHALL",)), ([_K_GONE], [], ("FLUSHALL",)),
+    ([], [], ("SWAPDB", "11", "12")), ([("SET", "j", "v")], [], ("SWAPDB", "11", "12")),
+    ([_K], [], ("SWAPDB", "11", "12")), ([], [_K], ("SWAPDB", "12", "11")),
+    ([_K_GONE], [], ("SWAPDB", "11", "12")), ([], [_K_GONE], ("SWAPDB", "11", "12")),
+    ([_K_GONE], [_K_GONE], ("SWAPDB", "11", "12")), ([_K_GONE], [_K], ("SWAPDB", "11", "12")),
+]
 
-    assert not aborted([], ("FLUSHALL",))
-    assert aborted([("SET", "k", "v")], ("FLUSHALL",))
-    assert not aborted([("SET", "j", "v")], ("SWAPDB", "0", "1"))
-    assert aborted([("SET", "k", "v")], ("SWAPDB", "0", "1"))
-    assert aborted([("SELECT", "1"), ("SET", "k", "v")], ("SWAPDB", "0", "1"))
+
+def _private_and_pulsards(private_redis: tuple[str, int], pulsards: Any,
+                          play: Callable[[redis.Redis, redis.Redis], list[Any]]
+                          ) -> tuple[list[Any], list[Any]]:
+    """``play(db 12, db 11)`` on the private Redis, then on pulsards."""
+    outcomes = []
+    for address in (private_redis, (pulsards.host, pulsards.port)):
+        with redis.Redis(*address, db=AGREE_DB) as client, redis.Redis(*address, db=11) as other:
+            outcomes.append(play(client, other))
+    return outcomes[0], outcomes[1]
+
+
+def test_flushall_and_swapdb_touch_watched_keys_as_redis(
+        private_redis: tuple[str, int], pulsards: Any) -> None:
+    """Redis' touchAllWatchedKeysInDb: a watched key changes when it exists in
+    either database, unless it stays expired or an expired one goes."""
+    def play(client: redis.Redis, other: redis.Redis) -> list[Any]:
+        runs = []
+        for here, there, write in WHOLE_DB_WRITES:
+            client.flushall()
+            run(client, here)
+            run(other, there)
+            runs.append(watch_outcome(client, [], [write], pause=0.02, flush=False)[1])
+        return runs
+
+    real, ours = _private_and_pulsards(private_redis, pulsards, play)
+    wrong = [f"{case}: pulsards {o!r} != redis {r!r}"
+             for case, r, o in zip(WHOLE_DB_WRITES, real, ours, strict=True) if r != o]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_swapdb_wakes_blocked_pops_as_redis(private_redis: tuple[str, int],
+                                            pulsards: Any) -> None:
+    """SWAPDB serves the clients blocked on keys the swapped-in database holds."""
+    cases = [(("RPUSH", "k", "x"), ("BLPOP", "k", "5")),
+             (("ZADD", "k", "1", "m"), ("BZPOPMIN", "k", "5")),
+             (("RPUSH", "k", "x"), ("BLMOVE", "k", "d", "LEFT", "LEFT", "5"))]
+
+    def play(client: redis.Redis, other: redis.Redis) -> list[Any]:
+        kw = client.connection_pool.connection_kwargs
+        runs = []
+        for fill, pop in cases:
+            client.flushall()
+            other.execute_command(*fill)
+            with redis.Redis(kw["host"], kw["port"], db=AGREE_DB, socket_timeout=10) as waiter, \
+                    ThreadPoolExecutor(1) as pool:
+                reply = pool.submit(waiter.execute_command, *pop)
+                wait_for(lambda: client.info("clients")["blocked_clients"] == 1,
+                         what="the pop to block")
+                client.swapdb(11, 12)
+                runs.append((reply.result(timeout=10), sorted(client.keys()),
+                             sorted(other.keys())))
+        return runs
+
+    real, ours = _private_and_pulsards(private_redis, pulsards, play)
+    assert ours == real

@@ -13,7 +13,6 @@ servers: which write wakes whom, with what, and what is left.  Set
 
 from __future__ import annotations
 
-import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -22,6 +21,7 @@ import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from polling import wait_for
 
 from .test_agree import Script, run
 from .test_fuzz_agree import (
@@ -78,14 +78,8 @@ def _blocked(client: redis.Redis, name: str) -> bool:
 
 def _wait_blocked(client: redis.Redis, name: str, reply: Future[Any]) -> bool:
     """Whether the waiter is parked (False: it was answered at once)."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if reply.done():
-            return False
-        if _blocked(client, name):
-            return True
-        time.sleep(0.002)
-    raise AssertionError("the waiter neither blocked nor returned")
+    wait_for(lambda: reply.done() or _blocked(client, name), what="the waiter to block or return")
+    return not reply.done()
 
 
 def _play(client: redis.Redis, pool: ThreadPoolExecutor, setup: Script,
