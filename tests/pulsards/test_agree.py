@@ -7,7 +7,6 @@ starting with ``"~"`` has an unordered reply, compared sorted.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -338,24 +337,30 @@ WATCHED_WRITES: list[tuple[list[tuple[str, ...]], tuple[str, ...]]] = [
 ]  # (not FLUSHALL or SWAPDB: the real Redis is shared; see the test below)
 
 
+def server_ms(client: redis.Redis) -> int:
+    """The server's clock (TIME) in milliseconds."""
+    seconds, micros = client.execute_command("TIME")
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
 def watch_outcome(client: redis.Redis, setup: Script, writes: Script, key: str = "k",
-                  pause: float = 0.0, linger: float = 0.0, flush: bool = True
-                  ) -> tuple[list[Any], str]:
-    """Run ``setup`` on a flushed database (as it is, without ``flush``), wait
-    ``pause``, WATCH ``key`` on a second connection, run ``writes``, wait
-    ``linger``, then EXEC a PING: the writes' replies, and whether the EXEC
-    "ran" or was "aborted"."""
+                  expire: bool = False, flush: bool = True) -> tuple[list[Any], str]:
+    """Run ``setup`` on a flushed database (as it is, without ``flush``), WATCH
+    ``key`` on a second connection, run ``writes``, (with ``expire``, wait
+    until the server's clock passes the key's deadline), then EXEC a PING:
+    the writes' replies, and whether the EXEC "ran" or was "aborted"."""
     kw = client.connection_pool.connection_kwargs
     watcher = redis.Redis(kw["host"], kw["port"], db=kw["db"], protocol=kw.get("protocol", 2))
     if flush:
         client.flushdb()
     run(client, setup)
-    time.sleep(pause)
+    deadline = int(client.execute_command("PEXPIRETIME", key)) if expire else 0
     pipe = watcher.pipeline()
     try:
         pipe.watch(key)
         replies = run(client, writes)
-        time.sleep(linger)
+        if expire:  # the clock, not the key: reading the key would expire it
+            wait_for(lambda: server_ms(client) > deadline, what="the key's deadline")
         pipe.multi()
         pipe.ping()
         try:
@@ -376,37 +381,35 @@ def test_watch_sees_the_writes_redis_signals(both: tuple[redis.Redis, redis.Redi
     assert not wrong, "\n".join(wrong)
 
 
-# (setup, pause before WATCH, writes, pause before EXEC) with key "k" watched:
-# a key that was already expired when watched changes only when a live value
-# takes its place; a key that expires while watched fails the EXEC.
+# (setup, writes, whether the key expires while watched) with key "k"
+# watched: a key that was already expired when watched (PXAT 1: stored, past
+# its deadline) changes only when a live value takes its place; a key that
+# expires while watched fails the EXEC.
+_GONE = ("SET", "k", "v", "PXAT", "1")
 WATCHED_EXPIRIES = [
-    ([("SET", "k", "v", "PX", "1")], 0.02, [], 0.0),
-    ([("SET", "k", "v", "PX", "1")], 0.02, [("GET", "k")], 0.0),
-    ([("SET", "k", "v", "PX", "1")], 0.02, [("DEL", "k")], 0.0),
-    ([("SET", "k", "v", "PX", "1")], 0.02, [("SET", "k", "w", "XX", "GET")], 0.0),
-    ([("SET", "k", "v", "PX", "1")], 0.02, [("EXPIRE", "k", "100")], 0.0),
-    ([("SET", "k", "v", "PX", "1")], 0.02, [("FLUSHDB",)], 0.0),
-    ([("SET", "k", "v", "PX", "1")], 0.02, [("SET", "k", "w")], 0.0),
-    ([("SET", "k", "v", "PX", "1")], 0.02, [("GET", "k"), ("SET", "k", "w")], 0.0),
-    ([("SET", "k", "v", "PX", "1")], 0.02, [("LPUSH", "k", "x")], 0.0),
-    ([("SET", "k", "v", "PX", "80")], 0.0, [], 0.15),
-    ([("SET", "k", "v", "PX", "80")], 0.0, [("GET", "k")], 0.15),
+    ([_GONE], [], False), ([_GONE], [("GET", "k")], False), ([_GONE], [("DEL", "k")], False),
+    ([_GONE], [("SET", "k", "w", "XX", "GET")], False),
+    ([_GONE], [("EXPIRE", "k", "100")], False), ([_GONE], [("FLUSHDB",)], False),
+    ([_GONE], [("SET", "k", "w")], False), ([_GONE], [("GET", "k"), ("SET", "k", "w")], False),
+    ([_GONE], [("LPUSH", "k", "x")], False),
+    ([("SET", "k", "v", "PX", "50")], [], True),
+    ([("SET", "k", "v", "PX", "50")], [("GET", "k")], True),
 ]
 
 
 def test_watch_of_expiring_keys_as_redis(both: tuple[redis.Redis, redis.Redis]) -> None:
-    real, ours = ([watch_outcome(client, setup, writes, pause=pause, linger=linger)
-                   for setup, pause, writes, linger in WATCHED_EXPIRIES] for client in both)
+    real, ours = ([watch_outcome(client, setup, writes, expire=expire)
+                   for setup, writes, expire in WATCHED_EXPIRIES] for client in both)
     wrong = [f"{setup} {writes}: pulsards {o!r} != redis {r!r}"
-             for (setup, _, writes, _), r, o in zip(WATCHED_EXPIRIES, real, ours, strict=True)
+             for (setup, writes, _), r, o in zip(WATCHED_EXPIRIES, real, ours, strict=True)
              if r != o]
     assert not wrong, "\n".join(wrong)
 
 
 # FLUSHALL and SWAPDB, on a redis-server of the test's own: (what db 12 and
-# db 11 hold, with a pause for PX 1 to pass, and the command).
+# db 11 hold, and the command).
 _K = ("SET", "k", "v")
-_K_GONE = ("SET", "k", "v", "PX", "1")
+_K_GONE = _GONE
 WHOLE_DB_WRITES: list[tuple[Script, Script, tuple[str, ...]]] = [
     ([], [], ("FLUSHALL",)), ([_K], [], ("FLUSHALL",)), ([_K_GONE], [], ("FLUSHALL",)),
     ([], [], ("SWAPDB", "11", "12")), ([("SET", "j", "v")], [], ("SWAPDB", "11", "12")),
@@ -437,7 +440,7 @@ def test_flushall_and_swapdb_touch_watched_keys_as_redis(
             client.flushall()
             run(client, here)
             run(other, there)
-            runs.append(watch_outcome(client, [], [write], pause=0.02, flush=False)[1])
+            runs.append(watch_outcome(client, [], [write], flush=False)[1])
         return runs
 
     real, ours = _private_and_pulsards(private_redis, pulsards, play)
