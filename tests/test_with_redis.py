@@ -10,14 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from with_redis import free_port
 
 SCRIPT = Path(__file__).with_name("with_redis.py")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run(port: int, path: str, *command: str) -> subprocess.CompletedProcess[str]:

@@ -27,6 +27,13 @@ def _address(url: str) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or 6379
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 def answers(host: str, port: int, timeout: float = 1.0) -> bool:
     """True when something at host:port replies to an inline PING like Redis."""
     try:

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import signal
-import socket
 
 import redis
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from with_redis import free_port
 
 
 async def test_pulsards_example_prints_an_address_redis_cli_can_use(run_example):

@@ -104,15 +104,12 @@ def private_redis() -> Iterator[tuple[str, int]]:
     """A redis-server of the session's own on a free port (FLUSHALL and SWAPDB
     are not for the shared one), stopped at the end."""
     import shutil
-    import socket
 
-    from with_redis import start_server
+    from with_redis import free_port, start_server
 
-    if shutil.which("redis-server") is None:
+    if shutil.which("redis-server") is None:  # REDIS_URL may name a remote server
         pytest.skip("redis-server is not on PATH")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = free_port()
     proc, workdir = start_server("127.0.0.1", port)
     try:
         yield "127.0.0.1", port
