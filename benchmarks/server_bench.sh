@@ -8,8 +8,10 @@
 # and are stopped at the end, whatever happens.  For every test and pipeline
 # depth the two servers are measured alternately ROUNDS times and the best
 # round of each is kept (the machine is shared: the best is the least noisy).
-# Prints requests per second and the pulsards/Redis ratio, then memory per key
-# for 200k small string keys.  Needs redis-server and redis-benchmark (Debian's
+# Prints requests per second and the pulsards/Redis ratio, the server's CPU
+# time per request (from /proc/PID/schedstat, least of the rounds; the CPU a
+# request costs moves far less with the machine's other load than the rate
+# does), then memory per key for 200k small string keys.  Needs redis-server and redis-benchmark (Debian's
 # redis-server and redis-tools packages).
 set -euo pipefail
 
@@ -19,7 +21,7 @@ N=${N:-100000}
 CLIENTS=${CLIENTS:-50}
 ROUNDS=${ROUNDS:-2}
 PIPELINES=${PIPELINES:-"1 16"}
-TESTS=${TESTS:-ping,set,get,incr,lpush,lpop,sadd,hset,zadd,zpopmin,lrange_100,mset}
+TESTS=${TESTS:-ping_inline,ping_mbulk,set,get,incr,lpush,lpop,sadd,hset,zadd,zpopmin,lrange_100,mset}
 MEMORY_KEYS=${MEMORY_KEYS:-200000}
 
 for tool in redis-server redis-benchmark; do
@@ -58,25 +60,40 @@ run_bench() {
         | tail -n +2 | tr -d '"' | awk -F, '{print $1 "," $2}'
 }
 
-declare -A best
+# The server's CPU time so far, in ns (user + system, of its main thread: the
+# one that serves requests in both servers).
+cpu_ns() { cut -d' ' -f1 "/proc/$1/schedstat"; }
+
+declare -A best cpu
 echo "redis-benchmark -c $CLIENTS -n $N, best of $ROUNDS alternating rounds; redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on :$redis_port, pulsards on :$pulsards_port"
 for pipeline in $PIPELINES; do
     for test in ${TESTS//,/ }; do
         for _ in $(seq "$ROUNDS"); do
             for server in redis pulsards; do
-                port=$redis_port; [ "$server" = pulsards ] && port=$pulsards_port
+                port=$redis_port pid=$redis_pid
+                [ "$server" = pulsards ] && port=$pulsards_port pid=$pulsards_pid
                 redis-cli -p "$port" flushall >/dev/null
+                before=$(cpu_ns "$pid")
+                lines=$(run_bench "$port" "$test" "$pipeline")
+                spent=$(( $(cpu_ns "$pid") - before ))
                 while IFS=, read -r name rps; do
                     key="$pipeline|$name|$server"
                     old=${best[$key]:-0}
                     if awk -v a="$rps" -v b="$old" 'BEGIN{exit !(a>b)}'; then best[$key]=$rps; fi
-                done < <(run_bench "$port" "$test" "$pipeline")
+                    # A run that measures two commands (LRANGE fills its list with
+                    # LPUSH first) gives no CPU time of either alone.
+                    [ "$(wc -l <<<"$lines")" = 1 ] || continue
+                    us=$(awk -v ns="$spent" -v n="$N" 'BEGIN{printf "%.3f", ns / n / 1000}')
+                    old=${cpu[$key]:-}
+                    if [ -z "$old" ] || awk -v a="$us" -v b="$old" 'BEGIN{exit !(a<b)}'; then cpu[$key]=$us; fi
+                done <<<"$lines"
             done
         done
     done
 done
 
-printf '\n%-4s %-36s %14s %14s %8s\n' "P" "test" "redis rps" "pulsards rps" "ratio"
+printf '\n%-4s %-36s %11s %13s %6s   %s\n' "P" "test" "redis rps" "pulsards rps" "ratio" \
+    "CPU us/request: redis pulsards ratio"
 for pipeline in $PIPELINES; do
     for key in "${!best[@]}"; do
         case $key in "$pipeline|"*"|redis") echo "${key%|redis}";; esac
@@ -85,7 +102,11 @@ for pipeline in $PIPELINES; do
         r=${best[$test_key|redis]:-0}
         p=${best[$test_key|pulsards]:-0}
         ratio=$(awk -v a="$p" -v b="$r" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "-" }')
-        printf '%-4s %-36s %14.0f %14.0f %8s\n' "$pipeline" "$name" "$r" "$p" "$ratio"
+        rc=${cpu[$test_key|redis]:-} pc=${cpu[$test_key|pulsards]:-}
+        # Redis' CPU per request over pulsards': comparable with the rps ratio.
+        cpu_ratio=$(awk -v a="$rc" -v b="$pc" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "-" }')
+        printf '%-4s %-36s %11.0f %13.0f %6s   %14s %8s %5s\n' "$pipeline" "$name" "$r" "$p" \
+            "$ratio" "${rc:--}" "${pc:--}" "$cpu_ratio"
     done
 done
 

@@ -8,7 +8,7 @@ helpers here are small on purpose: the hot commands inline the formats.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
+from typing import Any, Final
 
 __all__ = [
     "EMPTY_ARRAY",
@@ -107,10 +107,18 @@ _CRLF_JOIN: Final = b"\r\n".join
 
 def bulks(values: Iterable[bytes | None], resp3: bool = False) -> bytes:
     """An array of bulk strings (``None`` items become nulls)."""
-    items = values if values.__class__ is list else list(values)
+    # Any: a null fails len() and lands in the except clause, on purpose.
+    items: list[Any] = values if values.__class__ is list else list(values)
     try:
+        # Values of one length (LRANGE of fixed-size ids, say) share one
+        # header: a single join, no header per value.  The first and last
+        # lengths decide whether counting them all is worth it.
+        size = len(items[0])
+        if len(items[-1]) == size and list(map(len, items)).count(size) == len(items):
+            return b"*%d\r\n$%d\r\n%s\r\n" % (
+                len(items), size, (b"\r\n$%d\r\n" % size).join(items))
         heads = list(map(_HEADS.__getitem__, map(len, items)))
-    except (TypeError, IndexError):  # a null, or a value of 1 KiB or more
+    except (TypeError, IndexError):  # empty, a null, or a value of 1 KiB or more
         nil = NIL3 if resp3 else NIL2
         return b"*%d\r\n%s" % (len(items), b"".join(
             [nil if v is None else b"$%d\r\n%s\r\n" % (len(v), v) for v in items]))
@@ -118,7 +126,7 @@ def bulks(values: Iterable[bytes | None], resp3: bool = False) -> bytes:
     parts: list[bytes] = [b""] * (2 * len(items) + 2)
     parts[0] = b"*%d" % len(items)
     parts[1:-1:2] = heads
-    parts[2:-1:2] = items  # type: ignore[assignment]
+    parts[2:-1:2] = items
     return _CRLF_JOIN(parts)
 
 

@@ -20,6 +20,19 @@ def test_bulks_is_the_array_a_client_reads(values: list[bytes | None], resp3: bo
     assert reader.gets() is False  # nothing after the array
 
 
+# Values of one length take a path of their own; a null among them does not.
+SAME_LENGTH = st.integers(0, 1030).flatmap(
+    lambda n: st.lists(st.one_of(st.none(), st.binary(min_size=n, max_size=n)), max_size=30))
+
+
+@given(SAME_LENGTH, st.booleans())
+def test_bulks_of_values_of_one_length(values: list[bytes | None], resp3: bool) -> None:
+    reader = hiredis.Reader()
+    reader.feed(bulks(values, resp3))
+    assert reader.gets() == values
+    assert reader.gets() is False
+
+
 def test_bulks_takes_any_iterable() -> None:
     assert bulks(iter([b"a", b""])) == b"*2\r\n$1\r\na\r\n$0\r\n\r\n"
     assert bulks(()) == b"*0\r\n"
