@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 
 __all__ = ["AppendOnlyFile"]
 
+# Commands whose writes reach the file as one MULTI/EXEC unit: a transaction,
+# and a script (its effects, so that replaying runs no Lua).
+_TRANSACTIONS = frozenset({"exec", "eval", "evalsha"})
+
 log = logging.getLogger("stores.pulsards")
 
 
@@ -84,7 +88,7 @@ class AppendOnlyFile:
                 if id(one) in seen:
                     continue
                 seen.add(id(one))
-                if "write" in one.spec.flags or one.name == "exec":
+                if "write" in one.spec.flags or one.name in _TRANSACTIONS:
                     self._originals[id(one)] = (one, one.handler)
                     one.handler = self._wrap(one)
         for db in self.server.keyspace.dbs:
@@ -99,7 +103,7 @@ class AppendOnlyFile:
 
     def _wrap(self, entry: Entry) -> Handler:
         handler = entry.handler
-        if entry.name == "exec":
+        if entry.name in _TRANSACTIONS:
             return self._wrap_exec(handler)
         rule = propagate.get(entry.name)
         # SET k v (the usual SET) needs no rule: skip the call.
@@ -133,6 +137,8 @@ class AppendOnlyFile:
 
     def _wrap_exec(self, handler: Handler) -> Handler:
         def logged_exec(c: Client, args: list[bytes]) -> bytes:
+            if self.txn is not None:  # a script inside EXEC: part of the EXEC's unit
+                return handler(c, args)
             self.txn = []
             self._sync_fast()
             try:

@@ -52,6 +52,8 @@ class Config:
     appendfilename: str = "appendonly.aof"
     unixsocket: str = ""
     unixsocketperm: int = 0
+    # Milliseconds a script that has not written may run before it is ended.
+    busy_reply_threshold: int = 5000
 
     def get(self, name: str) -> str:
         """The ``CONFIG GET`` text of option ``name`` (redis.conf spelling)."""
@@ -147,5 +149,6 @@ OPTIONS: Final[dict[str, tuple[str, bool]]] = {
     "appendfilename": ("filename", False),
     "unixsocket": ("str", False),
     "unixsocketperm": ("octal", False),
+    "busy-reply-threshold": ("int", True),
 }
 assert {f.name for f in fields(Config)} == {n.replace("-", "_") for n in OPTIONS}

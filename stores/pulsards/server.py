@@ -28,6 +28,7 @@ from .persistence import Persistence
 from .table import Entry, build_dispatch
 
 if TYPE_CHECKING:
+    from .commands.scripting import Scripting
     from .protocol import Client
 
 __all__ = ["Server", "Stats", "Waiter", "run"]
@@ -90,6 +91,7 @@ class Server:
         self._next_id = 0
         self.background: set[asyncio.Future[Any]] = set()
         self.scan_sessions: Any = None  # commands.keys' SCAN snapshots, made on first use
+        self.scripting: Scripting | None = None  # the Lua state, made by the first script
         self._server: asyncio.Server | None = None
         self._unix_server: asyncio.Server | None = None
         # The open append-only file (None with appendonly no: then the write

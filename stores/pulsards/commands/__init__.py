@@ -11,6 +11,7 @@ from . import (
     keys,
     lists,
     pubsub,
+    scripting,
     server,
     sets,
     sortedsets,
@@ -20,5 +21,6 @@ from . import (
     zsetpops,
 )
 
-__all__ = ["bitmaps", "connection", "hashes", "hyperloglog", "keys", "lists", "pubsub", "server",
-           "sets", "sortedsets", "strings", "transactions", "zsetops", "zsetpops"]
+__all__ = ["bitmaps", "connection", "hashes", "hyperloglog", "keys", "lists", "pubsub",
+           "scripting", "server", "sets", "sortedsets", "strings", "transactions", "zsetops",
+           "zsetpops"]

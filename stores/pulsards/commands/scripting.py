@@ -1,0 +1,554 @@
+"""Scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT, in Lua 5.1 (lupa).
+
+A script runs to its end on the server's loop, like any command: nothing else
+runs meanwhile, so it is atomic.  Its rules, as Redis 7.0's:
+
+* the script is compiled once (chunk ``@user_script``) and cached by its
+  SHA1; EVAL caches too, so EVALSHA finds what EVAL ran;
+* ``KEYS`` and ``ARGV`` are set before each run; globals are read-only and
+  reading an unknown one is an error;
+* ``redis.call`` runs a command as the caller (its database, RESP2 replies
+  unless ``redis.setresp(3)``), raising the command's error; ``redis.pcall``
+  returns it as ``{err=...}``; commands flagged ``noscript`` are refused, and
+  blocking commands do not block;
+* replies cross between RESP and Lua by Redis' conversion tables, and an
+  error raised by the script is answered as ``<error> script: <sha>, on
+  @user_script:<line>.``;
+* the writes a script makes reach the AOF as one MULTI/EXEC (effects, not the
+  script), so replaying does not run Lua.
+
+``lupa`` (the ``lua`` extra) is imported on the first script: without it the
+scripting commands answer an error saying so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..luajson import ScriptError, decode, encode
+from ..reply import (
+    NIL2,
+    NIL3,
+    OK,
+    CommandError,
+    double,
+    error,
+    integer,
+    map_reply,
+    set_reply,
+)
+from ..table import command
+from .args import to_int
+
+if TYPE_CHECKING:
+    from ..protocol import Client
+    from ..server import Server
+
+__all__ = ["Scripting", "scripting"]
+
+log = logging.getLogger("stores.pulsards")
+
+_LOG_LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.WARNING)
+
+# The sandbox, built once per server.  ``call`` and ``pcall_`` are
+# ``redis.call`` and ``redis.pcall`` (a ``ScriptError`` that ``call`` raises
+# reaches Lua as a userdata whose ``err`` is the error text: ``describe``
+# reads it); ``busy()`` says whether to end the script.  The error handler
+# records the line of the user's code where the error was raised (Redis'
+# __redis__err__handler).
+_BOOT = r"""
+local call, pcall_, describe, busy, sha1hex, log, setresp, json_encode, json_decode = ...
+local dbg, select, type, error, pcall = debug, select, type, error, pcall
+local tostring, setmetatable, xpcall = tostring, setmetatable, xpcall
+
+local function readonly(t, name)
+  return setmetatable({}, {
+    __index = t,
+    __newindex = function() error('Attempt to modify a readonly table', 2) end,
+    __metatable = false,
+  })
+end
+
+local redis = {
+  -- Python functions, not Lua wrappers: ``return redis.call(...)`` would be a
+  -- tail call of a wrapper, and the user's frame (the error's line) lost.
+  call = call,
+  pcall = pcall_,
+  error_reply = function(e)
+    if type(e) ~= 'string' then error('wrong number or type of arguments', 2) end
+    if e:sub(1, 1) == '-' then
+      local space = e:find(' ', 1, true)
+      if space then return {err = e:sub(2, space - 1) .. ' ' .. e:sub(space + 1)} end
+      return {err = 'ERR ' .. e:sub(2)}
+    end
+    return {err = 'ERR ' .. e}
+  end,
+  status_reply = function(s)
+    if type(s) ~= 'string' then error('wrong number or type of arguments', 2) end
+    return {ok = s}
+  end,
+  sha1hex = sha1hex,
+  log = log,
+  setresp = setresp,
+  set_repl = function() end,
+  replicate_commands = function() return true end,
+  breakpoint = function() return false end,
+  debug = function() end,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REPL_NONE = 0, REPL_AOF = 1, REPL_SLAVE = 2, REPL_REPLICA = 2, REPL_ALL = 3,
+  REDIS_VERSION = '7.0.15', REDIS_VERSION_NUM = 0x07000f,
+}
+
+local base = {}
+for _, name in ipairs({'assert', 'error', 'getmetatable', 'ipairs', 'next', 'pairs',
+                       'rawequal', 'rawget', 'select', 'setmetatable',
+                       'tonumber', 'tostring', 'type', 'unpack', 'xpcall',
+                       'gcinfo', '_VERSION'}) do
+  base[name] = _G[name]
+end
+-- Redis' pcall: an error raised as {err=...} (redis.call's) comes back as its text.
+-- A script must not change what later scripts see: strings' metatable is
+-- hidden, and rawset, loadstring (code in the real globals) are left out.
+getmetatable('').__metatable = false
+base.pcall = function(f, ...)
+  local result = {pcall(f, ...)}
+  if not result[1] then
+    local err = result[2]
+    if type(err) == 'userdata' then
+      return false, describe(err, false)
+    elseif type(err) == 'table' and type(err.err) == 'string' then
+      return false, err.err
+    end
+  end
+  return unpack(result, 1, table.maxn(result))
+end
+local null = newproxy(false)
+base.cjson = readonly({
+  encode = json_encode,
+  decode = json_decode,
+  null = null,
+})
+base.string = readonly(string)
+base.table = readonly(table)
+base.math = readonly(math)
+base.redis = readonly(redis)
+
+local env = setmetatable({}, {
+  __index = function(_, k)
+    local v = base[k]
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __metatable = false,
+})
+base._G = env
+
+local function handler(err)
+  local level, info = 2, nil
+  repeat
+    info = dbg.getinfo(level, 'Sl')
+    level = level + 1
+  until info == nil or info.source == '@user_script'
+  if type(err) == 'userdata' then  -- raised from Python (redis.call, cjson)
+    err = {err = describe(err, info and info.currentline)}
+  elseif type(err) ~= 'table' or type(err.err) ~= 'string' then
+    err = {err = 'ERR ' .. tostring(err)}
+  end
+  if info then err.line = info.currentline end
+  return err
+end
+
+local function hook()
+  if busy() then
+    error({err = 'ERR Script killed by pulsards: it ran for ' .. tostring(busy()) ..
+                 ' ms without writing'})
+  end
+end
+
+local function compile(body)
+  local f, err = loadstring(body, '@user_script')
+  if not f then return nil, err end
+  setfenv(f, env)
+  return f, false
+end
+
+local function run(f, keys, args)
+  base.KEYS, base.ARGV = keys, args
+  dbg.sethook(hook, '', 100000)
+  local result = {xpcall(f, handler)}
+  dbg.sethook()
+  return result[1], result[2]
+end
+
+return compile, run, null
+"""
+
+
+class Scripting:
+    """One server's Lua state and script cache."""
+
+    def __init__(self, server: Server) -> None:
+        try:
+            from lupa import lua51
+        except ImportError:
+            raise CommandError("ERR scripting needs the lupa package: "
+                               "pip install 'arbiter-stores[lua]'") from None
+        self.server = server
+        # No attribute of a Python object is reachable from a script (through
+        # redis.call, say) but a ScriptError's text: the sandbox stays shut.
+        self.lua = lua51.LuaRuntime(encoding=None, unpack_returned_tuples=True,
+                                    register_eval=False, register_builtins=False,
+                                    attribute_filter=_only_error_text)
+        self.lua_type = lua51.lua_type
+        self.scripts: dict[bytes, Any] = {}
+        # The running script: its caller, whether it may write, whether it has.
+        self.caller: Client | None = None
+        self.read_only = False
+        self.wrote = False
+        self.resp = 2
+        self.started = 0.0
+        boot = self.lua.execute(_BOOT, self._call, self._pcall, _describe, self._busy,
+                                _lua_sha1hex, self._log, self._setresp, self._json_encode,
+                                self._json_decode)
+        self._compile, self._run, self._null = boot
+
+    # ------------------------------------------------------------- the cache
+    def load(self, body: bytes) -> bytes:
+        """Compile and cache ``body``; its SHA1 (ERR on a syntax error)."""
+        sha = _sha1hex(body)
+        if sha not in self.scripts:
+            function, message = self._compile(body)
+            if not function:
+                raise CommandError("ERR Error compiling script (new function): "
+                                   + message.decode("utf-8", "replace"))
+            self.scripts[sha] = function
+        return sha
+
+    def flush(self) -> None:
+        self.scripts.clear()
+
+    # ------------------------------------------------------------- running
+    def run(self, c: Client, sha: bytes, keys: list[bytes], args: list[bytes],
+            read_only: bool) -> bytes:
+        """Run a cached script for ``c``; its reply in ``c``'s protocol."""
+        if self.caller is not None:
+            raise CommandError("ERR This Redis command is not allowed from script")
+        lua = self.lua
+        db, resp3, nil, in_exec = c.db, c.resp3, c.nil, c.in_exec
+        self.caller, self.read_only, self.wrote, self.resp = c, read_only, False, 2
+        self.started = time.monotonic()
+        c.in_exec = True  # blocking commands answer at once
+        c.resp3, c.nil = False, NIL2  # until redis.setresp(3)
+        try:
+            ok, result = self._run(self.scripts[sha], lua.table_from(keys),
+                                   lua.table_from(args))
+        finally:
+            self.caller = None
+            c.db, c.resp3, c.nil, c.in_exec = db, resp3, nil, in_exec
+        if not ok:
+            message = result[b"err"].decode("utf-8", "replace")
+            line = result[b"line"]
+            if line is not None:
+                message += f" script: {sha.decode()}, on @user_script:{line}."
+            return error(message)
+        return self._to_resp(result, resp3)
+
+    def _to_resp(self, value: Any, resp3: bool) -> bytes:
+        """The reply for a script's result (Redis' Lua to RESP conversion)."""
+        if value is None:
+            return NIL3 if resp3 else NIL2
+        if value is True or value is False:
+            # Booleans follow the script's protocol (redis.setresp), then the caller's.
+            if self.resp == 3:
+                if resp3:
+                    return b"#t\r\n" if value else b"#f\r\n"
+                return b":1\r\n" if value else b":0\r\n"
+            if value:
+                return b":1\r\n"
+            return NIL3 if resp3 else NIL2
+        if isinstance(value, int | float):
+            return integer(int(value))
+        if isinstance(value, bytes):
+            return b"$%d\r\n%s\r\n" % (len(value), value)
+        if self.lua_type(value) != "table":  # a function, a coroutine: nothing to send
+            return NIL3 if resp3 else NIL2
+        err = value[b"err"]
+        if isinstance(err, bytes):
+            return error(err.decode("utf-8", "replace"))
+        ok = value[b"ok"]
+        if isinstance(ok, bytes):
+            return b"+%s\r\n" % ok.replace(b"\r", b" ").replace(b"\n", b" ")
+        number = value[b"double"]
+        if isinstance(number, int | float):
+            return double(float(number), resp3)
+        big = value[b"big_number"]
+        if isinstance(big, bytes):
+            return b"(%s\r\n" % big if resp3 else b"$%d\r\n%s\r\n" % (len(big), big)
+        pairs = value[b"map"]
+        if self.lua_type(pairs) == "table":
+            return map_reply(((self._to_resp(k, resp3), self._to_resp(v, resp3))
+                              for k, v in pairs.items()), resp3)
+        members = value[b"set"]
+        if self.lua_type(members) == "table":
+            return set_reply((self._to_resp(k, resp3) for k, _ in members.items()), resp3)
+        parts = []
+        index = 1
+        while (item := value[index]) is not None:
+            parts.append(self._to_resp(item, resp3))
+            index += 1
+        return b"*%d\r\n%s" % (len(parts), b"".join(parts))
+
+    def _log(self, *args: Any) -> None:
+        """``redis.log(level, message...)``."""
+        if len(args) < 2:
+            raise ScriptError(b"ERR redis.log() requires two arguments or more.")
+        if not isinstance(args[0], int):
+            raise ScriptError(b"ERR First argument must be a number (log level).")
+        text = " ".join(a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a)
+                        for a in args[1:])
+        log.log(_LOG_LEVELS[min(max(args[0], 0), 3)], "script: %s", text)
+
+    def _json_encode(self, *args: Any) -> bytes:
+        """``cjson.encode(value)``."""
+        if len(args) != 1:
+            raise ScriptError(b"bad argument #1 to 'encode' (expected 1 argument)", True)
+        return encode(args[0], self.lua_type)
+
+    def _json_decode(self, *args: Any) -> Any:
+        """``cjson.decode(text)``."""
+        if len(args) != 1 or not isinstance(args[0], bytes):
+            raise ScriptError(b"bad argument #1 to 'decode' (string expected)", True)
+        return decode(args[0], self.lua.table_from, self._null)
+
+    def _busy(self) -> int | None:
+        """Milliseconds run so far when the script should end, else None.
+
+        After ``busy-reply-threshold`` Redis lets ``SCRIPT KILL`` end a script
+        that has not written; pulsards cannot read that command while the
+        script holds the loop, so it ends such a script itself.
+        """
+        elapsed = int((time.monotonic() - self.started) * 1000)
+        if elapsed < self.server.config.busy_reply_threshold or self.wrote:
+            return None
+        return elapsed
+
+    def _setresp(self, *args: Any) -> None:
+        """``redis.setresp(2|3)``: the protocol of the replies ``redis.call`` sees."""
+        if len(args) != 1:
+            raise ScriptError(b"ERR redis.setresp() requires one argument.")
+        version = args[0]
+        if version not in (2, 3) or isinstance(version, bool):
+            raise ScriptError(b"ERR RESP version must be 2 or 3.")
+        self.resp = version
+        caller = self.caller
+        if caller is not None:
+            caller.resp3 = version == 3
+            caller.nil = NIL3 if version == 3 else NIL2
+
+    def _call(self, *argv: Any) -> Any:
+        """``redis.call``: the reply, or a ``ScriptError`` raised."""
+        reply = self._command(argv)
+        if reply[:1] == b"-":
+            raise ScriptError(reply[1:-2])
+        return _from_resp(self.lua, reply, 0)[0]
+
+    def _pcall(self, *argv: Any) -> Any:
+        """``redis.pcall``: the reply, an error as ``{err=...}``."""
+        return _from_resp(self.lua, self._command(argv), 0)[0]
+
+    def _command(self, argv: tuple[Any, ...]) -> bytes:
+        if not argv:
+            return b"-ERR Please specify at least one argument for this redis lib call\r\n"
+        args = []
+        for arg in argv:
+            if arg.__class__ is bytes:
+                args.append(arg)
+            elif arg.__class__ is int or arg.__class__ is float:
+                # Lua numbers are doubles; Redis prints them with %.17g.
+                args.append(b"%.17g" % arg)
+            else:
+                return b"-ERR Lua redis lib command arguments must be strings or integers\r\n"
+        c = self.caller
+        assert c is not None
+        return self._execute(c, args)
+
+    def _execute(self, c: Client, argv: list[bytes]) -> bytes:
+        dispatch = c.server.dispatch
+        entry = dispatch.get(argv[0]) or dispatch.get(argv[0].upper())
+        if entry is None:
+            return b"-ERR Unknown Redis command called from script\r\n"
+        if not entry.lo <= len(argv) <= entry.hi:
+            return b"-ERR Wrong number of args calling Redis command from script\r\n"
+        spec = entry.spec
+        if entry.subcommands and len(argv) > 1:
+            sub = entry.subcommands.get(argv[1].upper())
+            if sub is not None:
+                spec = sub.spec
+        if "noscript" in spec.flags:
+            return b"-ERR This Redis command is not allowed from script\r\n"
+        if "write" in spec.flags:
+            if self.read_only:
+                return b"-ERR Write commands are not allowed from read-only scripts.\r\n"
+            self.wrote = True
+        try:
+            return entry.handler(c, argv)
+        except CommandError as exc:
+            return exc.reply()
+
+
+def scripting(server: Server) -> Scripting:
+    """The server's scripting state, made on first use."""
+    state = server.scripting
+    if state is None:
+        state = server.scripting = Scripting(server)
+    return state
+
+
+def _only_error_text(obj: Any, name: Any, is_setting: bool) -> Any:
+    if isinstance(obj, ScriptError) and name in (b"err", "err") and not is_setting:
+        return "err"
+    raise AttributeError("not accessible from a script")
+
+
+def _describe(err: Any, line: int | bool | None) -> bytes:
+    """The text of a Python exception raised into a script: for the error
+    handler (``line``: the script's line, None when unknown), positioned like
+    Lua's own errors where it is one of theirs; bare for ``pcall`` (False)."""
+    if not isinstance(err, ScriptError):
+        return b"ERR " + str(err).encode("utf-8", "replace")
+    if not err.positioned or line is False:
+        return err.err
+    where = b"user_script:%d: " % line if line is not None else b""
+    return b"ERR " + where + err.err
+
+
+def _sha1hex(data: bytes) -> bytes:
+    return hashlib.sha1(data).hexdigest().encode()
+
+
+def _lua_sha1hex(*args: Any) -> bytes:
+    """``redis.sha1hex(s)``."""
+    if len(args) != 1 or not isinstance(args[0], bytes | int | float):
+        raise ScriptError(b"ERR wrong number of arguments")
+    value = args[0]
+    return _sha1hex(value if isinstance(value, bytes) else b"%.14g" % value)
+
+
+# ------------------------------------------------------- RESP <-> Lua
+def _from_resp(lua: Any, data: bytes, pos: int) -> tuple[Any, int]:
+    """The Lua value of the reply at ``data[pos:]`` (a handler's own, so well
+    formed), and where the next one starts."""
+    kind = data[pos]
+    end = data.index(b"\r\n", pos)
+    line = data[pos + 1:end]
+    pos = end + 2
+    if kind == 58:  # ':'
+        return int(line), pos
+    if kind == 36 or kind == 61:  # '$', '='
+        size = int(line)
+        if size < 0:
+            return False, pos
+        value = data[pos:pos + size]
+        if kind == 61:
+            return lua.table_from({b"verbatim_string": lua.table_from(
+                {b"format": value[:3], b"string": value[4:]})}), pos + size + 2
+        return value, pos + size + 2
+    if kind == 43:  # '+'
+        return lua.table_from({b"ok": line}), pos
+    if kind == 45:  # '-'
+        return lua.table_from({b"err": line}), pos
+    if kind == 42 or kind == 126 or kind == 62:  # '*', '~', '>'
+        count = int(line)
+        if count < 0:
+            return False, pos
+        items = []
+        for _ in range(count):
+            item, pos = _from_resp(lua, data, pos)
+            items.append(item)
+        if kind == 126:
+            return lua.table_from({b"set": lua.table_from(dict.fromkeys(items, True))}), pos
+        return lua.table_from(items), pos
+    if kind == 37:  # '%'
+        pairs = {}
+        for _ in range(int(line)):
+            key, pos = _from_resp(lua, data, pos)
+            pairs[key], pos = _from_resp(lua, data, pos)
+        return lua.table_from({b"map": lua.table_from(pairs)}), pos
+    if kind == 95:  # '_'
+        return None, pos
+    if kind == 35:  # '#'
+        return line == b"t", pos
+    if kind == 44:  # ','
+        return lua.table_from({b"double": float(line)}), pos
+    if kind == 40:  # '('
+        return lua.table_from({b"big_number": line}), pos
+    raise ValueError(f"unexpected reply type {chr(kind)!r}")
+
+
+# ---------------------------------------------------------------- commands
+def _eval(c: Client, args: list[bytes], sha: bytes | None, read_only: bool) -> bytes:
+    state = scripting(c.server)
+    numkeys = to_int(args[2])
+    if numkeys < 0:
+        raise CommandError("ERR Number of keys can't be negative")
+    if numkeys > len(args) - 3:
+        raise CommandError("ERR Number of keys can't be greater than number of args")
+    if sha is None:
+        sha = state.load(args[1])
+    elif sha not in state.scripts:
+        return b"-NOSCRIPT No matching script. Please use EVAL.\r\n"
+    keys = args[3:3 + numkeys]
+    return state.run(c, sha, keys, args[3 + numkeys:], read_only)
+
+
+@command("EVAL")
+def eval_(c: Client, args: list[bytes]) -> bytes:
+    return _eval(c, args, None, False)
+
+
+@command("EVAL_RO")
+def eval_ro(c: Client, args: list[bytes]) -> bytes:
+    return _eval(c, args, None, True)
+
+
+@command("EVALSHA")
+def evalsha(c: Client, args: list[bytes]) -> bytes:
+    return _eval(c, args, args[1].lower(), False)
+
+
+@command("EVALSHA_RO")
+def evalsha_ro(c: Client, args: list[bytes]) -> bytes:
+    return _eval(c, args, args[1].lower(), True)
+
+
+@command("SCRIPT|LOAD")
+def script_load(c: Client, args: list[bytes]) -> bytes:
+    sha = scripting(c.server).load(args[2])
+    return b"$40\r\n%s\r\n" % sha
+
+
+@command("SCRIPT|EXISTS")
+def script_exists(c: Client, args: list[bytes]) -> bytes:
+    scripts = scripting(c.server).scripts
+    found = [b":1\r\n" if sha.lower() in scripts else b":0\r\n" for sha in args[2:]]
+    return b"*%d\r\n%s" % (len(found), b"".join(found))
+
+
+@command("SCRIPT|FLUSH")
+def script_flush(c: Client, args: list[bytes]) -> bytes:
+    if len(args) > 3 or (len(args) == 3 and args[2].upper() not in (b"ASYNC", b"SYNC")):
+        raise CommandError("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+    scripting(c.server).flush()
+    return OK
+
+
+@command("SCRIPT|KILL")
+def script_kill(c: Client, args: list[bytes]) -> bytes:
+    # A script holds the loop until it ends: none is running when this is read.
+    return b"-NOTBUSY No scripts in execution right now.\r\n"
