@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import redis
 
+import stores
 from stores.pulsards.server import Server
 
 from .conftest import ServerProcess, start_pulsards
@@ -319,3 +320,18 @@ def test_without_lupa_scripting_commands_say_what_is_missing(
     client.data_received(b"EVAL \"return 1\" 0\r\nPING\r\n")
     assert transport.data == (b"-ERR scripting needs the lupa package: "
                               b"pip install 'arbiter-stores[lua]'\r\n+PONG\r\n")
+
+
+async def test_our_client_runs_scripts_and_locks_on_pulsards(pulsards: ServerProcess) -> None:
+    store = stores.create_store(f"pulsar://127.0.0.1:{pulsards.port}/0")
+    try:
+        c = store.client()
+        script = c.register_script("return redis.call('incrby', KEYS[1], ARGV[1])")
+        assert await script(keys=["n"], args=[5]) == 5  # NOSCRIPT, then EVAL
+        assert await script(keys=["n"], args=[1]) == 6  # EVALSHA
+        async with c.lock("resource", timeout=5) as lock:
+            assert await lock.locked()
+            await lock.extend(5)  # a script too
+        assert await store.execute("EXISTS", "resource") == 0
+    finally:
+        await store.close()
