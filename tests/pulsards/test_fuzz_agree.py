@@ -253,3 +253,59 @@ def test_random_writes_fail_watch_as_on_redis(both: tuple[redis.Redis, redis.Red
     want, have = (watch_outcome(client, setup, writes, key) for client in both)
     assert have == want, (f"WATCH {key}: pulsards {have!r} != redis {want!r}\n"
                           f"setup: {setup}\nwrites: {writes}")
+
+
+def _as_lua(script: Script) -> tuple[str, list[Any]]:
+    """A Lua script running each command with ``redis.pcall`` and returning
+    the replies (unordered ones sorted), and its ARGV: the commands' words."""
+    lines = ["local function lt(a, b) return tostring(a) < tostring(b) end", "local r = {}"]
+    argv: list[Any] = []
+    for i, command in enumerate(script, 1):
+        unordered = command[0] == "~"
+        refs = []
+        for word in command[1:] if unordered else command:
+            argv.append(word)
+            refs.append(f"ARGV[{len(argv)}]")
+        lines.append(f"r[{i}] = redis.pcall({', '.join(refs)})")
+        if unordered:
+            lines.append(f"if type(r[{i}]) == 'table' and not r[{i}].err then "
+                         f"table.sort(r[{i}], lt) end")
+    lines.append("return r")
+    return "\n".join(lines), argv
+
+
+# What the keys hold after a script (a type's reads fail alike on the others).
+_STATE: Script = [cmd for key in ("a", "b", "c") for cmd in (
+    ("TYPE", key), ("GET", key), ("LRANGE", key, "0", "-1"), ("~", "HGETALL", key),
+    ("~", "SMEMBERS", key), ("ZRANGE", key, "0", "-1", "WITHSCORES"))]
+
+
+def _plain(reply: Any) -> Any:
+    """A script's reply with the errors in it as ``("error", text)``."""
+    if isinstance(reply, redis.ResponseError):
+        return ("error", str(reply))
+    if isinstance(reply, list):
+        return [_plain(item) for item in reply]
+    return reply
+
+
+@settings(max_examples=_EXPLORE or 100, derandomize=not _EXPLORE, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_commands_in_a_lua_script_agree_with_redis(
+        both: tuple[redis.Redis, redis.Redis], data: Any) -> None:
+    """The same commands through ``redis.pcall`` in EVAL: what they do, and
+    their replies converted to Lua and back, match Redis'."""
+    templates = data.draw(st.lists(st.sampled_from(COMMANDS), min_size=1, max_size=15))
+    script: Script = [template(data) for template in templates]
+    text, argv = _as_lua(script)
+    outcomes = []
+    for client in both:
+        client.flushdb()
+        try:
+            reply = _plain(client.eval(text, 0, *argv))
+        except redis.ResponseError as exc:
+            reply = ("error", str(exc))
+        outcomes.append((reply, run(client, _STATE)))
+    want, have = outcomes
+    assert have == want, f"pulsards {have!r} != redis {want!r}\nscript: {script}"
