@@ -33,6 +33,8 @@ CASES: list[tuple[Any, ...]] = [
     ("EVAL", "return 1", 0),
     ("EVAL", "return 3.99", 0),
     ("EVAL", "return -3.99", 0),
+    ("EVAL", "return {2^53 + 1, 2^63, -2^63, 1/0, -1/0, 0/0, 1e30}", 0),
+    ("EVAL", "return redis.call('incrby', 'n', '9223372036854775797')", 0),
     ("EVAL", "return 'text'", 0),
     ("EVAL", "return true", 0),
     ("EVAL", "return false", 0),

@@ -273,7 +273,11 @@ class Scripting:
                 return b":1\r\n"
             return NIL3 if resp3 else NIL2
         if isinstance(value, int | float):
-            return integer(int(value))
+            # Redis casts the double to long long: out of range (inf and NaN
+            # too) that gives LLONG_MIN on the machines it runs on.
+            if -9.223372036854775808e18 <= value < 9.223372036854775808e18:
+                return integer(int(value))
+            return b":-9223372036854775808\r\n"
         if isinstance(value, bytes):
             return b"$%d\r\n%s\r\n" % (len(value), value)
         if self.lua_type(value) != "table":  # a function, a coroutine: nothing to send
