@@ -195,6 +195,8 @@ BITMAPS: Script = [
     ("BITCOUNT", "s", "1", "1"), ("BITCOUNT", "s", "1", "1", "BIT"),
     ("BITCOUNT", "s", "5", "30", "BIT"), ("BITCOUNT", "s", "-3", "-1", "BIT"),
     ("BITCOUNT", "s", "-100", "-1"), ("BITCOUNT", "s", "0"), ("BITCOUNT", "s", "0", "1", "FOO"),
+    # an empty negative range answers 0 before the unit is read
+    ("BITCOUNT", "s", "-1", "-2", "FOO"), ("BITCOUNT", "s", "-2", "-1", "FOO"),
     ("BITCOUNT", "nope"), ("SET", "p", b"\xff\xf0\x00"), ("BITPOS", "p", "0"),
     ("BITPOS", "p", "1"), ("BITPOS", "p", "0", "2"), ("BITPOS", "p", "1", "2"),
     ("BITPOS", "p", "1", "7", "15", "BIT"), ("BITPOS", "p", "0", "0", "1"),

@@ -100,8 +100,10 @@ def bitcount(c: Client, args: list[bytes]) -> bytes:
     ranged = len(args) > 2
     start = to_int(args[2]) if ranged else 0
     end = to_int(args[3]) if ranged else -1
+    if start < 0 and end < 0 and start > end:  # as GETRANGE (BITPOS clamps), before
+        return b":0\r\n"                      # the unit is read, as Redis does
     bits = _unit(args, 4)
-    if not value or (start < 0 and end < 0 and start > end):  # as GETRANGE (BITPOS clamps)
+    if not value:
         return b":0\r\n"
     size = len(value) * 8 if bits else len(value)
     start, end = _norm(start, end, size)
