@@ -105,6 +105,7 @@ CASES: list[tuple[Any, ...]] = [
     ("EVAL", "local a = 1\nlocal b = 2\nerror('line three')", 0),
     ("EVAL", "error({err='MYERR raised'})", 0),
     ("EVAL", "error(nil)", 0),
+    ("EVAL", "error({err=5})", 0),
     ("EVAL", "return redis.setresp(4)", 0),
     ("EVAL", "return redis.log(1)", 0),
     ("EVAL", "return (", 0),
@@ -258,6 +259,14 @@ def test_a_script_that_does_not_end_is_ended_and_the_server_goes_on(
             assert client.ping()
         finally:
             client.config_set("busy-reply-threshold", 5000)
+
+
+def test_an_error_table_without_text_is_an_error(rp: redis.Redis) -> None:
+    # Redis 7.0.15 crashes on these (not compared with it): pulsards answers.
+    for script in ("error({})", "error({x=1})", "error({err={}})"):
+        with pytest.raises(redis.ResponseError, match=r"^table: 0x"):
+            rp.eval(script, 0)
+    assert rp.ping()
 
 
 def test_scripts_cannot_reach_python_or_the_os(rp: redis.Redis) -> None:

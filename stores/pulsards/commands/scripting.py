@@ -157,7 +157,10 @@ local function handler(err)
   until info == nil or info.source == '@user_script'
   if type(err) == 'userdata' then  -- raised from Python (redis.call, cjson)
     err = {err = describe(err, info and info.currentline)}
+  elseif type(err) == 'table' and type(err.err) == 'number' then
+    err = {err = tostring(err.err)}
   elseif type(err) ~= 'table' or type(err.err) ~= 'string' then
+    -- Redis 7.0.15 crashes on a table without a text in err: an ERR here.
     err = {err = 'ERR ' .. tostring(err)}
   end
   if info then err.line = info.currentline end
