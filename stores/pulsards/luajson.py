@@ -11,16 +11,32 @@ script's error handler prefixes with the position in the script.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["ScriptError", "decode", "encode"]
+__all__ = ["ScriptError", "decode", "deep_recursion", "encode"]
 
 # Nesting lua-cjson refuses to go past (its encode_max_depth and decode_max_depth).
 MAX_DEPTH = 1000
+
+
+@contextlib.contextmanager
+def deep_recursion(limit: int = 10_000) -> Iterator[None]:
+    """Let the recursive conversions go ``limit`` calls deep: a script's
+    tables nest as deep as it likes, and Python's default (1000) is less than
+    lua-cjson's 1000 levels at two calls a level.  Python-to-Python calls take
+    no C stack in CPython 3.11+, and the server runs one thread."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, limit))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
 
 
 class ScriptError(Exception):

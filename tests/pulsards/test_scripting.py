@@ -137,6 +137,12 @@ CASES: list[tuple[Any, ...]] = [
     ("EVAL", "return cjson.decode('[1,2,3]')", 0),
     ("EVAL", "return cjson.encode(cjson.decode('{\"k\":[true,{\"x\":\"y\"}]}'))", 0),
     ("EVAL", "local ok, e = pcall(cjson.encode, function() end); return e", 0),
+    ("EVAL", "local t = {} local c = t for i = 1, 900 do c[1] = {} c = c[1] end "
+             "return #cjson.encode(t)", 0),
+    ("EVAL", "local t = {} local c = t for i = 1, 1001 do c[1] = {} c = c[1] end "
+             "return cjson.encode(t)", 0),
+    ("EVAL", "return type(cjson.decode(string.rep('[', 1000) .. string.rep(']', 1000)))", 0),
+    ("EVAL", "local t = {} local c = t for i = 1, 400 do c[1] = {} c = c[1] end return t", 0),
     # read-only scripts, the cache
     ("EVAL_RO", "return redis.call('get', 's')", 0),
     ("EVAL_RO", "return redis.call('set', 's', 'x')", 0),

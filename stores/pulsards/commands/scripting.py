@@ -28,7 +28,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..luajson import ScriptError, decode, encode
+from ..luajson import ScriptError, decode, deep_recursion, encode
 from ..reply import (
     NIL2,
     NIL3,
@@ -260,7 +260,11 @@ class Scripting:
             if line is not None:
                 message += f" script: {sha.decode()}, on @user_script:{line}."
             return error(message)
-        return self._to_resp(result, resp3)
+        try:
+            with deep_recursion():
+                return self._to_resp(result, resp3)
+        except RecursionError:
+            return error("ERR the script's reply is nested too deeply")
 
     def _to_resp(self, value: Any, resp3: bool) -> bytes:
         """The reply for a script's result (Redis' Lua to RESP conversion)."""
@@ -325,13 +329,15 @@ class Scripting:
         """``cjson.encode(value)``."""
         if len(args) != 1:
             raise ScriptError(b"bad argument #1 to 'encode' (expected 1 argument)", True)
-        return encode(args[0], self.lua_type)
+        with deep_recursion():
+            return encode(args[0], self.lua_type)
 
     def _json_decode(self, *args: Any) -> Any:
         """``cjson.decode(text)``."""
         if len(args) != 1 or not isinstance(args[0], bytes):
             raise ScriptError(b"bad argument #1 to 'decode' (string expected)", True)
-        return decode(args[0], self.lua.table_from, self._null)
+        with deep_recursion():
+            return decode(args[0], self.lua.table_from, self._null)
 
     def _busy(self) -> int | None:
         """Milliseconds run so far when the script should end, else None.
