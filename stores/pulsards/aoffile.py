@@ -345,7 +345,13 @@ def _unless_nil(db: Database, argv: list[bytes], reply: bytes) -> list[list[byte
     return None if reply in _NILS else [argv]
 
 
+def _sort(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+    """SORT writes only with STORE (it reads the same keys when replayed)."""
+    return [argv] if any(arg.upper() == b"STORE" for arg in argv[2:]) else None
+
+
 propagate: Final[dict[str, Rule]] = {
+    "sort": _sort,
     "expire": _expire, "pexpire": _expire, "expireat": _expire, "pexpireat": _expire,
     "set": _set, "setex": _setex, "psetex": _setex, "getex": _getex, "spop": _spop,
     "blpop": _pop(b"LPOP"), "brpop": _pop(b"RPOP"),

@@ -188,6 +188,11 @@ COMMANDS: list[Draw] = [
     _c("BLMPOP", "0.01", "2", KEY, KEY, SIDE, "COUNT", INT),
     _c("BZPOPMIN", KEY, KEY, "0.01"), _c("BZPOPMAX", KEY, "0.01"),
     _c("BZMPOP", "0.01", "1", KEY, st.sampled_from(["MIN", "MAX"]), "COUNT", INT),
+    # SORT (a set's order without sorting is its own: compared sorted)
+    _c("SORT", KEY), _c("SORT", KEY, "ALPHA", "DESC"), _c("SORT", KEY, "LIMIT", INT, INT),
+    _c("SORT", KEY, "ALPHA", "STORE", KEY), _c("SORT", KEY, "DESC", "STORE", KEY),
+    _sorted(_c("SORT", KEY, "BY", "nosort")), _c("SORT", KEY, "ALPHA", "GET", "#", "GET", "*"),
+    _c("SORT_RO", KEY, "DESC", "LIMIT", "1", INT),
 ]
 
 @settings(max_examples=_EXPLORE or 300, derandomize=not _EXPLORE, deadline=None,

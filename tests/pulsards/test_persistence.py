@@ -604,6 +604,13 @@ _COMMANDS = st.one_of(
     st.tuples(st.just(b"SELECT"), st.sampled_from([b"0", b"1"])),
     st.tuples(st.sampled_from([b"MULTI", b"EXEC", b"FLUSHDB"])),
     st.tuples(st.just(b"SWAPDB"), st.just(b"0"), st.just(b"1")),
+    # SORT ... STORE is replayed as it is; a script as the commands it ran.
+    st.tuples(st.just(b"SORT"), _K, st.sampled_from([b"ALPHA", b"DESC"]), st.just(b"STORE"),
+              _K),
+    st.tuples(st.just(b"SORT"), _K, st.just(b"BY"), st.just(b"nosort"), st.just(b"STORE"), _K),
+    st.tuples(st.just(b"EVAL"), st.just(b"redis.call('rpush', KEYS[1], ARGV[1]) "
+                                        b"return redis.call('incr', KEYS[2])"),
+              st.just(b"2"), _K, _K, _V),
 )
 
 

@@ -14,6 +14,7 @@ from . import (
     scripting,
     server,
     sets,
+    sort,
     sortedsets,
     strings,
     transactions,
@@ -22,5 +23,5 @@ from . import (
 )
 
 __all__ = ["bitmaps", "connection", "hashes", "hyperloglog", "keys", "lists", "pubsub",
-           "scripting", "server", "sets", "sortedsets", "strings", "transactions", "zsetops",
-           "zsetpops"]
+           "scripting", "server", "sets", "sort", "sortedsets", "strings", "transactions",
+           "zsetops", "zsetpops"]
