@@ -350,8 +350,13 @@ def _sort(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | 
     return [argv] if any(arg.upper() == b"STORE" for arg in argv[2:]) else None
 
 
+def _bitfield(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+    """BITFIELD writes only with SET or INCRBY (a type or value is never those words)."""
+    return [argv] if any(arg.upper() in (b"SET", b"INCRBY") for arg in argv[2:]) else None
+
+
 propagate: Final[dict[str, Rule]] = {
-    "sort": _sort,
+    "sort": _sort, "bitfield": _bitfield,
     "expire": _expire, "pexpire": _expire, "expireat": _expire, "pexpireat": _expire,
     "set": _set, "setex": _setex, "psetex": _setex, "getex": _getex, "spop": _spop,
     "blpop": _pop(b"LPOP"), "brpop": _pop(b"RPOP"),

@@ -290,9 +290,34 @@ SORTS: Script = [
 ]
 
 
+BITFIELDS: Script = [
+    ("SET", "s", b"\x01\xff\x80"), ("SET", "str", "hello"), ("RPUSH", "l", "a"),
+    *[("BITFIELD", *args.split()) for args in (
+        "s GET u8 0 GET u8 8 GET i8 8 GET u4 4 GET i4 12 GET u16 7 GET i64 0 GET u63 1",
+        "s GET u8 #1 GET u8 #2 GET i16 #0", "missing GET u8 0 GET i32 100",
+        "str SET u8 0 255 GET u8 0", "str INCRBY u8 0 10 INCRBY i8 0 10",
+        "str OVERFLOW SAT INCRBY u8 0 300 INCRBY i8 8 200 INCRBY i8 8 -300",
+        "str OVERFLOW FAIL INCRBY u8 0 1 INCRBY u8 0 -300 SET i8 8 200 GET u8 0",
+        "str OVERFLOW WRAP INCRBY u8 0 300 INCRBY i8 8 200 SET u8 16 -1 SET i8 24 -129",
+        "str OVERFLOW SAT SET u8 0 -1 SET u8 8 300 SET i8 16 -200",
+        "new SET u4 100 15", "new2 OVERFLOW FAIL SET u4 100 16",
+        "f1 SET i64 0 9223372036854775807 INCRBY i64 0 1 OVERFLOW SAT INCRBY i64 0 -1",
+        "f2 SET u63 0 9223372036854775807 INCRBY u63 0 1 OVERFLOW SAT INCRBY u63 0 -5",
+        "l GET u8 0", "l SET u8 0 1", "s GET u64 0", "s GET I8 0", "s GET i0 0", "s GET i65 0",
+        "s GET u8 -1", "s GET u8 x", "s GET u8 #-1", "s GET u8 4294967296000", "s SET u8 0 x",
+        "s SET u8 0", "s OVERFLOW bogus GET u8 0", "s OVERFLOW", "s BOGUS", "s",
+        "s SET i8 0 1 SET u8 #x 2", "s GeT u8 0 OvErFlOw sAt InCrBy u2 0 9")],
+    ("GET", "str"), ("STRLEN", "new"), ("STRLEN", "new2"), ("EXISTS", "missing"),
+    ("BITFIELD_RO", "s", "GET", "u8", "0", "GET", "i16", "4"),
+    ("BITFIELD_RO", "s", "SET", "u8", "0", "1"), ("BITFIELD_RO", "l", "GET", "u8", "0"),
+    ("BITFIELD_RO", "l", "SET", "u8", "0", "1"),
+]
+
+
 @pytest.mark.parametrize(
-    "script", [STRINGS, KEYS, LISTS, HASHES, SETS, BITMAPS, ZSETS, SERVER, SORTS],
-    ids=["strings", "keys", "lists", "hashes", "sets", "bitmaps", "zsets", "server", "sort"])
+    "script", [STRINGS, KEYS, LISTS, HASHES, SETS, BITMAPS, BITFIELDS, ZSETS, SERVER, SORTS],
+    ids=["strings", "keys", "lists", "hashes", "sets", "bitmaps", "bitfield", "zsets", "server",
+         "sort"])
 def test_same_replies_as_redis(both: tuple[redis.Redis, redis.Redis], script: Script) -> None:
     agree(both, script)
 

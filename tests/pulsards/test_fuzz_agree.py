@@ -42,6 +42,9 @@ SECONDS = st.sampled_from(["1", "100", "0", "-5", "x", "9223372036854775807"])
 MILLIS = st.sampled_from(["100000", "0", "-1", "x", "9223372036854775807"])
 LEX = st.sampled_from(["-", "+", "[x", "(y", "[1", "z"])
 SIDE = st.sampled_from(["LEFT", "RIGHT"])
+BITTYPE = st.sampled_from(["u1", "i1", "u4", "i5", "u8", "i8", "i16", "u63", "i64", "u64", "x8"])
+BITOFFSET = st.sampled_from(["0", "3", "7", "8", "#1", "#2", "100", "-1", "x"])
+OVERFLOW = st.sampled_from(["WRAP", "SAT", "FAIL", "bogus"])
 
 Draw = Callable[[Any], tuple[Any, ...]]
 
@@ -193,6 +196,13 @@ COMMANDS: list[Draw] = [
     _c("SORT", KEY, "ALPHA", "STORE", KEY), _c("SORT", KEY, "DESC", "STORE", KEY),
     _sorted(_c("SORT", KEY, "BY", "nosort")), _c("SORT", KEY, "ALPHA", "GET", "#", "GET", "*"),
     _c("SORT_RO", KEY, "DESC", "LIMIT", "1", INT),
+    # BITFIELD
+    _c("BITFIELD", KEY, "GET", BITTYPE, BITOFFSET, "GET", BITTYPE, BITOFFSET),
+    _c("BITFIELD", KEY, "SET", BITTYPE, BITOFFSET, INT, "GET", BITTYPE, BITOFFSET),
+    _c("BITFIELD", KEY, "OVERFLOW", OVERFLOW, "INCRBY", BITTYPE, BITOFFSET, INT,
+       "INCRBY", BITTYPE, BITOFFSET, INT),
+    _c("BITFIELD", KEY, "OVERFLOW", OVERFLOW, "SET", BITTYPE, BITOFFSET, INT),
+    _c("BITFIELD_RO", KEY, "GET", BITTYPE, BITOFFSET),
 ]
 
 @settings(max_examples=_EXPLORE or 300, derandomize=not _EXPLORE, deadline=None,

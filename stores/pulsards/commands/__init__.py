@@ -4,6 +4,7 @@ Importing this package registers every handler in ``table.HANDLERS``.
 """
 
 from . import (
+    bitfield,
     bitmaps,
     connection,
     hashes,
@@ -22,6 +23,6 @@ from . import (
     zsetpops,
 )
 
-__all__ = ["bitmaps", "connection", "hashes", "hyperloglog", "keys", "lists", "pubsub",
+__all__ = ["bitfield", "bitmaps", "connection", "hashes", "hyperloglog", "keys", "lists", "pubsub",
            "scripting", "server", "sets", "sort", "sortedsets", "strings", "transactions",
            "zsetops", "zsetpops"]
