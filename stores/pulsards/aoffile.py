@@ -346,8 +346,10 @@ def _unless_nil(db: Database, argv: list[bytes], reply: bytes) -> list[list[byte
 
 
 def _sort(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
-    """SORT writes only with STORE (it reads the same keys when replayed)."""
-    return [argv] if any(arg.upper() == b"STORE" for arg in argv[2:]) else None
+    """SORT, GEORADIUS, GEORADIUSBYMEMBER write only with STORE (or STOREDIST):
+    then they are replayed as they are (they read the same keys again)."""
+    stores = (b"STORE", b"STOREDIST")
+    return [argv] if any(arg.upper() in stores for arg in argv[2:]) else None
 
 
 def _bitfield(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
@@ -356,7 +358,7 @@ def _bitfield(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]
 
 
 propagate: Final[dict[str, Rule]] = {
-    "sort": _sort, "bitfield": _bitfield,
+    "sort": _sort, "georadius": _sort, "georadiusbymember": _sort, "bitfield": _bitfield,
     "expire": _expire, "pexpire": _expire, "expireat": _expire, "pexpireat": _expire,
     "set": _set, "setex": _setex, "psetex": _setex, "getex": _getex, "spop": _spop,
     "blpop": _pop(b"LPOP"), "brpop": _pop(b"RPOP"),

@@ -608,6 +608,10 @@ _COMMANDS = st.one_of(
     st.tuples(st.just(b"SORT"), _K, st.sampled_from([b"ALPHA", b"DESC"]), st.just(b"STORE"),
               _K),
     st.tuples(st.just(b"SORT"), _K, st.just(b"BY"), st.just(b"nosort"), st.just(b"STORE"), _K),
+    st.tuples(st.just(b"GEOADD"), _K, st.sampled_from([b"13.36", b"15.08"]),
+              st.sampled_from([b"38.11", b"37.5"]), _V),
+    st.tuples(st.just(b"GEORADIUS"), _K, st.just(b"14"), st.just(b"38"), st.just(b"300"),
+              st.just(b"km"), st.sampled_from([b"STORE", b"STOREDIST"]), _K),
     st.tuples(st.just(b"EVAL"), st.just(b"redis.call('rpush', KEYS[1], ARGV[1]) "
                                         b"return redis.call('incr', KEYS[2])"),
               st.just(b"2"), _K, _K, _V),

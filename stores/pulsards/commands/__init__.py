@@ -7,6 +7,7 @@ from . import (
     bitfield,
     bitmaps,
     connection,
+    geo,
     hashes,
     hyperloglog,
     keys,
@@ -23,6 +24,6 @@ from . import (
     zsetpops,
 )
 
-__all__ = ["bitfield", "bitmaps", "connection", "hashes", "hyperloglog", "keys", "lists", "pubsub",
-           "scripting", "server", "sets", "sort", "sortedsets", "strings", "transactions",
-           "zsetops", "zsetpops"]
+__all__ = ["bitfield", "bitmaps", "connection", "geo", "hashes", "hyperloglog", "keys",
+           "lists", "pubsub", "scripting", "server", "sets", "sort", "sortedsets", "strings",
+           "transactions", "zsetops", "zsetpops"]
