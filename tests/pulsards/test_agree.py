@@ -326,6 +326,10 @@ def test_same_replies_as_redis(both: tuple[redis.Redis, redis.Redis], script: Sc
 # signals a write only when it modified something (SADD of a member already
 # there does not; HSET and APPEND always do).  (setup, the other client's write)
 WATCHED_WRITES: list[tuple[list[tuple[str, ...]], tuple[str, ...]]] = [
+    # BITFIELD makes the key even when OVERFLOW FAIL refuses every write, unseen
+    ([], ("BITFIELD", "k", "OVERFLOW", "FAIL", "SET", "u1", "0", "-1")),
+    ([("SET", "k", "v")], ("BITFIELD", "k", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "999")),
+    ([], ("BITFIELD", "k", "SET", "u1", "0", "1")),
     ([("SADD", "k", "x")], ("SADD", "k", "x")),
     ([("SADD", "k", "x")], ("SADD", "k", "y")),
     ([("SADD", "k", "x")], ("SREM", "k", "nope")),

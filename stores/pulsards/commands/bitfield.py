@@ -4,7 +4,8 @@ As Redis 7.0's bitfieldGeneric: every operation is read and checked before
 any runs (syntax, type ``i1``..``i64``/``u1``..``u63``, offset ``N`` or ``#N``
 in units of the type's width, value); then the key's type; a write grows the
 string with zero bytes up to the farthest bit written, before the first
-operation runs, even when an OVERFLOW FAIL then writes nothing.  SET replies
+operation runs, even when an OVERFLOW FAIL then writes nothing (and then
+WATCH sees no change).  SET replies
 the old value, INCRBY the new one; OVERFLOW (WRAP, SAT or FAIL: a null and no
 write) applies to the operations after it.  Bits are numbered from the most
 significant bit of the first byte, as SETBIT's.
@@ -128,6 +129,7 @@ def _bitfield(c: Client, args: list[bytes], read_only: bool) -> bytes:
     if len(data) <= farthest:
         data.extend(bytes(farthest + 1 - len(data)))
     replies = []
+    wrote = False
     for name, signed, bits, offset, value, overflow in ops:
         old = _get(data, signed, bits, offset)
         if name == b"GET":
@@ -140,8 +142,14 @@ def _bitfield(c: Client, args: list[bytes], read_only: bool) -> bytes:
             replies.append(c.nil)
             continue
         _set(data, bits, offset, stored)
+        wrote = True
         replies.append(integer(stored if name == b"INCRBY" else old))
-    db.set(key, bytes(data), keepttl=True)  # touches watchers, as every write op does
+    if wrote:
+        db.set(key, bytes(data), keepttl=True)
+    else:
+        # Every write refused by OVERFLOW FAIL: the key is still made or grown,
+        # but, as in Redis, that is no change for WATCH.
+        db.data[key] = bytes(data)
     return b"*%d\r\n%s" % (len(replies), b"".join(replies))
 
 
