@@ -136,7 +136,8 @@ def _encode_table(table: Any, lua_type: Callable[[Any], str | None], out: list[b
 def decode(text: bytes, table_from: Callable[[Any], Any], null: Any) -> Any:
     """The Lua value of a JSON text: objects and arrays as tables, null as ``null``."""
     try:
-        parsed = json.loads(text)
+        # UTF-8 only: json.loads would guess UTF-16 and UTF-32 from bytes.
+        parsed = json.loads(text.decode("utf-8", "surrogatepass"))
     except json.JSONDecodeError as exc:
         raise ScriptError(f"{exc.msg} at character {exc.pos + 1}".encode(), True) from None
     except (UnicodeDecodeError, RecursionError):

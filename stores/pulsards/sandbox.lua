@@ -6,9 +6,22 @@
 -- reads it); busy() says whether to end the script.  The error handler
 -- records the line of the user's code where the error was raised (Redis'
 -- __redis__err__handler).
-local call, pcall_, describe, busy, sha1hex, log, setresp, json_encode, json_decode = ...
+local call, pcall_, describe, busy, sha1hex, log, setresp, json_encode, json_decode,
+      random, randomseed = ...
 local dbg, select, type, error, pcall = debug, select, type, error, pcall
-local tostring, setmetatable, xpcall = tostring, setmetatable, xpcall
+local tostring, setmetatable, xpcall, rawget, rawset = tostring, setmetatable, xpcall, rawget, rawset
+local unpack, maxn = unpack, table.maxn
+
+-- Python objects (the error a Python function raises, say) share lupa's one
+-- metatable: hidden, so that no script can change it for the next.  The
+-- Python functions are given to scripts as C functions (type "function"; a
+-- C function keeps the caller's frame, and the error's line, on a tail call).
+getmetatable(call).__metatable = false
+local as_function = python.as_function
+call, pcall_, sha1hex, log, setresp = as_function(call), as_function(pcall_),
+  as_function(sha1hex), as_function(log), as_function(setresp)
+json_encode, json_decode = as_function(json_encode), as_function(json_decode)
+random, randomseed = as_function(random), as_function(randomseed)
 
 local function readonly(t, name)
   return setmetatable({}, {
@@ -18,13 +31,15 @@ local function readonly(t, name)
   })
 end
 
+local BAD_ARGS = 'ERR wrong number or type of arguments'
+
 local redis = {
-  -- Python functions, not Lua wrappers: ``return redis.call(...)`` would be a
-  -- tail call of a wrapper, and the user's frame (the error's line) lost.
   call = call,
   pcall = pcall_,
-  error_reply = function(e)
-    if type(e) ~= 'string' then error('wrong number or type of arguments', 2) end
+  error_reply = function(...)
+    local e = ...
+    if select('#', ...) ~= 1 or type(e) ~= 'string' then return {err = BAD_ARGS} end
+    e = e:gsub('[\r\n]+$', '')
     if e:sub(1, 1) == '-' then
       local space = e:find(' ', 1, true)
       if space then return {err = e:sub(2, space - 1) .. ' ' .. e:sub(space + 1)} end
@@ -32,8 +47,9 @@ local redis = {
     end
     return {err = 'ERR ' .. e}
   end,
-  status_reply = function(s)
-    if type(s) ~= 'string' then error('wrong number or type of arguments', 2) end
+  status_reply = function(...)
+    local s = ...
+    if select('#', ...) ~= 1 or type(s) ~= 'string' then return {err = BAD_ARGS} end
     return {ok = s}
   end,
   sha1hex = sha1hex,
@@ -59,17 +75,32 @@ end
 -- A script must not change what later scripts see: strings' metatable is
 -- hidden, and rawset, loadstring (code in the real globals) are left out.
 getmetatable('').__metatable = false
+-- An ended (busy) script's error goes through every pcall and xpcall.
+local killed = nil
+local function rethrow_kill(err)
+  if killed and err == killed then error(killed, 0) end
+end
 base.pcall = function(f, ...)
   local result = {pcall(f, ...)}
   if not result[1] then
     local err = result[2]
+    rethrow_kill(err)
     if type(err) == 'userdata' then
       return false, describe(err, false)
-    elseif type(err) == 'table' and type(err.err) == 'string' then
-      return false, err.err
+    elseif type(err) == 'table' and type(rawget(err, 'err')) == 'string' then
+      return false, rawget(err, 'err')
     end
   end
-  return unpack(result, 1, table.maxn(result))
+  return unpack(result, 1, maxn(result))
+end
+base.xpcall = function(f, h)
+  local result = {xpcall(f, function(err)
+    if killed and err == killed then return err end
+    if type(err) == 'userdata' then err = {err = describe(err, false)} end  -- as Redis' table
+    return h(err)
+  end)}
+  if not result[1] then rethrow_kill(result[2]) end
+  return unpack(result, 1, maxn(result))
 end
 local null = newproxy(false)
 base.cjson = readonly({
@@ -79,7 +110,11 @@ base.cjson = readonly({
 })
 base.string = readonly(string)
 base.table = readonly(table)
-base.math = readonly(math)
+-- Redis' own math.random and math.randomseed (its rand48, one state per server).
+local math_ = {}
+for k, v in pairs(math) do math_[k] = v end
+math_.random, math_.randomseed = random, randomseed
+base.math = readonly(math_)
 base.redis = readonly(redis)
 
 local env = setmetatable({}, {
@@ -96,28 +131,34 @@ local env = setmetatable({}, {
 base._G = env
 
 local function handler(err)
+  dbg.sethook()  -- the script is over: nothing to end in here
   local level, info = 2, nil
   repeat
     info = dbg.getinfo(level, 'Sl')
     level = level + 1
   until info == nil or info.source == '@user_script'
+  -- Raw reads and writes: a script's error table may carry any metatable.
+  local text = type(err) == 'table' and rawget(err, 'err')
   if type(err) == 'userdata' then  -- raised from Python (redis.call, cjson)
-    err = {err = describe(err, info and info.currentline)}
-  elseif type(err) == 'table' and type(err.err) == 'number' then
-    err = {err = tostring(err.err)}
-  elseif type(err) ~= 'table' or type(err.err) ~= 'string' then
+    text = describe(err, info and info.currentline)
+  elseif type(text) == 'number' then
+    text = tostring(text)
+  elseif type(text) ~= 'string' then
     -- Redis 7.0.15 crashes on a table without a text in err: an ERR here.
-    err = {err = 'ERR ' .. tostring(err)}
+    text = 'ERR ' .. tostring(err)
   end
-  if info then err.line = info.currentline end
-  return err
+  return {err = text, line = info and info.currentline}
 end
 
 local function hook()
-  if busy() then
-    error({err = 'ERR Script killed by pulsards: it ran for ' .. tostring(busy()) ..
-                 ' ms without writing'})
+  if not killed then
+    local ran = busy()
+    if not ran then return end
+    killed = {err = 'ERR Script killed by pulsards: it ran for ' .. tostring(ran) ..
+                    ' ms without writing'}
+    dbg.sethook(hook, '', 1)  -- from now on at every instruction
   end
+  error(killed, 0)
 end
 
 local function compile(body)
@@ -129,10 +170,11 @@ end
 
 local function run(f, keys, args)
   base.KEYS, base.ARGV = keys, args
+  killed = nil
   dbg.sethook(hook, '', 100000)
   local result = {xpcall(f, handler)}
   dbg.sethook()
   return result[1], result[2]
 end
 
-return compile, run, null
+return compile, run, null, rawget

@@ -277,7 +277,7 @@ SORTS: Script = [
         "l BY nostar GET #", "z BY w_* GET #", "la ALPHA LIMIT 0 2 DESC", "str", "missing",
         "l LIMIT x 1", "l BOGUS", "l GET", "l BY", "l STORE", "l LIMIT 1",
         "l STORE dst", "missing STORE dst", "la ALPHA STORE dst2", "s BY nosort STORE dst3",
-        "l GET w_* STORE dst4", "l GET h_*->f")],
+        "l GET w_* STORE dst4", "l GET h_*->f", "l BY nosort BY w_*", "l BY w_* BY nosort")],
     ("LRANGE", "dst", "0", "-1"), ("LRANGE", "dst2", "0", "-1"), ("LRANGE", "dst3", "0", "-1"),
     ("LRANGE", "dst4", "0", "-1"), ("SORT", "la", "ALPHA", "STORE", "str"), ("TYPE", "str"),
     ("SORT", "missing", "STORE", "str"), ("EXISTS", "str"), ("SORT_RO", "l", "DESC"),

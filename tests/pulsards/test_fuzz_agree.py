@@ -96,7 +96,10 @@ COMMANDS: list[Draw] = [
     _c("RENAME", KEY, KEY), _c("RENAMENX", KEY, KEY), _c("COPY", KEY, KEY),
     _c("COPY", KEY, KEY, "REPLACE"), _c("PERSIST", KEY),
     _c("EXPIRE", KEY, st.sampled_from(["100", "0", "-1", "x"])), _c("DBSIZE"),
-    _c("EXPIRE", KEY, st.sampled_from(["50", "200"]), st.sampled_from(["NX", "XX", "GT", "LT"])),
+    # GT and LT compare with absolute deadlines: two relative ones set a
+    # millisecond apart would compare by the clock.
+    _c("EXPIREAT", KEY, st.sampled_from(["99999999950", "99999999999"]),
+       st.sampled_from(["NX", "XX", "GT", "LT"])),
     _c("PEXPIRE", KEY, MILLIS), _c("EXPIREAT", KEY, st.sampled_from(["1", "99999999999"])),
     _many("TOUCH", None, KEY), _many("UNLINK", None, KEY),
     _sorted(_c("KEYS", st.sampled_from(["*", "a*", "[ab]", "?"]))),
@@ -155,7 +158,8 @@ COMMANDS: list[Draw] = [
     _c("SETRANGE", KEY, st.sampled_from(["5", "x", "-3"]), VALUE), _c("RPUSHX", KEY, VALUE),
     _c("INCRBYFLOAT", KEY, st.sampled_from(["1e308", "-1e308", "0.1", "5e-324", "1e400"])),
     _c("PEXPIREAT", KEY, st.sampled_from(["1", "99999999999999", "x"])),
-    _c("EXPIRE", KEY, "100", "NX", "XX"), _c("EXPIRE", KEY, "100", st.sampled_from(["GT", "x"])),
+    _c("EXPIRE", KEY, "100", "NX", "XX"),
+    _c("EXPIREAT", KEY, "99999999900", st.sampled_from(["GT", "x"])),
     _c("ZADD", KEY, st.sampled_from(["GT", "LT"]), "CH", SCORE, MEMBER),
     _c("ZADD", KEY, st.sampled_from(["XX", "NX"]), "INCR", SCORE, MEMBER),
     _c("ZADD", KEY, "NX", st.sampled_from(["GT", "XX"]), SCORE, MEMBER),

@@ -143,6 +143,25 @@ CASES: list[tuple[Any, ...]] = [
              "return cjson.encode(t)", 0),
     ("EVAL", "return type(cjson.decode(string.rep('[', 1000) .. string.rep(']', 1000)))", 0),
     ("EVAL", "local t = {} local c = t for i = 1, 400 do c[1] = {} c = c[1] end return t", 0),
+    # Redis' rand48 for math.random; the EVAL shebang; arguments of the helpers
+    ("EVAL", "math.randomseed(5) return {math.random(1000), math.random(3, 9), "
+             "tostring(math.random())}", 0),
+    ("EVAL", "return math.random(0)", 0), ("EVAL", "return math.random(5, 1)", 0),
+    ("EVAL", "return math.random(1, 2, 3)", 0), ("EVAL", "return math.random('x')", 0),
+    ("EVAL", "#!lua flags=no-writes\nreturn redis.call('set', 'x', '1')", 0),
+    ("EVAL", "#!lua flags=no-writes,allow-stale\nreturn redis.call('get', 's')", 0),
+    ("EVAL", "#!lua\nerror('l2')", 0), ("EVAL", "#!lua flags=bogus\nreturn 1", 0),
+    ("EVAL", "#!python\nreturn 1", 0), ("EVAL", "#!lua name=x\nreturn 1", 0),
+    ("EVAL", "return redis.error_reply(1)", 0), ("EVAL", "return redis.error_reply('x\r\n')", 0),
+    ("EVAL", "return redis.status_reply(1)", 0),
+    # a script's tables and functions: metatables run no code in the conversion
+    ("EVAL", "return type(redis.call)", 0),
+    ("EVAL", "return tostring(getmetatable(redis.call))", 0),
+    ("EVAL", "return setmetatable({}, {__index=function(t, k) return 'x' end})", 0),
+    ("EVAL", "return setmetatable({}, {__index=function() foo() end})", 0),
+    ("EVAL", "return setmetatable({1, 2}, {__index=function() redis.call('ping') end})", 0),
+    ("EVAL", "local ok, e = xpcall(function() redis.call('nosuch') end, "
+             "function(e) return type(e) .. ':' .. e.err end) return e", 0),
     # read-only scripts, the cache
     ("EVAL_RO", "return redis.call('get', 's')", 0),
     ("EVAL_RO", "return redis.call('set', 's', 'x')", 0),
@@ -273,6 +292,32 @@ def test_an_error_table_without_text_is_an_error(rp: redis.Redis) -> None:
         with pytest.raises(redis.ResponseError, match=r"^table: 0x"):
             rp.eval(script, 0)
     assert rp.ping()
+
+
+def test_a_busy_script_is_ended_through_pcall_and_xpcall(pulsards: ServerProcess) -> None:
+    with redis.Redis(port=pulsards.port) as client:
+        client.config_set("busy-reply-threshold", 100)
+        try:
+            for script in ("while true do pcall(function() while true do end end) end",
+                           "while true do xpcall(function() while true do end end, "
+                           "function(e) return e end) end"):
+                with pytest.raises(redis.ResponseError, match="Script killed"):
+                    client.eval(script, 0)
+            assert client.ping()
+        finally:
+            client.config_set("busy-reply-threshold", 5000)
+
+
+def test_a_script_cannot_change_what_the_next_one_sees(rp: redis.Redis) -> None:
+    for script in ("getmetatable(redis.call).__call = 1",
+                   "local ok, e = xpcall(function() redis.call('nosuch') end, "
+                   "function(e) return e end) getmetatable(e).__index = nil",
+                   "local ok, e = pcall(redis.call, 'nosuch') getmetatable(e).__index = nil",
+                   "math.random = nil", "redis.call = nil", "cjson.null = 1"):
+        with pytest.raises(redis.ResponseError):
+            rp.eval(script, 0)
+    assert rp.eval("return redis.call('ping')", 0) == b"PONG"
+    assert rp.eval("return type(math.random())", 0) == b"number"
 
 
 def test_scripts_cannot_reach_python_or_the_os(rp: redis.Redis) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import time
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -81,25 +82,34 @@ class Scripting:
         self.wrote = False
         self.resp = 2
         self.started = 0.0
+        # Redis' rand48 state for math.random: its initial value, never reseeded
+        # but by math.randomseed (as in Redis, scripts continue one sequence).
+        self.rand48 = 0x1234ABCD330E
         boot = self.lua.execute(_BOOT, self._call, self._pcall, _describe, self._busy,
                                 _lua_sha1hex, self._log, self._setresp, self._json_encode,
-                                self._json_decode)
-        self._compile, self._run, self._null = boot
+                                self._json_decode, self._random, self._randomseed)
+        self._compile, self._run, self._null, self._rawget = boot
+        # Script bodies by SHA1 that declared ``#!lua flags=no-writes``.
+        self.no_writes: set[bytes] = set()
 
     # ------------------------------------------------------------- the cache
     def load(self, body: bytes) -> bytes:
         """Compile and cache ``body``; its SHA1 (ERR on a syntax error)."""
         sha = _sha1hex(body)
         if sha not in self.scripts:
-            function, message = self._compile(body)
+            flags, code = _shebang(body)
+            function, message = self._compile(code)
             if not function:
                 raise CommandError("ERR Error compiling script (new function): "
                                    + message.decode("utf-8", "replace"))
             self.scripts[sha] = function
+            if b"no-writes" in flags:
+                self.no_writes.add(sha)
         return sha
 
     def flush(self) -> None:
         self.scripts.clear()
+        self.no_writes.clear()
 
     # ------------------------------------------------------------- running
     def run(self, c: Client, sha: bytes, keys: list[bytes], args: list[bytes],
@@ -109,6 +119,7 @@ class Scripting:
             raise CommandError("ERR This Redis command is not allowed from script")
         lua = self.lua
         db, resp3, nil, in_exec = c.db, c.resp3, c.nil, c.in_exec
+        read_only = read_only or sha in self.no_writes
         self.caller, self.read_only, self.wrote, self.resp = c, read_only, False, 2
         self.started = time.monotonic()
         c.in_exec = True  # blocking commands answer at once
@@ -120,8 +131,8 @@ class Scripting:
             self.caller = None
             c.db, c.resp3, c.nil, c.in_exec = db, resp3, nil, in_exec
         if not ok:
-            message = result[b"err"].decode("utf-8", "replace")
-            line = result[b"line"]
+            message = self._rawget(result, b"err").decode("utf-8", "replace")
+            line = self._rawget(result, b"line")
             if line is not None:
                 message += f" script: {sha.decode()}, on @user_script:{line}."
             return error(message)
@@ -154,28 +165,30 @@ class Scripting:
             return b"$%d\r\n%s\r\n" % (len(value), value)
         if self.lua_type(value) != "table":  # a function, a coroutine: nothing to send
             return NIL3 if resp3 else NIL2
-        err = value[b"err"]
+        # Raw reads, as Redis' lua_rawget: a metatable's __index runs no code here.
+        get = self._rawget
+        err = get(value, b"err")
         if isinstance(err, bytes):
             return error(err.decode("utf-8", "replace"))
-        ok = value[b"ok"]
+        ok = get(value, b"ok")
         if isinstance(ok, bytes):
             return b"+%s\r\n" % ok.replace(b"\r", b" ").replace(b"\n", b" ")
-        number = value[b"double"]
+        number = get(value, b"double")
         if isinstance(number, int | float):
             return double(float(number), resp3)
-        big = value[b"big_number"]
+        big = get(value, b"big_number")
         if isinstance(big, bytes):
             return b"(%s\r\n" % big if resp3 else b"$%d\r\n%s\r\n" % (len(big), big)
-        pairs = value[b"map"]
+        pairs = get(value, b"map")
         if self.lua_type(pairs) == "table":
             return map_reply(((self._to_resp(k, resp3), self._to_resp(v, resp3))
                               for k, v in pairs.items()), resp3)
-        members = value[b"set"]
+        members = get(value, b"set")
         if self.lua_type(members) == "table":
             return set_reply((self._to_resp(k, resp3) for k, _ in members.items()), resp3)
         parts = []
         index = 1
-        while (item := value[index]) is not None:
+        while (item := get(value, index)) is not None:
             parts.append(self._to_resp(item, resp3))
             index += 1
         return b"*%d\r\n%s" % (len(parts), b"".join(parts))
@@ -203,6 +216,29 @@ class Scripting:
             raise ScriptError(b"bad argument #1 to 'decode' (string expected)", True)
         with deep_recursion():
             return decode(args[0], self.lua.table_from, self._null)
+
+    def _random(self, *args: Any) -> float:
+        """``math.random([m [, n]])``: Redis' redis_math_random over its rand48."""
+        self.rand48 = (self.rand48 * 0x5DEECE66D + 0xB) & 0xFFFFFFFFFFFF
+        r = ((self.rand48 >> 17) % 0x7FFFFFFF) / 0x7FFFFFFF
+        if not args:
+            return r
+        if len(args) == 1:
+            upper = _lua_int(args[0], 1, "random")
+            if upper < 1:
+                raise ScriptError(b"bad argument #1 to 'random' (interval is empty)", True)
+            return float(math.floor(r * upper) + 1)
+        if len(args) == 2:
+            lower, upper = _lua_int(args[0], 1, "random"), _lua_int(args[1], 2, "random")
+            if lower > upper:
+                raise ScriptError(b"bad argument #2 to 'random' (interval is empty)", True)
+            return float(math.floor(r * (upper - lower + 1)) + lower)
+        raise ScriptError(b"wrong number of arguments", True)
+
+    def _randomseed(self, *args: Any) -> None:
+        """``math.randomseed(n)``: redisSrand48."""
+        seed = _lua_int(args[0] if args else None, 1, "randomseed") & 0xFFFFFFFF
+        self.rand48 = (seed << 16) | 0x330E
 
     def _busy(self) -> int | None:
         """Milliseconds run so far when the script should end, else None.
@@ -308,6 +344,51 @@ def _describe(err: Any, line: int | bool | None) -> bytes:
 
 def _sha1hex(data: bytes) -> bytes:
     return hashlib.sha1(data).hexdigest().encode()
+
+
+def _lua_int(value: Any, position: int, name: str) -> int:
+    """luaL_checkint: a number or a numeric string, truncated."""
+    kind = "no value" if value is None else "table"
+    if isinstance(value, bool):
+        kind = "boolean"
+    elif isinstance(value, int | float):
+        return int(value) if value == value else 0
+    elif isinstance(value, bytes):
+        try:
+            return int(float(value))
+        except (ValueError, OverflowError):
+            kind = "string"
+    raise ScriptError(b"bad argument #%d to '%s' (number expected, got %s)"
+                      % (position, name.encode(), kind.encode()), True)
+
+
+_SCRIPT_FLAGS = frozenset({b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster",
+                           b"allow-cross-slot-keys"})
+
+
+def _shebang(body: bytes) -> tuple[set[bytes], bytes]:
+    """The flags of a ``#!lua flags=...`` first line, and the code to compile
+    (the shebang blanked, so that line numbers stay)."""
+    if not body.startswith(b"#!"):
+        return set(), body
+    end = body.find(b"\n")
+    if end < 0:
+        raise CommandError("ERR Invalid script shebang")
+    parts = body[:end].split()
+    if parts[0] != b"#!lua":
+        raise CommandError("ERR Unexpected engine in script shebang: "
+                           + parts[0].decode("utf-8", "replace"))
+    flags: set[bytes] = set()
+    for part in parts[1:]:
+        if not part.startswith(b"flags="):
+            raise CommandError("ERR Unknown lua shebang option: "
+                               + part.decode("utf-8", "replace"))
+        for flag in filter(None, part[6:].split(b",")):
+            if flag not in _SCRIPT_FLAGS:
+                raise CommandError("ERR Unexpected flag in script shebang: "
+                                   + flag.decode("utf-8", "replace"))
+            flags.add(flag)
+    return flags, body[end:]
 
 
 def _lua_sha1hex(*args: Any) -> bytes:

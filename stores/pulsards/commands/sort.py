@@ -32,10 +32,10 @@ _NOT_DOUBLE = CommandError("ERR One or more scores can't be converted into doubl
 
 
 class _Options:
-    __slots__ = ("alpha", "by", "count", "desc", "gets", "offset", "store")
+    __slots__ = ("alpha", "by", "count", "desc", "gets", "nosort", "offset", "store")
 
     def __init__(self) -> None:
-        self.desc = self.alpha = False
+        self.desc = self.alpha = self.nosort = False
         self.offset, self.count = 0, -1
         self.by: bytes | None = None
         self.store: bytes | None = None
@@ -62,6 +62,8 @@ def _options(args: list[bytes], readonly: bool) -> _Options:
             i += 1
         elif word == b"BY" and left >= 1:
             opts.by = args[i + 1]
+            # A BY without "*" means no sorting, whatever BY comes after it.
+            opts.nosort = opts.nosort or b"*" not in opts.by
             i += 1
         elif word == b"GET" and left >= 1:
             opts.gets.append(args[i + 1])
@@ -109,7 +111,7 @@ def _sort(c: Client, args: list[bytes], readonly: bool) -> bytes:
     if value is not None and value.__class__ not in (deque, set, ZSet):
         raise WRONGTYPE
     by = opts.by
-    dontsort = by is not None and b"*" not in by
+    dontsort = opts.nosort
     alpha = opts.alpha
     if dontsort and value.__class__ is set and (opts.store is not None or _in_script(c)):
         dontsort, alpha, by = False, True, None  # a set's order is not reproducible
