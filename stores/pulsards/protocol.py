@@ -118,6 +118,7 @@ class Client(asyncio.Protocol):
         # Insertion-ordered: UNSUBSCRIBE with no names goes in subscription order.
         self.subscriptions: dict[bytes, None] = {}
         self.psubscriptions: dict[bytes, None] = {}
+        self.ssubscriptions: dict[bytes, None] = {}  # sharded (SSUBSCRIBE)
         self.locked = bool(server.config.requirepass)
         self.name = b""
         self.addr = ""
@@ -161,7 +162,7 @@ class Client(asyncio.Protocol):
             from .commands.transactions import unwatch_all
 
             unwatch_all(self)
-        if self.subscriptions or self.psubscriptions:
+        if self.subscriptions or self.psubscriptions or self.ssubscriptions:
             from .commands.pubsub import unsubscribe_all
 
             unsubscribe_all(self)
@@ -451,7 +452,8 @@ class Client(asyncio.Protocol):
     @property
     def subscribed(self) -> bool:
         """In RESP2 pub/sub mode: only (un)subscribe, PING, QUIT and RESET are allowed."""
-        return not self.resp3 and bool(self.subscriptions or self.psubscriptions)
+        return not self.resp3 and bool(self.subscriptions or self.psubscriptions
+                                       or self.ssubscriptions)
 
     def update_gate(self) -> None:
         """Recompute ``gated`` after MULTI, AUTH, (UN)SUBSCRIBE or HELLO."""

@@ -58,6 +58,14 @@ FRAMES = [
     b"PSUBSCRIBE pds:* pds:?\r\nSET a b\r\nPUNSUBSCRIBE pds:x\r\nPUNSUBSCRIBE\r\nGET a\r\n",
     b"SUBSCRIBE pds:a\r\nRESET\r\nGET a\r\nPUNSUBSCRIBE\r\n",
     b"PUBLISH pds:nobody x\r\nPUBSUB NUMSUB pds:nobody\r\nPUBSUB CHANNELS pds:nobody*\r\n",
+    # sharded pub/sub: a namespace and a count of its own
+    b"SSUBSCRIBE pds:s1 pds:s2\r\nPING\r\nSSUBSCRIBE pds:s1\r\nSUBSCRIBE pds:c\r\n"
+    b"SUNSUBSCRIBE pds:s2\r\nSUNSUBSCRIBE\r\nSUNSUBSCRIBE\r\nUNSUBSCRIBE\r\nGET x\r\n",
+    b"SSUBSCRIBE pds:me\r\nSPUBLISH pds:me hi\r\nPUBLISH pds:me no\r\nSUNSUBSCRIBE pds:me\r\n",
+    b"SPUBLISH pds:nobody x\r\nPUBSUB SHARDNUMSUB pds:nobody pds:x\r\n"
+    b"PUBSUB SHARDCHANNELS pds:nobody*\r\nPUBSUB SHARDCHANNELS\r\nSSUBSCRIBE\r\n",
+    b"MULTI\r\nSSUBSCRIBE pds:m\r\nEXEC\r\nSUBSCRIBE pds:x\r\nSSUBSCRIBE pds:y\r\n"
+    b"UNSUBSCRIBE\r\nPING\r\nSUNSUBSCRIBE\r\nPING\r\nRESET\r\n",
     b"*1\r\n$4\r\nPING\r\n*3000000000\r\n", b"*1\r\n$4\r\nPING\r\n*99999999\r\n$1\r\n",
     b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n~9999999\r\n", b"*1\r\n+PING\r\n",
     b"*2\r\n$4\r\nECHO\r\n*1\r\n$1\r\na\r\n", b"*2\r\n$4\r\nECHO\r\n_\r\n",
