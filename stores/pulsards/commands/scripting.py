@@ -89,7 +89,7 @@ class Scripting:
                                 _lua_sha1hex, self._log, self._setresp, self._json_encode,
                                 self._json_decode, self._random, self._randomseed)
         self._compile, self._run, self._null, self._rawget = boot
-        # Script bodies by SHA1 that declared ``#!lua flags=no-writes``.
+        # The SHA1s of the scripts whose shebang says ``flags=no-writes``.
         self.no_writes: set[bytes] = set()
 
     # ------------------------------------------------------------- the cache
