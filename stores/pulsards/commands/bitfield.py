@@ -4,8 +4,9 @@ As Redis 7.0's bitfieldGeneric: every operation is read and checked before
 any runs (syntax, type ``i1``..``i64``/``u1``..``u63``, offset ``N`` or ``#N``
 in units of the type's width, value); then the key's type; a write grows the
 string with zero bytes up to the farthest bit written, before the first
-operation runs, even when an OVERFLOW FAIL then writes nothing (and then
-WATCH sees no change).  SET replies
+operation runs, even when an OVERFLOW FAIL then writes nothing.  WATCH sees a
+change when the key was made or grown and a write applied, or when a write
+changed a field's value.  SET replies
 the old value, INCRBY the new one; OVERFLOW (WRAP, SAT or FAIL: a null and no
 write) applies to the operations after it.  Bits are numbered from the most
 significant bit of the first byte, as SETBIT's.
@@ -126,10 +127,12 @@ def _bitfield(c: Client, args: list[bytes], read_only: bool) -> bytes:
     current = get_string(db, key)
     data = bytearray(current or b"")
     farthest = max((offset + bits - 1) >> 3 for _, _, bits, offset, _, _ in writes)
+    # Made or grown: Redis' "dirty", which makes every applied write a change.
+    grown = current is None or len(data) <= farthest
     if len(data) <= farthest:
         data.extend(bytes(farthest + 1 - len(data)))
     replies = []
-    wrote = False
+    changed = False
     for name, signed, bits, offset, value, overflow in ops:
         old = _get(data, signed, bits, offset)
         if name == b"GET":
@@ -142,11 +145,12 @@ def _bitfield(c: Client, args: list[bytes], read_only: bool) -> bytes:
             replies.append(c.nil)
             continue
         _set(data, bits, offset, stored)
-        wrote = True
+        # As Redis: a write that leaves the field as it was is no change.
+        changed = changed or grown or stored != old
         replies.append(integer(stored if name == b"INCRBY" else old))
-    if wrote:
+    if changed:
         db.set(key, bytes(data), keepttl=True)
-    else:
+    elif grown:
         # Every write refused by OVERFLOW FAIL: the key is still made or grown,
         # but, as in Redis, that is no change for WATCH.
         db.data[key] = bytes(data)
