@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import redis
+from polling import wait_for
 
 import stores
 from stores.pulsards.server import Server
@@ -263,10 +264,8 @@ def test_a_script_in_multi_runs_at_exec_and_wakes_blocked_pops(
         result: list[Any] = []
         thread = threading.Thread(target=lambda: result.append(waiter.blpop(["q"], 5)))
         thread.start()
-        deadline = time.monotonic() + 5
-        while b"cmd=blpop" not in client.execute_command("CLIENT", "LIST") \
-                and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: b"cmd=blpop" in client.execute_command("CLIENT", "LIST"),
+                 what="the BLPOP parked")
         client.eval("redis.call('rpush', KEYS[1], 'job')", 1, "q")
         thread.join(5)
         assert result == [(b"q", b"job")]
