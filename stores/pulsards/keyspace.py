@@ -113,6 +113,23 @@ class Database:
         if self.watched:
             self.touch(key)
 
+    def store(self, key: bytes, value: Any) -> None:
+        """A command's result (a list or sorted set, maybe empty) at ``key``.
+
+        As Redis 7.0's STORE forms: an empty result deletes the key; otherwise
+        the old value and its TTL go, watchers see a change, and clients
+        blocked on ``key`` are served only when the key is new (``dbAdd``
+        signals them, ``dbOverwrite`` does not: a waiter on a key that held
+        another type keeps waiting).
+        """
+        if not value:
+            self.delete(key)
+            return
+        new = self.lookup(key) is None
+        self.set(key, value)
+        if new and self.on_ready is not None:
+            self.on_ready(self, key)
+
     def delete(self, key: bytes) -> bool:
         """Remove ``key``; True when a live key was removed."""
         if self.lookup(key) is None:

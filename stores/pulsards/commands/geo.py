@@ -18,7 +18,7 @@ from ..reply import SYNTAX, CommandError, bulk, integer
 from ..table import command
 from ..zset import ZSet
 from .args import to_float, to_int
-from .sortedsets import get_zset, zadd
+from .sortedsets import get_zset, store_zset, zadd
 
 if TYPE_CHECKING:
     from ..protocol import Client
@@ -53,14 +53,11 @@ def _human(value: float, resp3: bool) -> bytes:
         text = text.rstrip(b"0").rstrip(b".")
     if text == b"-0":
         text = b"0"
-    if resp3:
-        return b",%s\r\n" % text
-    return b"$%d\r\n%s\r\n" % (len(text), text)
+    return b",%s\r\n" % text if resp3 else bulk(text)
 
 
 def _distance_reply(meters: float) -> bytes:
-    text = b"%.4f" % meters
-    return b"$%d\r\n%s\r\n" % (len(text), text)
+    return bulk(b"%.4f" % meters)
 
 
 @command("GEOADD")
@@ -312,21 +309,11 @@ def _reply(search: _Search, points: list[Point], resp3: bool) -> bytes:
 
 
 def _store(c: Client, search: _Search, points: list[Point]) -> bytes:
-    key = search.store
-    assert key is not None
-    db = c.db
-    if not points:
-        db.delete(key)
-        return b":0\r\n"
+    assert search.store is not None
     zs = ZSet()
     for member, meters, score, _, _ in points:
         zs.add(member, meters / search.factor if search.storedist else score)
-    created = db.lookup(key) is None
-    db.set(key, zs)
-    server = c.server
-    if created and server.blocking:  # Redis 7.0 signals keys it adds, not overwrites
-        server.signal_ready(db, key)
-    return integer(len(points))
+    return store_zset(c, search.store, zs)
 
 
 @command("GEORADIUS")

@@ -36,6 +36,7 @@ from ..reply import (
     NIL3,
     OK,
     CommandError,
+    bulk,
     double,
     error,
     integer,
@@ -162,7 +163,7 @@ class Scripting:
                 return integer(int(value))
             return b":-9223372036854775808\r\n"
         if isinstance(value, bytes):
-            return b"$%d\r\n%s\r\n" % (len(value), value)
+            return bulk(value)
         if self.lua_type(value) != "table":  # a function, a coroutine: nothing to send
             return NIL3 if resp3 else NIL2
         # Raw reads, as Redis' lua_rawget: a metatable's __index runs no code here.
@@ -178,7 +179,7 @@ class Scripting:
             return double(float(number), resp3)
         big = get(value, b"big_number")
         if isinstance(big, bytes):
-            return b"(%s\r\n" % big if resp3 else b"$%d\r\n%s\r\n" % (len(big), big)
+            return b"(%s\r\n" % big if resp3 else bulk(big)
         pairs = get(value, b"map")
         if self.lua_type(pairs) == "table":
             return map_reply(((self._to_resp(k, resp3), self._to_resp(v, resp3))

@@ -162,15 +162,8 @@ def _sorted(db: Database, elements: list[bytes], by: bytes | None, alpha: bool,
 
 
 def _store(c: Client, key: bytes, values: list[bytes | None]) -> bytes:
-    db = c.db
-    if not values:
-        db.delete(key)  # touches watchers only when a key went
-        return b":0\r\n"
-    created = db.lookup(key) is None
-    db.set(key, deque(b"" if v is None else v for v in values))
-    server = c.server
-    if created and server.blocking:  # Redis 7.0 signals keys it adds, not overwrites
-        server.signal_ready(db, key)
+    """A list of the values (a missing GET as an empty string), as Redis stores it."""
+    c.db.store(key, deque(b"" if v is None else v for v in values))
     return integer(len(values))
 
 

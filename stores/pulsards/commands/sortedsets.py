@@ -316,24 +316,9 @@ def _zrange(c: Client, args: list[bytes], mode: str, reverse: bool, base: int = 
 
 
 def store_zset(c: Client, key: bytes, zs: ZSet | None) -> bytes:
-    """Store a command's result at ``key`` (deleting it when empty); reply its size.
-
-    Like Redis 7.0's ``setKey``: the old value and its TTL go, watchers see
-    a change, and clients blocked in BZPOPMIN on ``key`` are served only when
-    the key is new (``dbAdd`` signals them, ``dbOverwrite`` does not: a
-    waiter on a key that held another type keeps waiting).
-    """
-    db = c.db
-    if zs is None or not zs:
-        if db.delete(key):
-            db.touch(key)
-        return b":0\r\n"
-    new = db.lookup(key) is None
-    db.set(key, zs)
-    db.touch(key)
-    if new and c.server.blocking:
-        c.server.signal_ready(db, key)
-    return integer(len(zs))
+    """Store a command's result at ``key`` (``Database.store``); reply its size."""
+    c.db.store(key, zs)
+    return integer(len(zs) if zs else 0)
 
 
 @command("ZRANGE")
