@@ -113,7 +113,9 @@ def _inter(sources: list[Source], weights: list[float], how: str,
             other = _scores(source, member)
             if other is None:
                 break
-            value = _combine(value, _weighted(other, weight), how)
+            # Only the first source's product goes from NaN (0 * inf) to 0;
+            # Redis aggregates the others' as they are (inf + NaN sums to 0).
+            value = _combine(value, other * weight, how)
         else:
             out[member] = value
             if limit and len(out) >= limit:
