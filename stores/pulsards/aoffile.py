@@ -23,7 +23,9 @@ from typing import Any, Final
 
 import hiredis
 
+from .commands.streams import TrimArgs, parse_trim_args
 from .keyspace import Database
+from .stream import MAX_ID, Stream, format_id
 from .zset import ZSet
 
 __all__ = ["AofError", "AofReader", "encode_command", "parse_aof", "propagate", "rewrite_commands"]
@@ -219,6 +221,17 @@ def _batches(cmd: bytes, key: bytes, items: list[bytes], per: int) -> Iterator[b
         yield encode_command([cmd, key, *items[i:i + per]])
 
 
+def _stream_commands(key: bytes, s: Stream) -> Iterator[bytes]:
+    """XADD for each entry, then XSETID for the counters (as Redis' rewrite)."""
+    for sid, pairs in s.entries.items():
+        yield encode_command([b"XADD", key, format_id(sid), *pairs])
+    if not s.entries:  # an empty stream: make it, and trim it at once
+        yield encode_command([b"XADD", key, b"MAXLEN", b"0", format_id(s.last_id), b"x", b"y"])
+    yield encode_command([b"XSETID", key, format_id(s.last_id), b"ENTRIESADDED",
+                          b"%d" % s.entries_added, b"MAXDELETEDID",
+                          format_id(s.max_deleted_id)])
+
+
 def rewrite_commands(dbs: Iterable[Database], now: int) -> Iterator[bytes]:
     """Commands that rebuild ``dbs`` (keys already expired at ``now`` left out)."""
     for db in dbs:
@@ -243,6 +256,8 @@ def rewrite_commands(dbs: Iterable[Database], now: int) -> Iterator[bytes]:
             elif kind is ZSet:
                 flat = [x for score, member in value for x in (repr(score).encode(), member)]
                 yield from _batches(b"ZADD", key, flat, 2 * ITEMS_PER_COMMAND)
+            elif kind is Stream:
+                yield from _stream_commands(key, value)
             else:
                 raise TypeError(f"cannot rewrite a {kind.__name__} into the AOF")
             if when is not None:
@@ -357,6 +372,40 @@ def _bitfield(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]
     return [argv] if any(arg.upper() in (b"SET", b"INCRBY") for arg in argv[2:]) else None
 
 
+def _xadd(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+    """XADD with the ID it made, and an approximate trim made exact (Redis'
+    ``streamRewriteApproxSpecifier`` and ``streamRewriteTrimArgument``)."""
+    if reply in _NILS:  # NOMKSTREAM on a missing key
+        return None
+    parsed = parse_trim_args(argv, True, 0)
+    argv = list(argv)
+    argv[parsed.id_index] = _decode(reply)
+    return [_exact_trim(db, argv, parsed)]
+
+
+def _xtrim(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+    if reply == _ZERO:
+        return None
+    return [_exact_trim(db, list(argv), parse_trim_args(argv, False, 0))]
+
+
+def _exact_trim(db: Database, argv: list[bytes], parsed: TrimArgs) -> list[bytes]:
+    if not parsed.approx:
+        return argv
+    s = db.data[argv[1]]
+    at = parsed.threshold_index
+    argv[at - 1] = b"="
+    if parsed.maxlen is not None:
+        argv[at] = b"%d" % len(s)
+    else:  # Redis' first ID of an empty stream is the greatest: replay trims all
+        argv[at] = format_id(s.first_id() if len(s) else MAX_ID)
+    limit = [i for i in range(2, at) if argv[i].upper() == b"LIMIT"]
+    limit += [i for i in range(at + 1, parsed.id_index) if argv[i].upper() == b"LIMIT"]
+    for i in reversed(limit):  # LIMIT needs "~": the exact form goes without it
+        del argv[i:i + 2]
+    return argv
+
+
 propagate: Final[dict[str, Rule]] = {
     "sort": _sort, "georadius": _sort, "georadiusbymember": _sort, "bitfield": _bitfield,
     "expire": _expire, "pexpire": _expire, "expireat": _expire, "pexpireat": _expire,
@@ -365,9 +414,10 @@ propagate: Final[dict[str, Rule]] = {
     "bzpopmin": _pop(b"ZPOPMIN"), "bzpopmax": _pop(b"ZPOPMAX"),
     "blmpop": _mpop(b"LMPOP"), "bzmpop": _mpop(b"ZMPOP"),
     "blmove": _move(b"LMOVE", 5), "brpoplpush": _move(b"RPOPLPUSH", 3),
+    "xadd": _xadd, "xtrim": _xtrim,
     **{name: _unless_zero for name in (
         "del", "unlink", "persist", "setnx", "msetnx", "hsetnx", "renamenx", "move", "copy",
-        "srem", "hdel", "zrem", "lrem", "smove", "lpushx", "rpushx")},
+        "srem", "hdel", "zrem", "lrem", "smove", "lpushx", "rpushx", "xdel")},
     **{name: _unless_nil for name in (
         "lpop", "rpop", "getdel", "lmove", "rpoplpush", "lmpop", "zmpop")},
 }

@@ -54,6 +54,9 @@ class Config:
     unixsocketperm: int = 0
     # Milliseconds a script that has not written may run before it is ended.
     busy_reply_threshold: int = 5000
+    # Where a stream starts a new node (approximate trimming removes whole nodes).
+    stream_node_max_bytes: int = 4096
+    stream_node_max_entries: int = 100
 
     def get(self, name: str) -> str:
         """The ``CONFIG GET`` text of option ``name`` (redis.conf spelling)."""
@@ -150,5 +153,7 @@ OPTIONS: Final[dict[str, tuple[str, bool]]] = {
     "unixsocket": ("str", False),
     "unixsocketperm": ("octal", False),
     "busy-reply-threshold": ("int", True),
+    "stream-node-max-bytes": ("memory", True),
+    "stream-node-max-entries": ("int", True),
 }
 assert {f.name for f in fields(Config)} == {n.replace("-", "_") for n in OPTIONS}

@@ -22,12 +22,14 @@ from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from .reply import WRONGTYPE
+from .stream import Stream
 from .zset import ZSet
 
 __all__ = ["Database", "Keyspace", "now_ms", "type_name"]
 
 _TYPE_NAMES: Final[dict[type, str]] = {
     bytes: "string", deque: "list", dict: "hash", set: "set", ZSet: "zset",
+    Stream: "stream",
 }
 
 

@@ -18,10 +18,10 @@ from typing import Final
 
 from .reply import ProtocolError
 
-__all__ = ["INLINE_MAX", "RequestParser", "needs_sdssplitargs", "split_args"]
+__all__ = ["INLINE_MAX", "RequestParser", "needs_sdssplitargs", "split_args", "string2ll"]
 
 INLINE_MAX: Final = 64 * 1024  # PROTO_INLINE_MAX_SIZE
-_INT: Final = re.compile(rb"-?(?:0|[1-9][0-9]{0,18})\Z")  # Redis' string2ll
+_INT: Final = re.compile(rb"(?:0|-?[1-9][0-9]{0,18})\Z")  # Redis' string2ll (no "-0")
 _INT_MAX: Final = 2**31 - 1
 _ESCAPES: Final = {ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t",
                    ord("b"): b"\b", ord("a"): b"\a"}
@@ -30,7 +30,9 @@ _ISSPACE: Final = frozenset(b" \t\n\v\f\r")  # C's isspace(): skipped between ar
 _ENDS_ARG: Final = frozenset(b" \n\r\t")  # what ends an unquoted argument (not \v, \f)
 
 
-def _number(text: bytes) -> int | None:
+def string2ll(text: bytes) -> int | None:
+    """``text`` as Redis' ``string2ll`` reads it (a 64-bit integer in canonical
+    form: no sign but "-", no leading zeros, no spaces), else ``None``."""
     if _INT.match(text) is None:
         return None
     value = int(text)
@@ -151,7 +153,7 @@ class RequestParser:
                 if len(buf) - self._pos > INLINE_MAX:
                     raise ProtocolError("too big mbulk count string")
                 return None
-            count = _number(bytes(buf[self._pos + 1:eol]))
+            count = string2ll(bytes(buf[self._pos + 1:eol]))
             if count is None or count > _INT_MAX:
                 raise ProtocolError("invalid multibulk length")
             if count > 10 and self.auth_required:
@@ -172,7 +174,7 @@ class RequestParser:
                 if buf[self._pos] != 36:  # '$'
                     got = chr(buf[self._pos])
                     raise ProtocolError(f"expected '$', got '{got}'")
-                size = _number(bytes(buf[self._pos + 1:eol]))
+                size = string2ll(bytes(buf[self._pos + 1:eol]))
                 if size is None or size < 0 or size > self.max_bulk_len:
                     raise ProtocolError("invalid bulk length")
                 if size > 16384 and self.auth_required:

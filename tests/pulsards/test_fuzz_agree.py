@@ -46,6 +46,11 @@ BITTYPE = st.sampled_from(["u1", "i1", "u4", "i5", "u8", "i8", "i16", "u63", "i6
 BITOFFSET = st.sampled_from(["0", "3", "7", "8", "#1", "#2", "100", "-1", "x"])
 OVERFLOW = st.sampled_from(["WRAP", "SAT", "FAIL", "bogus"])
 
+# Stream IDs: explicit ones only ("*" takes each server's clock).
+SID = st.sampled_from(["1-1", "1-2", "2", "2-*", "0-1", "0-0", "3-0", "x", "1-*",
+                       "18446744073709551615-18446744073709551615"])
+RID = st.sampled_from(["-", "+", "0", "1-1", "(1-1", "2", "(2-0", "x", "$"])
+
 Draw = Callable[[Any], tuple[Any, ...]]
 
 
@@ -209,6 +214,16 @@ COMMANDS: list[Draw] = [
        "INCRBY", BITTYPE, BITOFFSET, INT),
     _c("BITFIELD", KEY, "OVERFLOW", OVERFLOW, "SET", BITTYPE, BITOFFSET, INT),
     _c("BITFIELD_RO", KEY, "GET", BITTYPE, BITOFFSET),
+    # streams
+    _c("XADD", KEY, SID, FIELD, VALUE), _c("XADD", KEY, "NOMKSTREAM", SID, FIELD, VALUE),
+    _c("XADD", KEY, "MAXLEN", st.sampled_from(["~", "="]), st.sampled_from(["0", "1", "2"]),
+       SID, FIELD, VALUE, FIELD, VALUE),
+    _c("XADD", KEY, "MINID", SID, SID, FIELD, VALUE), _c("XLEN", KEY),
+    _c("XRANGE", KEY, RID, RID), _c("XREVRANGE", KEY, RID, RID, "COUNT", INT),
+    _c("XDEL", KEY, SID, SID), _c("XTRIM", KEY, "MAXLEN", INT),
+    _c("XTRIM", KEY, "MINID", "~", SID, "LIMIT", INT),
+    _c("XREAD", "COUNT", INT, "STREAMS", KEY, KEY, RID, RID), _c("XSETID", KEY, SID),
+    _c("XINFO", "STREAM", KEY),
 ]
 
 @settings(max_examples=_EXPLORE or 300, derandomize=not _EXPLORE, deadline=None,
@@ -298,7 +313,7 @@ def _as_lua(script: Script) -> tuple[str, list[Any]]:
 # What the keys hold after a script (a type's reads fail alike on the others).
 _STATE: Script = [cmd for key in ("a", "b", "c") for cmd in (
     ("TYPE", key), ("GET", key), ("LRANGE", key, "0", "-1"), ("~", "HGETALL", key),
-    ("~", "SMEMBERS", key), ("ZRANGE", key, "0", "-1", "WITHSCORES"))]
+    ("~", "SMEMBERS", key), ("ZRANGE", key, "0", "-1", "WITHSCORES"), ("XRANGE", key, "-", "+"))]
 
 
 def _plain(reply: Any) -> Any:

@@ -96,6 +96,10 @@ CASES: list[tuple[Any, ...]] = [
     ("EVAL", "return redis.call()", 0),
     ("EVAL", "return redis.call('get', {})", 0),
     ("EVAL", "return redis.call('blpop', 'l', 0)", 0),
+    ("EVAL", "return redis.call('xread', 'block', 0, 'streams', 's', '$')", 0),
+    ("EVAL", "return redis.pcall('xread', 'count', 1, 'block', 0, 'streams', 'x', '$')", 0),
+    ("EVAL", "redis.call('xadd', 'x', '1-1', 'f', 'v') "
+             "return redis.call('xread', 'streams', 'x', 0)", 0),
     ("EVAL", "return redis.call('eval', 'return 1', 0)", 0),
     ("EVAL", "return redis.call('multi')", 0),
     ("EVAL", "return redis.call('subscribe', 'c')", 0),

@@ -18,6 +18,7 @@ from . import (
     sets,
     sort,
     sortedsets,
+    streams,
     strings,
     transactions,
     zsetops,
@@ -25,5 +26,6 @@ from . import (
 )
 
 __all__ = ["bitfield", "bitmaps", "connection", "geo", "hashes", "hyperloglog", "keys",
-           "lists", "pubsub", "scripting", "server", "sets", "sort", "sortedsets", "strings",
+           "lists", "pubsub", "scripting", "server", "sets", "sort", "sortedsets", "streams",
+           "strings",
            "transactions", "zsetops", "zsetpops"]

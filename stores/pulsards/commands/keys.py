@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..hll import is_hll
 from ..keyspace import Database, now_ms, type_name
 from ..reply import ONE, SYNTAX, ZERO, CommandError, bulk, bulks, integer, simple
+from ..stream import Stream
 from ..table import command
 from ..zset import ZSet
 from .args import glob_matcher, to_int
@@ -303,6 +304,8 @@ def encoding_of(value: Any) -> str:
     if isinstance(value, ZSet):
         small = len(value) <= 128 and all(len(m) <= 64 for m in value.scores)
         return "listpack" if small else "skiplist"
+    if isinstance(value, Stream):
+        return "stream"
     return "raw"
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ...redis.resp import encode_reply
 from ..config import OPTIONS
 from ..reply import OK, SYNTAX, CommandError, bulks, integer, map_reply
+from ..stream import Stream
 from ..table import command, command_info, implemented
 from .args import to_int
 
@@ -286,6 +287,9 @@ def memory_usage(c: Client, args: list[bytes]) -> bytes:
     size = sys.getsizeof(key) + sys.getsizeof(value) + 16  # the dict slot
     if isinstance(value, dict):
         size += sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in value.items())
+    elif isinstance(value, Stream):
+        size += sum(sys.getsizeof(pairs) + sum(map(sys.getsizeof, pairs))
+                    for pairs in value.entries.values())
     elif not isinstance(value, bytes):
         size += sum(sys.getsizeof(v) for v in value)
     return integer(size)

@@ -1,0 +1,345 @@
+"""The stream type: entries by ID, laid out in nodes as Redis lays them out.
+
+Redis keeps a stream as a radix tree of listpack *nodes*; approximate
+trimming (``MAXLEN ~``) removes whole nodes only, so which entries survive
+depends on where the node boundaries fall.  ``Stream`` keeps the entries in
+plain Python containers and tracks the nodes beside them (first ID, live and
+deleted counts, byte size of the listpack Redis would have built) so that the
+boundaries, and what trimming removes, are Redis' own.
+
+Rules (Redis 7.0's ``streamAppendItem`` and ``streamTrim``):
+
+* an entry goes to a new node when the tail node holds ``stream-node-max-entries``
+  entries (deleted ones included) or when its listpack bytes plus the lengths of
+  the entry's fields and values reach ``stream-node-max-bytes``;
+* deleting the last live entry of a node removes the node;
+* approximate trimming removes whole nodes from the head while the rest still
+  satisfies the threshold, never more than ``limit`` entries; exact trimming
+  then marks entries of the first remaining node deleted.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from typing import Final
+
+from .parser import string2ll
+from .reply import CommandError
+
+__all__ = ["INVALID_ID", "MAX_ID", "U64", "Stream", "StreamID", "decr_id", "format_id",
+           "incr_id", "interval_id", "parse_id"]
+
+StreamID = tuple[int, int]
+U64: Final = 2**64 - 1
+MAX_ID: Final[StreamID] = (U64, U64)
+INVALID_ID: Final = CommandError("ERR Invalid stream ID specified as stream command argument")
+_STRTOULL: Final = re.compile(rb"[ \t\n\v\f\r]*([-+]?)([0-9]+)\Z")
+
+_LP_HEADER: Final = 7  # total bytes (4), element count (2), end marker (1)
+
+
+def format_id(sid: StreamID) -> bytes:
+    return b"%d-%d" % sid
+
+
+def _u64(text: bytes) -> int | None:
+    """Redis' ``string2ull``: a strict 64-bit integer (not negative), else what
+    ``strtoull`` reads (leading spaces, a sign, leading zeros; "-n" wraps)."""
+    value = string2ll(text)
+    if value is not None:
+        return value if value >= 0 else None
+    match = _STRTOULL.match(text)
+    if match is None:
+        return None
+    value = int(match.group(2))
+    if value > U64:
+        return None
+    return (-value) & U64 if match.group(1) == b"-" else value
+
+
+def parse_id(arg: bytes, missing_seq: int = 0, strict: bool = False,
+             auto_seq: bool = False) -> tuple[StreamID, bool]:
+    """``(id, seq_given)`` of a stream ID argument; ``strict`` refuses "-" and
+    "+", ``auto_seq`` accepts "ms-*" (seq_given is then False)."""
+    if len(arg) > 127:
+        raise INVALID_ID
+    if arg == b"-" or arg == b"+":
+        if strict:
+            raise INVALID_ID
+        return ((0, 0) if arg == b"-" else MAX_ID), True
+    ms_text, dash, seq_text = arg.partition(b"-")
+    ms = _u64(ms_text)
+    if ms is None:
+        raise INVALID_ID
+    if not dash:
+        return (ms, missing_seq), True
+    if auto_seq and seq_text == b"*":
+        return (ms, 0), False
+    seq = _u64(seq_text)
+    if seq is None:
+        raise INVALID_ID
+    return (ms, seq), True
+
+
+def incr_id(sid: StreamID) -> StreamID | None:
+    ms, seq = sid
+    if seq < U64:
+        return ms, seq + 1
+    return None if ms == U64 else (ms + 1, 0)
+
+
+def decr_id(sid: StreamID) -> StreamID | None:
+    ms, seq = sid
+    if seq > 0:
+        return ms, seq - 1
+    return None if ms == 0 else (ms - 1, U64)
+
+
+def interval_id(arg: bytes, missing_seq: int, start: bool) -> StreamID:
+    if len(arg) > 1 and arg[0] == 40:  # "(": exclusive
+        sid, _ = parse_id(arg[1:], missing_seq, strict=True)
+        moved = incr_id(sid) if start else decr_id(sid)
+        if moved is None:
+            raise CommandError(f"ERR invalid {'start' if start else 'end'} ID for the interval")
+        return moved
+    return parse_id(arg, missing_seq)[0]
+
+
+def _int_size(value: int) -> int:
+    if 0 <= value <= 127:
+        return 1
+    if -4096 <= value <= 4095:
+        return 2
+    if -32768 <= value <= 32767:
+        return 3
+    if -8388608 <= value <= 8388607:
+        return 4
+    if -2147483648 <= value <= 2147483647:
+        return 5
+    return 9
+
+
+def _with_backlen(size: int) -> int:
+    if size <= 127:
+        return size + 1
+    if size < 16383:
+        return size + 2
+    if size < 2097151:
+        return size + 3
+    if size < 268435455:
+        return size + 4
+    return size + 5
+
+
+def _lp_int(value: int) -> int:
+    """Bytes of an integer element in a listpack."""
+    return _with_backlen(_int_size(value))
+
+
+def _lp_str(data: bytes) -> int:
+    """Bytes of a string element in a listpack (integers in canonical form are
+    stored as integers, as ``lpAppend`` does)."""
+    n = len(data)
+    if n <= 20 and (value := string2ll(data)) is not None:
+        return _lp_int(value)
+    if n < 64:
+        return _with_backlen(1 + n)
+    if n < 4096:
+        return _with_backlen(2 + n)
+    return _with_backlen(5 + n)
+
+
+class _Node:
+    """One listpack node: its master ID and fields, counts, and size."""
+
+    __slots__ = ("body", "count", "deleted", "fields", "last", "master")
+
+    def __init__(self, master: StreamID, fields: list[bytes]) -> None:
+        self.master = master
+        self.fields = fields
+        self.count = 0
+        self.deleted = 0
+        self.last = master  # the last entry in the node, deleted or not
+        # Everything but the count and deleted elements (whose size changes).
+        self.body = (_LP_HEADER + _lp_int(len(fields)) + sum(_lp_str(f) for f in fields)
+                     + _lp_int(0))
+
+    def size(self) -> int:
+        return self.body + _lp_int(self.count) + _lp_int(self.deleted)
+
+    def add(self, sid: StreamID, pairs: list[bytes]) -> None:
+        fields = pairs[0::2]
+        same = fields == self.fields
+        size = (_lp_int(2 if same else 0) + _lp_int(sid[0] - self.master[0])
+                + _lp_int(sid[1] - self.master[1]))
+        npairs = len(fields)
+        if same:
+            size += sum(_lp_str(v) for v in pairs[1::2]) + _lp_int(npairs + 3)
+        else:
+            size += (_lp_int(npairs) + sum(_lp_str(x) for x in pairs)
+                     + _lp_int(2 * npairs + 4))
+        self.body += size
+        self.count += 1
+        self.last = sid
+
+
+class Stream:
+    """A stream: entries (ID -> flat field/value list) in ID order, and its nodes."""
+
+    __slots__ = ("_masters", "_nodes", "entries", "entries_added", "ids", "last_id",
+                 "max_deleted_id")
+
+    def __init__(self) -> None:
+        self.entries: dict[StreamID, list[bytes]] = {}
+        self.ids: list[StreamID] = []  # live IDs, ascending
+        self.last_id: StreamID = (0, 0)
+        self.max_deleted_id: StreamID = (0, 0)
+        self.entries_added = 0
+        self._masters: list[StreamID] = []  # node master IDs, ascending
+        self._nodes: dict[StreamID, _Node] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __copy__(self) -> Stream:
+        other = Stream()
+        other.entries = {sid: list(pairs) for sid, pairs in self.entries.items()}
+        other.ids = list(self.ids)
+        other.last_id = self.last_id
+        other.max_deleted_id = self.max_deleted_id
+        other.entries_added = self.entries_added
+        other._masters = list(self._masters)
+        for master, node in self._nodes.items():
+            copy = _Node(master, node.fields)
+            copy.body, copy.count, copy.deleted, copy.last = (node.body, node.count,
+                                                              node.deleted, node.last)
+            other._nodes[master] = copy
+        return other
+
+    # ------------------------------------------------------------- reading
+    def first_id(self) -> StreamID:
+        return self.ids[0] if self.ids else (0, 0)
+
+    def range(self, start: StreamID, end: StreamID, count: int | None = None,
+              reverse: bool = False) -> list[tuple[StreamID, list[bytes]]]:
+        """Entries with ``start <= id <= end``, at most ``count``, oldest first
+        (newest first when ``reverse``)."""
+        ids = self.ids
+        lo = bisect.bisect_left(ids, start)
+        hi = bisect.bisect_right(ids, end)
+        if lo >= hi:
+            return []
+        chosen = ids[hi - 1:lo - 1 if lo else None:-1] if reverse else ids[lo:hi]
+        if count is not None:
+            chosen = chosen[:count]
+        entries = self.entries
+        return [(sid, entries[sid]) for sid in chosen]
+
+    def node_count(self) -> int:
+        """Listpack nodes (XINFO's ``radix-tree-keys``)."""
+        return len(self._masters)
+
+    def rax_size(self) -> int:
+        """Nodes of the radix tree over the node keys (XINFO's ``radix-tree-nodes``):
+        the compressed trie Redis' rax builds from the 16-byte big-endian keys."""
+        keys = [ms.to_bytes(8, "big") + seq.to_bytes(8, "big") for ms, seq in self._masters]
+        return _trie_nodes(keys, 0) if keys else 1
+
+    # ------------------------------------------------------------- writing
+    def append(self, sid: StreamID, pairs: list[bytes], max_entries: int, max_bytes: int
+               ) -> None:
+        """Add an entry whose ID is above ``last_id``."""
+        node = self._nodes[self._masters[-1]] if self._masters else None
+        if node is not None:
+            limit = max_bytes if 0 < max_bytes <= 1 << 30 else 1 << 30
+            if node.size() + sum(map(len, pairs)) >= limit or (
+                    max_entries and node.count + node.deleted >= max_entries):
+                node = None
+        if node is None:
+            node = _Node(sid, pairs[0::2])
+            self._masters.append(sid)
+            self._nodes[sid] = node
+        node.add(sid, pairs)
+        self.entries[sid] = pairs
+        self.ids.append(sid)
+        self.last_id = sid
+        self.entries_added += 1
+
+    def delete(self, sid: StreamID) -> bool:
+        """XDEL one ID; whether it was there."""
+        if self.entries.pop(sid, None) is None:
+            return False
+        del self.ids[bisect.bisect_left(self.ids, sid)]
+        self._mark_deleted(sid)
+        if sid > self.max_deleted_id:
+            self.max_deleted_id = sid
+        return True
+
+    def _node_of(self, sid: StreamID) -> _Node:
+        return self._nodes[self._masters[bisect.bisect_right(self._masters, sid) - 1]]
+
+    def _mark_deleted(self, sid: StreamID) -> None:
+        node = self._node_of(sid)
+        if node.count == 1:
+            self._masters.remove(node.master)
+            del self._nodes[node.master]
+            return
+        node.count -= 1
+        node.deleted += 1
+
+    def trim(self, maxlen: int | None = None, minid: StreamID | None = None,
+             approx: bool = False, limit: int = 0) -> int:
+        """Trim from the head by length or minimum ID; the entries removed."""
+        removed = 0
+        while self._masters:
+            if maxlen is not None and len(self.ids) <= maxlen:
+                break
+            node = self._nodes[self._masters[0]]
+            if limit and removed + node.count > limit:
+                break
+            whole = (len(self.ids) - node.count >= maxlen if maxlen is not None
+                     else minid is not None and node.last < minid)
+            if whole:
+                self._masters.pop(0)
+                del self._nodes[node.master]
+                cut = bisect.bisect_right(self.ids, node.last)
+                for sid in self.ids[:cut]:
+                    del self.entries[sid]
+                del self.ids[:cut]
+                removed += node.count
+                continue
+            if approx:
+                break
+            # Mark entries of this node deleted from its head until satisfied.
+            while self.ids:
+                sid = self.ids[0]
+                if maxlen is not None and len(self.ids) <= maxlen:
+                    break
+                if minid is not None and sid >= minid:
+                    break
+                del self.ids[0]
+                del self.entries[sid]
+                node.count -= 1
+                node.deleted += 1
+                removed += 1
+            break
+        return removed
+
+
+def _trie_nodes(keys: list[bytes], depth: int) -> int:
+    """Nodes of a rax holding ``keys`` (sorted, equal length) below ``depth``."""
+    if len(keys) == 1:
+        return 2 if depth < len(keys[0]) else 1  # a compressed node and the key's leaf
+    first, last = keys[0], keys[-1]
+    prefix = depth
+    while first[prefix] == last[prefix]:
+        prefix += 1
+    nodes = 1 if prefix > depth else 0  # the compressed node of the common prefix
+    nodes += 1  # the branching node
+    start = 0
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or keys[i][prefix] != keys[start][prefix]:
+            nodes += _trie_nodes(keys[start:i], prefix + 1)
+            start = i
+    return nodes
