@@ -25,7 +25,8 @@ import hiredis
 
 from .commands.streams import TrimArgs, parse_trim_args
 from .keyspace import Database
-from .stream import MAX_ID, Stream, format_id
+from .reply import CommandError
+from .stream import MAX_ID, Group, Stream, StreamID, format_id, parse_id
 from .zset import ZSet
 
 __all__ = ["AofError", "AofReader", "encode_command", "parse_aof", "propagate", "rewrite_commands"]
@@ -225,11 +226,19 @@ def _stream_commands(key: bytes, s: Stream) -> Iterator[bytes]:
     """XADD for each entry, then XSETID for the counters (as Redis' rewrite)."""
     for sid, pairs in s.entries.items():
         yield encode_command([b"XADD", key, format_id(sid), *pairs])
-    if not s.entries:  # an empty stream: make it, and trim it at once
-        yield encode_command([b"XADD", key, b"MAXLEN", b"0", format_id(s.last_id), b"x", b"y"])
+    if not s.entries:  # an empty stream: make it with a trimmed entry; XSETID sets the rest
+        yield encode_command([b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"])
     yield encode_command([b"XSETID", key, format_id(s.last_id), b"ENTRIESADDED",
                           b"%d" % s.entries_added, b"MAXDELETEDID",
                           format_id(s.max_deleted_id)])
+    for name, group in s.groups.items():
+        yield encode_command([b"XGROUP", b"CREATE", key, name, format_id(group.last_id),
+                              b"ENTRIESREAD", b"%d" % group.entries_read])
+        for consumer in group.consumers:
+            yield encode_command([b"XGROUP", b"CREATECONSUMER", key, name, consumer])
+        # As Redis' rewrite: a pending entry whose stream entry is gone is left out.
+        for argv in _group_commands(s, key, name, group, sorted(group.pel)):
+            yield encode_command(argv)
 
 
 def rewrite_commands(dbs: Iterable[Database], now: int) -> Iterator[bytes]:
@@ -406,6 +415,69 @@ def _exact_trim(db: Database, argv: list[bytes], parsed: TrimArgs) -> list[bytes
     return argv
 
 
+def _sid(text: bytes) -> StreamID:
+    ms, _, seq = text.partition(b"-")
+    return int(ms), int(seq)
+
+
+def _pending_state(db: Database, key: bytes, name: bytes, ids: Iterable[StreamID]
+                   ) -> list[list[bytes]]:
+    """Commands that give group ``name`` of ``key`` the state it has now for
+    the entries ``ids`` (XCLAIM ... FORCE JUSTID for the pending ones, XACK for
+    the others), then its last delivered ID and entries-read counter."""
+    s = db.data.get(key)
+    if not isinstance(s, Stream) or name not in s.groups:
+        return []
+    return _group_commands(s, key, name, s.groups[name], ids)
+
+
+def _group_commands(s: Stream, key: bytes, name: bytes, group: Group,
+                    ids: Iterable[StreamID]) -> list[list[bytes]]:
+    out = []
+    for sid in ids:
+        nack = group.pel.get(sid)
+        if nack is None:
+            out.append([b"XACK", key, name, format_id(sid)])
+        elif sid in s.entries and nack.consumer is not None:  # else XCLAIM would drop it
+            out.append([b"XCLAIM", key, name, nack.consumer.name, b"0", format_id(sid),
+                        b"TIME", b"%d" % nack.time, b"RETRYCOUNT", b"%d" % nack.count,
+                        b"FORCE", b"JUSTID"])
+    out.append([b"XGROUP", b"SETID", key, name, format_id(group.last_id), b"ENTRIESREAD",
+                b"%d" % group.entries_read])
+    return out
+
+
+def _xreadgroup(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+    """The consumer, the entries delivered (as XCLAIMs) and the group's position."""
+    served = _decode(reply)
+    if not served:
+        return None
+    at = [a.upper() for a in argv].index(b"GROUP")
+    name, consumer = argv[at + 1], argv[at + 2]
+    pairs = served.items() if isinstance(served, dict) else served
+    out = []
+    for key, entries in pairs:
+        out.append([b"XGROUP", b"CREATECONSUMER", key, name, consumer])
+        out += _pending_state(db, key, name, [_sid(e[0]) for e in entries if e[1] is not None])
+    return out
+
+
+def _xclaim(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+    ids = []
+    for arg in argv[5:]:
+        try:
+            ids.append(parse_id(arg, strict=True)[0])
+        except CommandError:
+            break
+    return _pending_state(db, argv[1], argv[2], ids)
+
+
+def _xautoclaim(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+    _, claimed, deleted = _decode(reply)
+    ids = [_sid(x if isinstance(x, bytes) else x[0]) for x in claimed]
+    return _pending_state(db, argv[1], argv[2], ids + [_sid(x) for x in deleted])
+
+
 propagate: Final[dict[str, Rule]] = {
     "sort": _sort, "georadius": _sort, "georadiusbymember": _sort, "bitfield": _bitfield,
     "expire": _expire, "pexpire": _expire, "expireat": _expire, "pexpireat": _expire,
@@ -414,10 +486,12 @@ propagate: Final[dict[str, Rule]] = {
     "bzpopmin": _pop(b"ZPOPMIN"), "bzpopmax": _pop(b"ZPOPMAX"),
     "blmpop": _mpop(b"LMPOP"), "bzmpop": _mpop(b"ZMPOP"),
     "blmove": _move(b"LMOVE", 5), "brpoplpush": _move(b"RPOPLPUSH", 3),
-    "xadd": _xadd, "xtrim": _xtrim,
+    "xadd": _xadd, "xtrim": _xtrim, "xreadgroup": _xreadgroup, "xclaim": _xclaim,
+    "xautoclaim": _xautoclaim,
     **{name: _unless_zero for name in (
         "del", "unlink", "persist", "setnx", "msetnx", "hsetnx", "renamenx", "move", "copy",
-        "srem", "hdel", "zrem", "lrem", "smove", "lpushx", "rpushx", "xdel")},
+        "srem", "hdel", "zrem", "lrem", "smove", "lpushx", "rpushx", "xdel", "xack",
+        "xgroup|destroy", "xgroup|createconsumer")},
     **{name: _unless_nil for name in (
         "lpop", "rpop", "getdel", "lmove", "rpoplpush", "lmpop", "zmpop")},
 }

@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
-from .stream import Stream
+from .stream import Consumer, Group, Nack, Stream
 from .zset import ZSet
 
 __all__ = ["MAGIC", "VERSION", "Entry", "SnapshotError", "decode_snapshot", "encode_snapshot"]
@@ -84,14 +84,27 @@ def _value(value: Any) -> bytes:
             parts += (_string(member), _F64.pack(score))
     elif kind == _STREAM:
         for sid, pairs in value.entries.items():
-            parts += (_U64.pack(sid[0]), _U64.pack(sid[1]), _length(len(pairs)))
+            parts += (*_ids(sid), _length(len(pairs)))
             parts += [_string(x) for x in pairs]
-        for sid in (value.last_id, value.max_deleted_id):
-            parts += (_U64.pack(sid[0]), _U64.pack(sid[1]))
+        parts += (*_ids(value.last_id), *_ids(value.max_deleted_id))
         parts.append(_U64.pack(value.entries_added))
+        parts.append(_length(len(value.groups)))
+        for name, group in value.groups.items():
+            parts += (_string(name), *_ids(group.last_id), _I64.pack(group.entries_read),
+                      _length(len(group.consumers)))
+            for consumer in group.consumers.values():
+                parts += (_string(consumer.name), _I64.pack(consumer.seen))
+            parts.append(_length(len(group.pel)))
+            for sid, nack in group.pel.items():
+                owner = nack.consumer.name if nack.consumer is not None else b""
+                parts += (*_ids(sid), _string(owner), _I64.pack(nack.time), _U64.pack(nack.count))
     else:
         raise TypeError(f"a snapshot cannot hold a {type(value).__name__}")
     return b"".join(parts)
+
+
+def _ids(sid: tuple[int, int]) -> tuple[bytes, bytes]:
+    return _U64.pack(sid[0]), _U64.pack(sid[1])
 
 
 def encode_snapshot(dbs: Iterable[tuple[int, Iterable[Entry]]],
@@ -199,6 +212,19 @@ def _read_stream(r: _Reader, n: int) -> Stream:
         s.append(sid, pairs, 100, 4096)
     s.last_id, s.max_deleted_id = _read_id(r), _read_id(r)
     s.entries_added = int(_U64.unpack(r.take(8))[0])
+    for _ in range(r.length()):
+        name = r.string()
+        group = s.groups[name] = Group(_read_id(r), int(_I64.unpack(r.take(8))[0]))
+        for _ in range(r.length()):
+            cname = r.string()
+            group.consumers[cname] = Consumer(cname, int(_I64.unpack(r.take(8))[0]))
+        for _ in range(r.length()):
+            sid, owner = _read_id(r), r.string()
+            nack = Nack(None, int(_I64.unpack(r.take(8))[0]), int(_U64.unpack(r.take(8))[0]))
+            consumer = group.consumers.get(owner)
+            if consumer is None:
+                raise SnapshotError("pending entry of an unknown consumer in snapshot")
+            group.assign(sid, consumer, nack)
     return s
 
 

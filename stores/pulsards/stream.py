@@ -27,8 +27,8 @@ from typing import Final
 from .parser import string2ll
 from .reply import CommandError
 
-__all__ = ["INVALID_ID", "MAX_ID", "U64", "Stream", "StreamID", "decr_id", "format_id",
-           "incr_id", "interval_id", "parse_id"]
+__all__ = ["INVALID_ID", "MAX_ID", "U64", "Consumer", "Group", "Nack", "Stream", "StreamID",
+           "decr_id", "format_id", "incr_id", "interval_id", "parse_id"]
 
 StreamID = tuple[int, int]
 U64: Final = 2**64 - 1
@@ -184,10 +184,84 @@ class _Node:
         self.last = sid
 
 
-class Stream:
-    """A stream: entries (ID -> flat field/value list) in ID order, and its nodes."""
+class Nack:
+    """A pending (delivered, not acknowledged) entry of a consumer group."""
 
-    __slots__ = ("_masters", "_nodes", "entries", "entries_added", "ids", "last_id",
+    __slots__ = ("consumer", "count", "time")
+
+    def __init__(self, consumer: Consumer | None, time: int, count: int = 1) -> None:
+        self.consumer = consumer
+        self.time = time  # last delivery, ms since the epoch
+        self.count = count  # deliveries
+
+
+class Consumer:
+    """A consumer of a group: its name, when it was last seen, its pending entries."""
+
+    __slots__ = ("name", "pel", "seen")
+
+    def __init__(self, name: bytes, seen: int) -> None:
+        self.name = name
+        self.seen = seen
+        self.pel: dict[StreamID, Nack] = {}
+
+
+class Group:
+    """A consumer group: last delivered ID, entries read, pending entries, consumers."""
+
+    __slots__ = ("consumers", "entries_read", "last_id", "pel")
+
+    def __init__(self, last_id: StreamID, entries_read: int = -1) -> None:
+        self.last_id = last_id
+        self.entries_read = entries_read  # -1: not known
+        self.pel: dict[StreamID, Nack] = {}
+        self.consumers: dict[bytes, Consumer] = {}
+
+    def consumer(self, name: bytes, now: int, refresh: bool = True) -> tuple[Consumer, bool]:
+        """The consumer ``name``, made if missing; whether it was made."""
+        found = self.consumers.get(name)
+        if found is None:
+            found = self.consumers[name] = Consumer(name, now)
+            return found, True
+        if refresh:
+            found.seen = now
+        return found, False
+
+    def assign(self, sid: StreamID, consumer: Consumer, nack: Nack) -> None:
+        """Make ``consumer`` the owner of the pending entry ``sid``."""
+        if nack.consumer is not None and nack.consumer is not consumer:
+            del nack.consumer.pel[sid]
+        nack.consumer = consumer
+        consumer.pel[sid] = nack
+        self.pel[sid] = nack
+
+    def forget(self, sid: StreamID) -> bool:
+        """Drop a pending entry (XACK); whether it was pending."""
+        nack = self.pel.pop(sid, None)
+        if nack is None:
+            return False
+        if nack.consumer is not None:
+            del nack.consumer.pel[sid]
+        return True
+
+    def copy(self) -> Group:
+        other = Group(self.last_id, self.entries_read)
+        for name, consumer in self.consumers.items():
+            other.consumers[name] = Consumer(name, consumer.seen)
+        for sid, nack in self.pel.items():
+            owner = other.consumers[nack.consumer.name] if nack.consumer else None
+            twin = Nack(owner, nack.time, nack.count)
+            other.pel[sid] = twin
+            if owner is not None:
+                owner.pel[sid] = twin
+        return other
+
+
+class Stream:
+    """A stream: entries (ID -> flat field/value list) in ID order, its nodes,
+    and its consumer groups."""
+
+    __slots__ = ("_masters", "_nodes", "entries", "entries_added", "groups", "ids", "last_id",
                  "max_deleted_id")
 
     def __init__(self) -> None:
@@ -198,9 +272,15 @@ class Stream:
         self.entries_added = 0
         self._masters: list[StreamID] = []  # node master IDs, ascending
         self._nodes: dict[StreamID, _Node] = {}
+        self.groups: dict[bytes, Group] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def __bool__(self) -> bool:
+        # A stream may exist with no entries (every other type's key goes
+        # with its last element): code testing a value's truth means "exists".
+        return True
 
     def __copy__(self) -> Stream:
         other = Stream()
@@ -215,6 +295,7 @@ class Stream:
             copy.body, copy.count, copy.deleted, copy.last = (node.body, node.count,
                                                               node.deleted, node.last)
             other._nodes[master] = copy
+        other.groups = {name: group.copy() for name, group in self.groups.items()}
         return other
 
     # ------------------------------------------------------------- reading
@@ -235,6 +316,51 @@ class Stream:
             chosen = chosen[:count]
         entries = self.entries
         return [(sid, entries[sid]) for sid in chosen]
+
+    def has_tombstones(self, start: StreamID) -> bool:
+        """Whether a deleted entry may lie at or after ``start`` (Redis'
+        ``streamRangeHasTombstones`` from ``start`` to the end)."""
+        if not self.ids or self.max_deleted_id == (0, 0):
+            return False
+        if self.ids[0] > self.max_deleted_id:
+            return False
+        return start <= self.max_deleted_id
+
+    def entries_before(self, sid: StreamID) -> int:
+        """How many entries were ever added up to ``sid``, or -1 when that cannot
+        be known (Redis' ``streamEstimateDistanceFromFirstEverEntry``)."""
+        if not self.entries_added:
+            return 0
+        if not self.ids and sid <= self.last_id:
+            return self.entries_added
+        if sid == self.last_id:
+            return self.entries_added
+        if sid > self.last_id:
+            return -1
+        first = self.first_id()
+        if self.max_deleted_id == (0, 0) or self.max_deleted_id < first:
+            if sid < first:
+                return self.entries_added - len(self.ids)
+            if sid == first:
+                return self.entries_added - len(self.ids) + 1
+        return -1
+
+    def lag(self, group: Group) -> int | None:
+        """Entries not yet delivered to ``group``, ``None`` when not known."""
+        if not self.entries_added:
+            return 0
+        if group.entries_read != -1 and not self.has_tombstones(group.last_id):
+            return self.entries_added - group.entries_read
+        read = self.entries_before(group.last_id)
+        return None if read == -1 else self.entries_added - read
+
+    def delivered(self, group: Group, sid: StreamID) -> None:
+        """``sid`` was delivered past the group's last ID: move it and the count."""
+        if group.entries_read != -1 and not self.has_tombstones(sid):
+            group.entries_read += 1
+        elif self.entries_added:
+            group.entries_read = self.entries_before(sid)
+        group.last_id = sid
 
     def node_count(self) -> int:
         """Listpack nodes (XINFO's ``radix-tree-keys``)."""

@@ -18,13 +18,15 @@ from stores import create_store
 from stores.proxy import ProxyStore
 from stores.redis import RedisStore
 from tests.pulsards.test_agree import BITMAPS, HASHES, SETS, STRINGS, ZSETS, Script
+from tests.pulsards.test_agree_streams import BASICS, SETID_INFO, TRIMS
 from tests.pulsards.test_agree_zsets import ALGEBRA, OTHERS, RANGESTORE, SCORES
 
 pytestmark = [pytest.mark.processes, pytest.mark.redis, pytest.mark.timeout(60)]
 
 SCRIPTS = {"strings": STRINGS, "hashes": HASHES, "sets": SETS, "bitmaps": BITMAPS,
            "zsets": ZSETS, "algebra": ALGEBRA, "rangestore": RANGESTORE, "others": OTHERS,
-           "scores": SCORES}
+           "scores": SCORES, "streams": BASICS, "stream-trims": TRIMS,
+           "stream-info": SETID_INFO}
 
 
 @pytest.fixture

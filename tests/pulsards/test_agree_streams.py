@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 import redis
 
-from .test_agree import Script, agree
+from .test_agree import Script, agree, run
 from .test_agree_zsets import _blocked_count, _clients, _close
 
 pytestmark = pytest.mark.timeout(30)
@@ -122,6 +123,10 @@ SETID_INFO: Script = [
     ("XINFO", "GROUPS", "nope"), ("XINFO", "CONSUMERS", "x", "g"),
     ("XINFO", "CONSUMERS", "nope", "g"), ("XINFO", "FOO"), ("XTRIM", "x", "MAXLEN", "0"),
     ("XINFO", "STREAM", "x"), ("XINFO", "STREAM", "x", "FULL"),
+    # an empty stream is still a key, of type stream
+    ("EXISTS", "x"), ("TYPE", "x"), ("LCS", "x", "x"), ("SORT", "x"), ("STRLEN", "x"),
+    ("BITCOUNT", "x"), ("PFCOUNT", "x"), ("LLEN", "x"), ("SCARD", "x"), ("DBSIZE",),
+    ("SCAN", "0", "TYPE", "stream"),
     ("XSETID", "x", "18446744073709551615-18446744073709551615"), ("XADD", "x", "*", "f", "v"),
     ("XADD", "x", "18446744073709551615-*", "f", "v"), ("COPY", "x", "x2"),
     ("XINFO", "STREAM", "x2"), ("RENAME", "x2", "x3"), ("XLEN", "x3"),
@@ -178,3 +183,159 @@ def test_node_size_option_moves_the_node_boundaries(rp: redis.Redis) -> None:
         rp.config_set("stream-node-max-entries", "100")
     assert rp.xinfo_stream("c")["radix-tree-keys"] == 6
     assert rp.xtrim("c", 20, approximate=True) == 14  # two whole nodes of 7
+
+
+# ------------------------------------------------------------ consumer groups
+GROUPS: Script = [
+    ("XADD", "s", "1-1", "f", "1"), ("XADD", "s", "2-1", "f", "2"), ("XADD", "s", "3-1", "f", "3"),
+    ("XGROUP", "CREATE", "s", "g", "0"), ("XGROUP", "CREATE", "s", "g", "0"),
+    ("XGROUP", "CREATE", "s", "last", "$"), ("XGROUP", "CREATE", "s", "mid", "1-1",
+                                              "ENTRIESREAD", "1"),
+    ("XGROUP", "CREATE", "nokey", "g", "0"), ("XGROUP", "CREATE", "new", "g", "$", "MKSTREAM"),
+    ("XGROUP", "CREATE", "s", "x", "0", "FOO"), ("XGROUP", "CREATE", "s", "x", "0", "ENTRIESREAD"),
+    ("XGROUP", "CREATE", "s", "x", "0", "ENTRIESREAD", "-2"),
+    ("XGROUP", "CREATE", "s", "x", "bad"), ("XGROUP", "CREATE", "s", "x", "-"),
+    ("XGROUP", "CREATE", "s", "y", "0", "MKSTREAM", "MKSTREAM", "ENTRIESREAD", "1"),
+    ("XGROUP", "FOO", "s", "g"), ("XGROUP", "HELP"), ("XINFO", "HELP"),
+    ("XINFO", "GROUPS", "s"), ("XINFO", "GROUPS", "new"), ("XINFO", "STREAM", "s"),
+    ("XREADGROUP", "GROUP", "g", "alice", "COUNT", "2", "STREAMS", "s", ">"),
+    ("XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"),
+    ("XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"),
+    ("XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "0"),
+    ("XREADGROUP", "GROUP", "g", "alice", "COUNT", "1", "STREAMS", "s", "1-1"),
+    ("XREADGROUP", "GROUP", "g", "carol", "STREAMS", "s", "0"),
+    ("XREADGROUP", "GROUP", "nog", "c", "STREAMS", "s", ">"),
+    ("XREADGROUP", "GROUP", "g", "c", "STREAMS", "nokey", ">"),
+    ("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "$"),
+    ("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "-"),
+    ("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "x", "y"),
+    ("XREADGROUP", "COUNT", "1", "STREAMS", "s", "x", "y", "z"),
+    ("XREADGROUP", "GROUP", "g", "c", "FOO", "STREAMS", "s", ">"),
+    ("XREAD", "GROUP", "g", "c", "STREAMS", "s", ">"),
+    ("XINFO", "GROUPS", "s"), ("XINFO", "CONSUMERS", "s", "g"), ("XINFO", "CONSUMERS", "s", "x"),
+    ("XPENDING", "s", "g"), ("XPENDING", "s", "last"), ("XPENDING", "s", "nog"),
+    ("XPENDING", "nokey", "g"), ("XPENDING", "s", "g", "-", "+", "10"),
+    ("XPENDING", "s", "g", "-", "+", "1"), ("XPENDING", "s", "g", "(1-1", "+", "10"),
+    ("XPENDING", "s", "g", "-", "+", "10", "bob"), ("XPENDING", "s", "g", "-", "+", "10", "zed"),
+    ("XPENDING", "s", "g", "IDLE", "100000", "-", "+", "10"),
+    ("XPENDING", "s", "g", "IDLE", "0", "-", "+", "10", "alice"),
+    ("XPENDING", "s", "g", "-", "+"), ("XPENDING", "s", "g", "-", "+", "x"),
+    ("XPENDING", "s", "g", "IDLE", "10", "-", "+"), ("XPENDING", "s", "g", "x", "+", "1"),
+    ("XPENDING", "s", "g", "-", "+", "-5"),
+    ("XACK", "s", "g", "1-1", "9-9"), ("XACK", "s", "g", "1-1"), ("XACK", "s", "nog", "bad"),
+    ("XACK", "nokey", "g", "1-1"), ("XACK", "s", "g", "bad"), ("XPENDING", "s", "g"),
+    ("XCLAIM", "s", "g", "dave", "0", "2-1"), ("XCLAIM", "s", "g", "dave", "0", "2-1", "JUSTID"),
+    ("XCLAIM", "s", "g", "dave", "1000000", "3-1"),
+    ("XCLAIM", "s", "g", "erin", "0", "1-1", "FORCE", "RETRYCOUNT", "7"),
+    ("XCLAIM", "s", "g", "erin", "0", "9-9", "FORCE"),
+    ("XCLAIM", "s", "g", "erin", "0", "3-1", "IDLE", "5000", "LASTID", "3-1"),
+    ("XCLAIM", "s", "g", "erin", "0", "3-1", "FOO"), ("XCLAIM", "s", "g", "erin", "x", "3-1"),
+    ("XCLAIM", "s", "g", "erin", "0", "3-1", "IDLE", "x"),
+    ("XCLAIM", "s", "g", "erin", "0", "3-1", "TIME", "x"),
+    ("XCLAIM", "s", "g", "erin", "0", "3-1", "LASTID", "bad"),
+    ("XCLAIM", "s", "nog", "erin", "0", "3-1"), ("XCLAIM", "str", "g", "erin", "0", "3-1"),
+    ("XPENDING", "s", "g", "-", "+", "10"), ("XPENDING", "s", "g"),
+    ("XDEL", "s", "2-1"), ("XREADGROUP", "GROUP", "g", "dave", "STREAMS", "s", "0"),
+    ("XAUTOCLAIM", "s", "g", "frank", "0", "0", "COUNT", "1"),
+    ("XAUTOCLAIM", "s", "g", "frank", "0", "0"), ("XAUTOCLAIM", "s", "g", "frank", "0", "0",
+                                                   "JUSTID"),
+    ("XAUTOCLAIM", "s", "g", "frank", "0", "(1-1", "COUNT", "5"),
+    ("XAUTOCLAIM", "s", "g", "frank", "100000", "0"),
+    ("XAUTOCLAIM", "s", "g", "frank", "0", "0", "COUNT", "0"),
+    ("XAUTOCLAIM", "s", "g", "frank", "0", "0", "COUNT", "x"),
+    ("XAUTOCLAIM", "s", "g", "frank", "x", "0"), ("XAUTOCLAIM", "s", "g", "frank", "0", "bad"),
+    ("XAUTOCLAIM", "s", "g", "frank", "0", "0", "FOO"), ("XAUTOCLAIM", "s", "nog", "f", "0", "0"),
+    ("XPENDING", "s", "g"), ("XINFO", "GROUPS", "s"),
+    ("XGROUP", "SETID", "s", "g", "0"), ("XINFO", "GROUPS", "s"),
+    ("XREADGROUP", "GROUP", "g", "zoe", "NOACK", "STREAMS", "s", ">"), ("XPENDING", "s", "g"),
+    ("XGROUP", "SETID", "s", "g", "$", "ENTRIESREAD", "2"), ("XINFO", "GROUPS", "s"),
+    ("XGROUP", "SETID", "s", "g", "-"), ("XGROUP", "SETID", "s", "g", "bad"),
+    ("XGROUP", "SETID", "s", "nog", "0"), ("XGROUP", "SETID", "nokey", "g", "0"),
+    ("XGROUP", "SETID", "s", "g", "0", "ENTRIESREAD"),
+    ("XGROUP", "SETID", "s", "g", "0", "FOO", "1"),
+    ("XGROUP", "CREATECONSUMER", "s", "g", "newbie"),
+    ("XGROUP", "CREATECONSUMER", "s", "g", "newbie"), ("XGROUP", "CREATECONSUMER", "s", "nog", "n"),
+    ("XGROUP", "DELCONSUMER", "s", "g", "frank"), ("XGROUP", "DELCONSUMER", "s", "g", "nobody"),
+    ("XPENDING", "s", "g"), ("XGROUP", "DESTROY", "s", "mid"), ("XGROUP", "DESTROY", "s", "mid"),
+    ("XGROUP", "DESTROY", "nokey", "g"), ("XINFO", "GROUPS", "s"), ("XINFO", "STREAM", "s"),
+    ("XINFO", "STREAM", "s", "FULL"), ("XINFO", "STREAM", "s", "FULL", "COUNT", "1"),
+    ("XINFO", "STREAM", "s", "FULL", "COUNT", "-1"), ("COPY", "s", "s2"), ("XINFO", "GROUPS", "s2"),
+    ("SET", "str", "v"), ("XGROUP", "CREATE", "str", "g", "0"), ("XINFO", "GROUPS", "str"),
+    ("XREADGROUP", "GROUP", "g", "c", "STREAMS", "str", ">"),
+]
+
+# Lag and entries-read across deletions, trims and XSETID (Redis 7.0's estimates).
+LAG: Script = [
+    *[("XADD", "l", f"{i}-0", "f", "v") for i in range(1, 11)],
+    ("XGROUP", "CREATE", "l", "a", "0"), ("XGROUP", "CREATE", "l", "b", "5-0"),
+    ("XGROUP", "CREATE", "l", "c", "$"), ("XGROUP", "CREATE", "l", "d", "0", "ENTRIESREAD", "0"),
+    ("XINFO", "GROUPS", "l"), ("XREADGROUP", "GROUP", "a", "x", "COUNT", "3", "STREAMS", "l", ">"),
+    ("XREADGROUP", "GROUP", "d", "x", "COUNT", "3", "STREAMS", "l", ">"), ("XINFO", "GROUPS", "l"),
+    ("XDEL", "l", "7-0"), ("XINFO", "GROUPS", "l"),
+    ("XREADGROUP", "GROUP", "a", "x", "COUNT", "5", "STREAMS", "l", ">"),
+    ("XREADGROUP", "GROUP", "b", "x", "STREAMS", "l", ">"), ("XINFO", "GROUPS", "l"),
+    ("XTRIM", "l", "MAXLEN", "3"), ("XINFO", "GROUPS", "l"), ("XDEL", "l", "1-0", "10-0"),
+    ("XINFO", "GROUPS", "l"), ("XADD", "l", "11-0", "f", "v"), ("XINFO", "GROUPS", "l"),
+    ("XSETID", "l", "20-0", "ENTRIESADDED", "30"), ("XINFO", "GROUPS", "l"),
+    ("XTRIM", "l", "MAXLEN", "0"), ("XINFO", "GROUPS", "l"), ("XINFO", "STREAM", "l", "FULL"),
+]
+
+
+def _timeless(command: tuple[Any, ...], reply: Any) -> Any:
+    """A reply with its clock readings (idle times, delivery and seen times) blanked."""
+    if command[:1] == ("XPENDING",) and len(command) > 3 and isinstance(reply, list):
+        return [[*row[:2], "t", *row[3:]] for row in reply]
+    if isinstance(reply, dict):
+        return {k: "t" if k in (b"idle", b"seen-time") else _timeless((), v)
+                for k, v in reply.items()}
+    if isinstance(reply, list):
+        out = [_timeless((), item) for item in reply]
+        for i in range(len(out) - 1):
+            if out[i] in (b"idle", b"seen-time"):
+                out[i + 1] = "t"
+        return [("t" if isinstance(x, int) and x > 10**12 else x) for x in out]
+    return reply
+
+
+@pytest.mark.parametrize("script", [GROUPS, LAG], ids=["groups", "lag"])
+def test_consumer_groups_as_on_redis(both: tuple[redis.Redis, redis.Redis],
+                                     script: Script) -> None:
+    real, ours = both
+    expected = [_timeless(c, r) for c, r in zip(script, run(real, script), strict=True)]
+    got = [_timeless(c, r) for c, r in zip(script, run(ours, script), strict=True)]
+    wrong = [f"{command}: pulsards {have!r} != redis {want!r}"
+             for command, want, have in zip(script, expected, got, strict=True) if have != want]
+    assert not wrong, "\n".join(wrong)
+
+
+async def test_xreadgroup_block_delivers_each_entry_to_one_consumer(
+        either: tuple[str, int]) -> None:
+    clients = await _clients(either, 4)
+    admin, first, second, doomed = clients
+    try:
+        await admin.execute_command("XGROUP", "CREATE", "q", "workers", "$", "MKSTREAM")
+        await admin.execute_command("XGROUP", "CREATE", "q", "gone", "$")
+        one = asyncio.ensure_future(first.execute_command(
+            "XREADGROUP", "GROUP", "workers", "w1", "BLOCK", "5000", "STREAMS", "q", ">"))
+        await _blocked_count(admin, 1)
+        two = asyncio.ensure_future(second.execute_command(
+            "XREADGROUP", "GROUP", "workers", "w2", "BLOCK", "5000", "STREAMS", "q", ">"))
+        await _blocked_count(admin, 2)
+        three = asyncio.ensure_future(doomed.execute_command(
+            "XREADGROUP", "GROUP", "gone", "w3", "BLOCK", "5000", "STREAMS", "q", ">"))
+        await _blocked_count(admin, 3)
+        await admin.execute_command("XGROUP", "DESTROY", "q", "gone")
+        with pytest.raises(redis.ResponseError, match="NOGROUP the consumer group this "
+                                                      "client was blocked on no longer exists"):
+            await asyncio.wait_for(three, 5)
+        await admin.xadd("q", {"job": "a"}, id="1-0")
+        assert await asyncio.wait_for(one, 5) == [[b"q", [(b"1-0", {b"job": b"a"})]]]
+        assert not two.done()  # the first waiter took it; the second still waits
+        await admin.xadd("q", {"job": "b"}, id="2-0")
+        assert await asyncio.wait_for(two, 5) == [[b"q", [(b"2-0", {b"job": b"b"})]]]
+        pending = await admin.xpending("q", "workers")
+        assert (pending["pending"], pending["min"], pending["max"]) == (2, b"1-0", b"2-0")
+        assert pending["consumers"] == [{"name": b"w1", "pending": 1},
+                                        {"name": b"w2", "pending": 1}]
+    finally:
+        await _close(clients)

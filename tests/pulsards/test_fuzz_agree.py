@@ -224,6 +224,17 @@ COMMANDS: list[Draw] = [
     _c("XTRIM", KEY, "MINID", "~", SID, "LIMIT", INT),
     _c("XREAD", "COUNT", INT, "STREAMS", KEY, KEY, RID, RID), _c("XSETID", KEY, SID),
     _c("XINFO", "STREAM", KEY),
+    # consumer groups (no replies holding clock readings: idle and delivery times)
+    _c("XGROUP", "CREATE", KEY, "g", st.sampled_from(["0", "$", "1-1"]), "MKSTREAM"),
+    _c("XREADGROUP", "GROUP", "g", st.sampled_from(["c1", "c2"]), "COUNT", INT, "STREAMS", KEY,
+       st.sampled_from([">", "0", "1-1"])),
+    _c("XREADGROUP", "GROUP", "g", "c3", "NOACK", "STREAMS", KEY, ">"),
+    _c("XACK", KEY, "g", SID, SID), _c("XCLAIM", KEY, "g", "c2", "0", SID, SID),
+    _c("XCLAIM", KEY, "g", "c1", "0", SID, "FORCE", "JUSTID"),
+    _c("XAUTOCLAIM", KEY, "g", "c1", "0", RID, "COUNT", st.sampled_from(["1", "2", "x"])),
+    _c("XPENDING", KEY, "g"), _c("XGROUP", "SETID", KEY, "g", SID),
+    _c("XGROUP", "DESTROY", KEY, "g"), _c("XGROUP", "DELCONSUMER", KEY, "g", "c1"),
+    _c("XGROUP", "CREATECONSUMER", KEY, "g", "c4"), _c("XINFO", "GROUPS", KEY),
 ]
 
 @settings(max_examples=_EXPLORE or 300, derandomize=not _EXPLORE, deadline=None,

@@ -18,6 +18,8 @@ from . import (
     sets,
     sort,
     sortedsets,
+    streamgroups,
+    streamreads,
     streams,
     strings,
     transactions,
@@ -26,6 +28,7 @@ from . import (
 )
 
 __all__ = ["bitfield", "bitmaps", "connection", "geo", "hashes", "hyperloglog", "keys",
-           "lists", "pubsub", "scripting", "server", "sets", "sort", "sortedsets", "streams",
+           "lists", "pubsub", "scripting", "server", "sets", "sort", "sortedsets", "streamgroups",
+           "streamreads", "streams",
            "strings",
            "transactions", "zsetops", "zsetpops"]

@@ -1,11 +1,10 @@
-"""Stream commands (without consumer groups): XADD, XLEN, XRANGE, XREVRANGE,
-XDEL, XTRIM, XREAD (and its BLOCK form), XSETID, XINFO.
+"""Stream commands that add, read by range, delete and trim entries: XADD,
+XLEN, XRANGE, XREVRANGE, XDEL, XTRIM, XSETID (XREAD and XREADGROUP are in
+``streamreads``, consumer groups and XINFO in ``streamgroups``).
 
 A stream is a ``stream.Stream``.  IDs are parsed as Redis 7.0 parses them
 (``string2ull``: a strict integer first, then ``strtoull``'s looser reading),
-and approximate trimming works on Redis' node boundaries.  Consumer groups
-(XGROUP, XREADGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM) are not implemented:
-XINFO GROUPS answers an empty list and XINFO CONSUMERS ``NOGROUP``.
+and approximate trimming works on Redis' node boundaries.
 """
 
 from __future__ import annotations
@@ -16,13 +15,13 @@ from ..keyspace import Database, now_ms
 from ..reply import NIL3, OK, WRONGTYPE, ZERO, CommandError, bulk, bulks, integer
 from ..stream import MAX_ID, U64, Stream, StreamID, format_id, incr_id, interval_id, parse_id
 from ..table import command
-from .args import LLONG_MAX, to_int
-from .lists import block
+from .args import to_int
 
 if TYPE_CHECKING:
     from ..protocol import Client
 
-__all__ = ["TrimArgs", "get_stream", "parse_trim_args"]
+__all__ = ["TrimArgs", "entries_reply", "entry_reply", "get_stream", "null_array",
+           "parse_trim_args"]
 
 
 
@@ -43,7 +42,8 @@ def entries_reply(entries: list[tuple[StreamID, list[bytes]]]) -> bytes:
     return b"*%d\r\n" % len(entries) + b"".join(entry_reply(s, p) for s, p in entries)
 
 
-def _null_array(c: Client) -> bytes:
+def null_array(c: Client) -> bytes:
+    """The null array (``*-1`` in RESP2, ``_`` in RESP3)."""
     return NIL3 if c.resp3 else b"*-1\r\n"
 
 
@@ -201,7 +201,7 @@ def _xrange(c: Client, args: list[bytes], reverse: bool) -> bytes:
     if s is None:
         return b"*0\r\n"
     if count == 0:
-        return _null_array(c)
+        return null_array(c)
     return entries_reply(s.range(start, end, None if count < 0 else count, reverse))
 
 
@@ -282,160 +282,3 @@ def xsetid(c: Client, args: list[bytes]) -> bytes:
         s.max_deleted_id = max_deleted
     db.touch(args[1])
     return OK
-
-
-# ------------------------------------------------------------------ XREAD
-@command("XREAD")
-def xread(c: Client, args: list[bytes]) -> bytes:
-    timeout = -1
-    count = 0
-    streams_at = 0
-    i = 1
-    n = len(args)
-    while i < n:
-        more = n - 1 - i
-        opt = args[i].upper()
-        if opt == b"BLOCK" and more:
-            scripting = c.server.scripting
-            if scripting is not None and scripting.caller is c:
-                raise CommandError("ERR xread command is not allowed with BLOCK option from "
-                                   "scripts")
-            timeout = _timeout_ms(args[i + 1])
-            i += 1
-        elif opt == b"COUNT" and more:
-            count = max(0, to_int(args[i + 1]))
-            i += 1
-        elif opt == b"STREAMS" and more:
-            streams_at = i + 1
-            if (n - streams_at) % 2:
-                raise CommandError("ERR Unbalanced XREAD list of streams: for each stream "
-                                   "key an ID or '$' must be specified.")
-            break
-        elif opt == b"GROUP" and more >= 2:
-            raise CommandError("ERR The GROUP option is only supported by XREADGROUP. You "
-                               "called XREAD instead.")
-        elif opt == b"NOACK":
-            raise CommandError("ERR The NOACK option is only supported by XREADGROUP. You "
-                               "called XREAD instead.")
-        else:
-            raise CommandError("ERR syntax error")
-        i += 1
-    if not streams_at:
-        raise CommandError("ERR syntax error")
-    half = (n - streams_at) // 2
-    keys = args[streams_at:streams_at + half]
-    db = c.db
-    after: list[StreamID] = []
-    for key, arg in zip(keys, args[streams_at + half:], strict=True):
-        s = get_stream(db, key)
-        if arg == b"$":
-            after.append(s.last_id if s is not None else (0, 0))
-        elif arg == b">":
-            raise CommandError("ERR The > ID can be specified only when calling XREADGROUP "
-                               "using the GROUP <group> <consumer> option.")
-        else:
-            after.append(parse_id(arg, strict=True)[0])
-    limit = count or None
-    served = []
-    for key, gt in zip(keys, after, strict=True):
-        s = get_stream(db, key)
-        if s is not None and s.ids and s.ids[-1] > gt:
-            served.append((key, _after(s, gt, limit)))
-    if served:
-        return _xread_reply(c, served)
-    if timeout < 0:
-        return _null_array(c)
-    waits = dict(zip(keys, after, strict=True))
-
-    def serve(db: Database, key: bytes) -> bytes | None:
-        s = db.data.get(key)
-        gt = waits[key]
-        if s.__class__ is not Stream or s.last_id <= gt:
-            return None
-        return _xread_reply(c, [(key, _after(s, gt, limit))])
-
-    return block(c, keys, serve, timeout / 1000, _null_array(c))
-
-
-def _after(s: Stream, gt: StreamID, limit: int | None) -> bytes:
-    start = incr_id(gt)
-    return entries_reply(s.range(start, MAX_ID, limit) if start is not None else [])
-
-
-def _xread_reply(c: Client, served: list[tuple[bytes, bytes]]) -> bytes:
-    if c.resp3:
-        return b"%%%d\r\n" % len(served) + b"".join(bulk(k) + e for k, e in served)
-    return b"*%d\r\n" % len(served) + b"".join(b"*2\r\n" + bulk(k) + e for k, e in served)
-
-
-def _timeout_ms(arg: bytes) -> int:
-    """XREAD's BLOCK milliseconds (0: for ever), with Redis' errors."""
-    ms = to_int(arg, CommandError("ERR timeout is not an integer or out of range"))
-    if ms < 0:
-        raise CommandError("ERR timeout is negative")
-    if ms > LLONG_MAX - now_ms():
-        raise CommandError("ERR timeout is out of range")
-    return ms
-
-
-# ------------------------------------------------------------------ XINFO
-def _info_pairs(c: Client, s: Stream) -> list[tuple[bytes, bytes]]:
-    return [
-        (b"length", integer(len(s))),
-        (b"radix-tree-keys", integer(s.node_count())),
-        (b"radix-tree-nodes", integer(s.rax_size())),
-        (b"last-generated-id", bulk(format_id(s.last_id))),
-        (b"max-deleted-entry-id", bulk(format_id(s.max_deleted_id))),
-        (b"entries-added", integer(s.entries_added)),
-        (b"recorded-first-entry-id", bulk(format_id(s.first_id()))),
-    ]
-
-
-def _map(c: Client, pairs: list[tuple[bytes, bytes]]) -> bytes:
-    head = b"%%%d\r\n" % len(pairs) if c.resp3 else b"*%d\r\n" % (2 * len(pairs))
-    return head + b"".join(bulk(k) + v for k, v in pairs)
-
-
-@command("XINFO|STREAM")
-def xinfo_stream(c: Client, args: list[bytes]) -> bytes:
-    full = len(args) > 3
-    count = 10
-    if full and (args[3].upper() != b"FULL" or len(args) not in (4, 6)
-                 or (len(args) == 6 and args[4].upper() != b"COUNT")):
-        name = args[1].decode("utf-8", "replace")
-        raise CommandError(f"ERR unknown subcommand or wrong number of arguments for '{name}'. "
-                           "Try XINFO HELP.")
-    if len(args) == 6:
-        count = max(0, to_int(args[5]))
-    s = get_stream(c.db, args[2])
-    if s is None:
-        raise CommandError("ERR no such key")
-    pairs = _info_pairs(c, s)
-    if full:
-        entries = s.range((0, 0), MAX_ID, count or None)
-        pairs += [(b"entries", entries_reply(entries)), (b"groups", b"*0\r\n")]
-    else:
-        first = s.range((0, 0), MAX_ID, 1)
-        last = s.range((0, 0), MAX_ID, 1, reverse=True)
-        pairs += [
-            (b"groups", ZERO),
-            (b"first-entry", entry_reply(*first[0]) if first else c.nil),
-            (b"last-entry", entry_reply(*last[0]) if last else c.nil),
-        ]
-    return _map(c, pairs)
-
-
-@command("XINFO|GROUPS")
-def xinfo_groups(c: Client, args: list[bytes]) -> bytes:
-    if get_stream(c.db, args[2]) is None:
-        raise CommandError("ERR no such key")
-    return b"*0\r\n"
-
-
-@command("XINFO|CONSUMERS")
-def xinfo_consumers(c: Client, args: list[bytes]) -> bytes:
-    if get_stream(c.db, args[2]) is None:
-        raise CommandError("ERR no such key")
-    group = args[3].decode("utf-8", "replace")
-    key = args[2].decode("utf-8", "replace")
-    raise CommandError(f"NOGROUP No such consumer group '{group}' for key name '{key}'")
