@@ -1,4 +1,5 @@
-"""The stream type: entries by ID, laid out in nodes as Redis lays them out.
+"""The stream type: entries by ID, laid out in nodes as Redis lays them out,
+its consumer groups, and stream IDs (parsing, arithmetic).
 
 Redis keeps a stream as a radix tree of listpack *nodes*; approximate
 trimming (``MAXLEN ~``) removes whole nodes only, so which entries survive
@@ -16,6 +17,11 @@ Rules (Redis 7.0's ``streamAppendItem`` and ``streamTrim``):
 * approximate trimming removes whole nodes from the head while the rest still
   satisfies the threshold, never more than ``limit`` entries; exact trimming
   then marks entries of the first remaining node deleted.
+
+A ``Group`` holds its pending entries twice, as Redis does: in the group's
+PEL and in the owning consumer's, the same ``Nack`` in both.  ``lag`` and
+``delivered`` keep the entries-read counter by Redis' rules
+(``streamEstimateDistanceFromFirstEverEntry``, ``streamRangeHasTombstones``).
 """
 
 from __future__ import annotations
