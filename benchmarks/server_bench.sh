@@ -3,6 +3,7 @@
 #
 #   benchmarks/server_bench.sh            # defaults below
 #   N=200000 ROUNDS=3 TESTS=set,get benchmarks/server_bench.sh
+#   CUSTOM="XADD s * f v;HSET h f v" benchmarks/server_bench.sh   # any commands
 #
 # Both servers run on free ports (redis-server with --save '' --appendonly no)
 # and are stopped at the end, whatever happens.  For every test and pipeline
@@ -11,8 +12,10 @@
 # Prints requests per second and the pulsards/Redis ratio, the server's CPU
 # time per request (from /proc/PID/schedstat, least of the rounds; the CPU a
 # request costs moves far less with the machine's other load than the rate
-# does), then memory per key for 200k small string keys.  Needs redis-server and redis-benchmark (Debian's
-# redis-server and redis-tools packages).
+# does), then memory per key for 200k small string keys.  Besides the
+# redis-benchmark tests (TESTS), CUSTOM commands are measured the same way
+# (XADD by default: streams have no test of their own).  Needs redis-server
+# and redis-benchmark (Debian's redis-server and redis-tools packages).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -22,6 +25,8 @@ CLIENTS=${CLIENTS:-50}
 ROUNDS=${ROUNDS:-2}
 PIPELINES=${PIPELINES:-"1 16"}
 TESTS=${TESTS:-ping_inline,ping_mbulk,set,get,incr,lpush,lpop,sadd,hset,zadd,zpopmin,lrange_100,mset}
+# Commands redis-benchmark has no test of its own for, ";"-separated.
+CUSTOM=${CUSTOM-"XADD bench:stream * field value"}
 MEMORY_KEYS=${MEMORY_KEYS:-200000}
 
 for tool in redis-server redis-benchmark; do
@@ -56,8 +61,10 @@ done
 
 # best_rps PORT TEST PIPELINE -> "NAME RPS" lines (redis-benchmark may print several tests)
 run_bench() {
-    redis-benchmark -h 127.0.0.1 -p "$1" -c "$CLIENTS" -n "$N" -P "$3" -t "$2" --csv 2>/dev/null \
-        | tail -n +2 | tr -d '"' | awk -F, '{print $1 "," $2}'
+    local what=(-t "$2")
+    [[ $2 == *" "* ]] && read -r -a what <<<"$2"  # a custom command, its words as they are
+    redis-benchmark -h 127.0.0.1 -p "$1" -c "$CLIENTS" -n "$N" -P "$3" --csv "${what[@]}" \
+        2>/dev/null | tail -n +2 | tr -d '"' | awk -F, '{print $1 "," $2}'
 }
 
 # The server's CPU time so far, in ns (user + system, of its main thread: the
@@ -67,7 +74,9 @@ cpu_ns() { cut -d' ' -f1 "/proc/$1/schedstat"; }
 declare -A best cpu
 echo "redis-benchmark -c $CLIENTS -n $N, best of $ROUNDS alternating rounds; redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on :$redis_port, pulsards on :$pulsards_port"
 for pipeline in $PIPELINES; do
-    for test in ${TESTS//,/ }; do
+    IFS=',' read -r -a tests <<<"$TESTS"
+    IFS=';' read -r -a custom <<<"$CUSTOM"
+    for test in "${tests[@]}" "${custom[@]}"; do
         for _ in $(seq "$ROUNDS"); do
             for server in redis pulsards; do
                 port=$redis_port pid=$redis_pid

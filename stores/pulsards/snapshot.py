@@ -208,7 +208,7 @@ def _read_stream(r: _Reader, n: int) -> Stream:
         sid = _read_id(r)
         if sid <= s.last_id:
             raise SnapshotError("stream IDs out of order in snapshot")
-        pairs = [r.string() for _ in range(r.length())]
+        pairs = tuple(r.string() for _ in range(r.length()))
         s.append(sid, pairs, 100, 4096)
     s.last_id, s.max_deleted_id = _read_id(r), _read_id(r)
     s.entries_added = int(_U64.unpack(r.take(8))[0])

@@ -33,10 +33,11 @@ from typing import Final
 from .parser import string2ll
 from .reply import CommandError
 
-__all__ = ["INVALID_ID", "MAX_ID", "U64", "Consumer", "Group", "Nack", "Stream", "StreamID",
-           "decr_id", "format_id", "incr_id", "interval_id", "parse_id"]
+__all__ = ["INVALID_ID", "MAX_ID", "U64", "Consumer", "Fields", "Group", "Nack", "Stream",
+           "StreamID", "decr_id", "format_id", "incr_id", "interval_id", "parse_id"]
 
 StreamID = tuple[int, int]
+Fields = tuple[bytes, ...]  # an entry: field, value, field, value...
 U64: Final = 2**64 - 1
 MAX_ID: Final[StreamID] = (U64, U64)
 INVALID_ID: Final = CommandError("ERR Invalid stream ID specified as stream command argument")
@@ -112,18 +113,20 @@ def interval_id(arg: bytes, missing_seq: int, start: bool) -> StreamID:
     return parse_id(arg, missing_seq)[0]
 
 
-def _int_size(value: int) -> int:
+def _lp_int(value: int) -> int:
+    """Bytes of an integer element in a listpack (encoding, then a one-byte
+    back length: an integer takes at most 9 bytes)."""
     if 0 <= value <= 127:
-        return 1
-    if -4096 <= value <= 4095:
         return 2
-    if -32768 <= value <= 32767:
+    if -4096 <= value <= 4095:
         return 3
-    if -8388608 <= value <= 8388607:
+    if -32768 <= value <= 32767:
         return 4
-    if -2147483648 <= value <= 2147483647:
+    if -8388608 <= value <= 8388607:
         return 5
-    return 9
+    if -2147483648 <= value <= 2147483647:
+        return 6
+    return 10
 
 
 def _with_backlen(size: int) -> int:
@@ -138,19 +141,17 @@ def _with_backlen(size: int) -> int:
     return size + 5
 
 
-def _lp_int(value: int) -> int:
-    """Bytes of an integer element in a listpack."""
-    return _with_backlen(_int_size(value))
+_NUMERIC_START: Final = frozenset(b"-0123456789")
 
 
 def _lp_str(data: bytes) -> int:
     """Bytes of a string element in a listpack (integers in canonical form are
     stored as integers, as ``lpAppend`` does)."""
     n = len(data)
-    if n <= 20 and (value := string2ll(data)) is not None:
+    if n and n <= 20 and data[0] in _NUMERIC_START and (value := string2ll(data)) is not None:
         return _lp_int(value)
     if n < 64:
-        return _with_backlen(1 + n)
+        return n + 2  # a one-byte header, a one-byte back length
     if n < 4096:
         return _with_backlen(2 + n)
     return _with_backlen(5 + n)
@@ -161,30 +162,29 @@ class _Node:
 
     __slots__ = ("body", "count", "deleted", "fields", "last", "master")
 
-    def __init__(self, master: StreamID, fields: list[bytes]) -> None:
+    def __init__(self, master: StreamID, fields: Fields) -> None:
         self.master = master
         self.fields = fields
         self.count = 0
         self.deleted = 0
         self.last = master  # the last entry in the node, deleted or not
         # Everything but the count and deleted elements (whose size changes).
-        self.body = (_LP_HEADER + _lp_int(len(fields)) + sum(_lp_str(f) for f in fields)
-                     + _lp_int(0))
+        self.body = _LP_HEADER + _lp_int(len(fields)) + sum(map(_lp_str, fields)) + _lp_int(0)
 
     def size(self) -> int:
         return self.body + _lp_int(self.count) + _lp_int(self.deleted)
 
-    def add(self, sid: StreamID, pairs: list[bytes]) -> None:
+    def add(self, sid: StreamID, pairs: Fields) -> None:
+        # flags (one byte and its back length), the ID as deltas, then the
+        # values alone when the fields are the node's first entry's (flag 2),
+        # else the field count and every field and value; then the lp-count.
         fields = pairs[0::2]
-        same = fields == self.fields
-        size = (_lp_int(2 if same else 0) + _lp_int(sid[0] - self.master[0])
-                + _lp_int(sid[1] - self.master[1]))
         npairs = len(fields)
-        if same:
-            size += sum(_lp_str(v) for v in pairs[1::2]) + _lp_int(npairs + 3)
+        size = 2 + _lp_int(sid[0] - self.master[0]) + _lp_int(sid[1] - self.master[1])
+        if fields == self.fields:
+            size += sum(map(_lp_str, pairs[1::2])) + _lp_int(npairs + 3)
         else:
-            size += (_lp_int(npairs) + sum(_lp_str(x) for x in pairs)
-                     + _lp_int(2 * npairs + 4))
+            size += _lp_int(npairs) + sum(map(_lp_str, pairs)) + _lp_int(2 * npairs + 4)
         self.body += size
         self.count += 1
         self.last = sid
@@ -271,7 +271,9 @@ class Stream:
                  "max_deleted_id")
 
     def __init__(self) -> None:
-        self.entries: dict[StreamID, list[bytes]] = {}
+        # Tuples, not lists: the collector stops tracking them, so a long stream
+        # does not make every garbage collection longer.
+        self.entries: dict[StreamID, Fields] = {}
         self.ids: list[StreamID] = []  # live IDs, ascending
         self.last_id: StreamID = (0, 0)
         self.max_deleted_id: StreamID = (0, 0)
@@ -290,7 +292,7 @@ class Stream:
 
     def __copy__(self) -> Stream:
         other = Stream()
-        other.entries = {sid: list(pairs) for sid, pairs in self.entries.items()}
+        other.entries = dict(self.entries)  # the entries are immutable tuples
         other.ids = list(self.ids)
         other.last_id = self.last_id
         other.max_deleted_id = self.max_deleted_id
@@ -309,7 +311,7 @@ class Stream:
         return self.ids[0] if self.ids else (0, 0)
 
     def range(self, start: StreamID, end: StreamID, count: int | None = None,
-              reverse: bool = False) -> list[tuple[StreamID, list[bytes]]]:
+              reverse: bool = False) -> list[tuple[StreamID, Fields]]:
         """Entries with ``start <= id <= end``, at most ``count``, oldest first
         (newest first when ``reverse``)."""
         ids = self.ids
@@ -379,7 +381,7 @@ class Stream:
         return _trie_nodes(keys, 0) if keys else 1
 
     # ------------------------------------------------------------- writing
-    def append(self, sid: StreamID, pairs: list[bytes], max_entries: int, max_bytes: int
+    def append(self, sid: StreamID, pairs: Fields, max_entries: int, max_bytes: int
                ) -> None:
         """Add an entry whose ID is above ``last_id``."""
         node = self._nodes[self._masters[-1]] if self._masters else None

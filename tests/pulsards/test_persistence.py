@@ -710,7 +710,7 @@ def _state(server: Any, ghosts: bool = True) -> list[dict[bytes, Any]]:
 def test_stream_snapshot_round_trip() -> None:
     s = Stream()
     for i in range(1, 260):
-        s.append((i, i % 3), [b"f", b"%d" % i, b"g" * (i % 5), b"v"], 100, 4096)
+        s.append((i, i % 3), (b"f", b"%d" % i, b"g" * (i % 5), b"v"), 100, 4096)
     s.delete((7, 1))
     s.trim(maxlen=200, approx=True, limit=10000)
     s.last_id, s.entries_added = (10**15, 3), 1000

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Final
 
 from ..keyspace import Database, now_ms
 from ..reply import CommandError, bulk
-from ..stream import MAX_ID, Group, Nack, Stream, StreamID, format_id, incr_id, parse_id
+from ..stream import MAX_ID, Fields, Group, Nack, Stream, StreamID, format_id, incr_id, parse_id
 from ..table import command
 from .args import LLONG_MAX, to_int
 from .lists import block
@@ -114,7 +114,7 @@ def _reply(c: Client, served: list[tuple[bytes, bytes]]) -> bytes:
     return b"*%d\r\n" % len(served) + b"".join(b"*2\r\n" + bulk(k) + e for k, e in served)
 
 
-def _after(s: Stream, gt: StreamID, limit: int | None) -> list[tuple[StreamID, list[bytes]]]:
+def _after(s: Stream, gt: StreamID, limit: int | None) -> list[tuple[StreamID, Fields]]:
     start = incr_id(gt)
     return s.range(start, MAX_ID, limit) if start is not None else []
 

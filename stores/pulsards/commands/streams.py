@@ -9,11 +9,21 @@ and approximate trimming works on Redis' node boundaries.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..keyspace import Database, now_ms
 from ..reply import NIL3, OK, WRONGTYPE, ZERO, CommandError, bulk, bulks, integer
-from ..stream import MAX_ID, U64, Stream, StreamID, format_id, incr_id, interval_id, parse_id
+from ..stream import (
+    MAX_ID,
+    U64,
+    Fields,
+    Stream,
+    StreamID,
+    format_id,
+    incr_id,
+    interval_id,
+    parse_id,
+)
 from ..table import command
 from .args import to_int
 
@@ -34,11 +44,11 @@ def get_stream(db: Database, key: bytes) -> Stream | None:
 
 
 # --------------------------------------------------------------- replies
-def entry_reply(sid: StreamID, pairs: list[bytes]) -> bytes:
+def entry_reply(sid: StreamID, pairs: Fields) -> bytes:
     return b"*2\r\n" + bulk(format_id(sid)) + bulks(pairs)
 
 
-def entries_reply(entries: list[tuple[StreamID, list[bytes]]]) -> bytes:
+def entries_reply(entries: list[tuple[StreamID, Fields]]) -> bytes:
     return b"*%d\r\n" % len(entries) + b"".join(entry_reply(s, p) for s, p in entries)
 
 
@@ -133,12 +143,19 @@ def _trim(s: Stream, parsed: TrimArgs) -> int:
 
 
 # ------------------------------------------------------------- commands
+_AUTO_ID: Final = TrimArgs()  # what parse_trim_args makes of "XADD key * ..." (never changed)
+_AUTO_ID.id_index = 2
+
+
 @command("XADD")
 def xadd(c: Client, args: list[bytes]) -> bytes:
     config = c.server.config
-    parsed = parse_trim_args(args, True, config.stream_node_max_entries)
+    if args[2] == b"*":  # no options, an ID to make: most XADDs
+        parsed = _AUTO_ID
+    else:
+        parsed = parse_trim_args(args, True, config.stream_node_max_entries)
     at = parsed.id_index
-    pairs = args[at + 1:]
+    pairs = tuple(args[at + 1:])
     if not pairs or len(pairs) % 2:
         raise CommandError("ERR wrong number of arguments for 'xadd' command")
     if parsed.id_given and parsed.seq_given and parsed.id == (0, 0):
