@@ -12,10 +12,11 @@
 # Prints requests per second and the pulsards/Redis ratio, the server's CPU
 # time per request (from /proc/PID/schedstat, least of the rounds; the CPU a
 # request costs moves far less with the machine's other load than the rate
-# does), then memory per key for 200k small string keys.  Besides the
-# redis-benchmark tests (TESTS), CUSTOM commands are measured the same way
-# (XADD by default: streams have no test of their own).  Needs redis-server
-# and redis-benchmark (Debian's redis-server and redis-tools packages).
+# does); first, on the fresh servers, memory per key for 200k small string
+# keys.  Besides the redis-benchmark tests (TESTS), CUSTOM commands are
+# measured the same way (XADD by default: streams have no test of their
+# own).  Needs redis-server and redis-benchmark (Debian's redis-server and
+# redis-tools packages).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -71,6 +72,40 @@ run_bench() {
 # one that serves requests in both servers).
 cpu_ns() { cut -d' ' -f1 "/proc/$1/schedstat"; }
 
+# Memory first, on fresh servers: RSS growth per key for MEMORY_KEYS keys of 16 bytes
+# holding 32-byte values (after the rate tests, memory their data freed would be
+# reused and the growth understated).
+"$PY" - "$redis_port" "$pulsards_port" "$MEMORY_KEYS" <<'PYEOF'
+import sys
+import redis
+
+def rss(client):
+    return int(client.info("memory")["used_memory_rss"])
+
+print()
+print(f"memory: {int(sys.argv[3])} keys (16-byte keys, 32-byte values)")
+results = {}
+for name, port in (("redis", int(sys.argv[1])), ("pulsards", int(sys.argv[2]))):
+    client = redis.Redis(port=port)
+    client.flushall()
+    before = rss(client)
+    pipe = client.pipeline(transaction=False)
+    for i in range(int(sys.argv[3])):
+        pipe.set(b"key:%012d" % i, b"v" * 32)
+        if i % 1000 == 999:
+            pipe.execute()
+    pipe.execute()
+    after = rss(client)
+    results[name] = (after - before) / int(sys.argv[3])
+    print(f"  {name:9s} {results[name]:8.1f} bytes/key (RSS {before} -> {after})")
+    client.flushall()
+    client.close()
+if results["redis"] > 0:
+    print(f"  ratio pulsards/redis: {results['pulsards'] / results['redis']:.2f}")
+else:  # too few keys for Redis' RSS to move a page
+    print("  ratio pulsards/redis: - (raise MEMORY_KEYS)")
+PYEOF
+
 declare -A best cpu
 echo "redis-benchmark -c $CLIENTS -n $N, best of $ROUNDS alternating rounds; redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on :$redis_port, pulsards on :$pulsards_port"
 for pipeline in $PIPELINES; do
@@ -118,35 +153,3 @@ for pipeline in $PIPELINES; do
             "$ratio" "${rc:--}" "${pc:--}" "$cpu_ratio"
     done
 done
-
-# Memory: RSS growth per key for MEMORY_KEYS keys of 16 bytes holding 32-byte values.
-"$PY" - "$redis_port" "$pulsards_port" "$MEMORY_KEYS" <<'PYEOF'
-import sys
-import redis
-
-def rss(client):
-    return int(client.info("memory")["used_memory_rss"])
-
-print()
-print(f"memory: {int(sys.argv[3])} keys (16-byte keys, 32-byte values)")
-results = {}
-for name, port in (("redis", int(sys.argv[1])), ("pulsards", int(sys.argv[2]))):
-    client = redis.Redis(port=port)
-    client.flushall()
-    before = rss(client)
-    pipe = client.pipeline(transaction=False)
-    for i in range(int(sys.argv[3])):
-        pipe.set(b"key:%012d" % i, b"v" * 32)
-        if i % 1000 == 999:
-            pipe.execute()
-    pipe.execute()
-    after = rss(client)
-    results[name] = (after - before) / int(sys.argv[3])
-    print(f"  {name:9s} {results[name]:8.1f} bytes/key (RSS {before} -> {after})")
-    client.flushall()
-    client.close()
-if results["redis"] > 0:
-    print(f"  ratio pulsards/redis: {results['pulsards'] / results['redis']:.2f}")
-else:  # too few keys for Redis' RSS to move a page
-    print("  ratio pulsards/redis: - (raise MEMORY_KEYS)")
-PYEOF
