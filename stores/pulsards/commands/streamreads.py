@@ -143,11 +143,13 @@ def xread(c: Client, args: list[bytes]) -> bytes:
         return _reply(c, served)
     if read.timeout < 0:
         return null_array(c)
-    waits = dict(zip(read.keys, after, strict=True))
+    waits: dict[bytes, StreamID] = {}
+    for key, gt in zip(read.keys, after, strict=True):
+        waits.setdefault(key, gt)  # a key named twice waits for its first ID, as in Redis
     blocked_limit = read.count or _BLOCKED_COUNT
 
     def serve(db: Database, key: bytes) -> bytes | None:
-        s = db.data.get(key)
+        s = db.lookup(key)
         gt = waits[key]
         if s.__class__ is not Stream or s.last_id <= gt:
             return None
@@ -237,7 +239,7 @@ def xreadgroup(c: Client, args: list[bytes]) -> bytes:
     name = read.group
 
     def serve(db: Database, key: bytes) -> bytes | None:
-        s = db.data.get(key)
+        s = db.lookup(key)
         if s.__class__ is not Stream:
             return None
         group = s.groups.get(name)
