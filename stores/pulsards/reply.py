@@ -28,6 +28,7 @@ __all__ = [
     "bulks",
     "double",
     "error",
+    "help_reply",
     "integer",
     "map_reply",
     "set_reply",
@@ -85,6 +86,11 @@ def simple(text: str | bytes) -> bytes:
     """A simple string reply."""
     data = text.encode() if isinstance(text, str) else text
     return b"+%s\r\n" % data
+
+
+def help_reply(lines: list[str]) -> bytes:
+    """A HELP subcommand's reply: its lines as simple strings."""
+    return b"*%d\r\n" % len(lines) + b"".join(simple(line) for line in lines)
 
 
 def integer(value: int) -> bytes:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..hll import is_hll
 from ..keyspace import Database, now_ms, type_name
-from ..reply import ONE, SYNTAX, ZERO, CommandError, bulk, bulks, integer, simple
+from ..reply import ONE, SYNTAX, ZERO, CommandError, bulk, bulks, help_reply, integer, simple
 from ..stream import Stream
 from ..table import command
 from ..zset import ZSet
@@ -359,7 +359,7 @@ _OBJECT_HELP = [
 
 @command("OBJECT|HELP")
 def object_help(c: Client, args: list[bytes]) -> bytes:
-    return b"*%d\r\n%s" % (len(_OBJECT_HELP), b"".join(simple(line) for line in _OBJECT_HELP))
+    return help_reply(_OBJECT_HELP)
 
 
 # ------------------------------------------------------------------ EXPIRE

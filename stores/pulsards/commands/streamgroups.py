@@ -15,11 +15,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from ..keyspace import now_ms
-from ..reply import OK, ONE, ZERO, CommandError, bulk, integer, map_reply, simple
+from ..reply import OK, ONE, ZERO, CommandError, bulk, help_reply, integer, map_reply
 from ..stream import MAX_ID, U64, Group, Nack, Stream, StreamID, format_id, interval_id, parse_id
 from ..table import command
 from .args import to_int
-from .streams import entries_reply, entry_reply, get_stream, null_array
+from .lists import null_array
+from .streams import entries_reply, entry_reply, get_stream
 
 if TYPE_CHECKING:
     from ..protocol import Client
@@ -89,18 +90,14 @@ _XINFO_HELP: Final = [
 ]
 
 
-def _help(lines: list[str]) -> bytes:
-    return b"*%d\r\n" % len(lines) + b"".join(simple(line) for line in lines)
-
-
 @command("XGROUP|HELP")
 def xgroup_help(c: Client, args: list[bytes]) -> bytes:
-    return _help(_XGROUP_HELP)
+    return help_reply(_XGROUP_HELP)
 
 
 @command("XINFO|HELP")
 def xinfo_help(c: Client, args: list[bytes]) -> bytes:
-    return _help(_XINFO_HELP)
+    return help_reply(_XINFO_HELP)
 
 
 def _xgroup(c: Client, args: list[bytes], create: bool = False

@@ -25,8 +25,8 @@ from ..reply import CommandError, bulk
 from ..stream import MAX_ID, Fields, Group, Nack, Stream, StreamID, format_id, incr_id, parse_id
 from ..table import command
 from .args import LLONG_MAX, to_int
-from .lists import block
-from .streams import entries_reply, entry_reply, get_stream, null_array
+from .lists import block, null_array
+from .streams import entries_reply, entry_reply, get_stream
 
 if TYPE_CHECKING:
     from ..protocol import Client

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from ..keyspace import Database, now_ms
-from ..reply import NIL3, OK, WRONGTYPE, ZERO, CommandError, bulk, bulks, integer
+from ..reply import OK, WRONGTYPE, ZERO, CommandError, bulk, bulks, integer
 from ..stream import (
     MAX_ID,
     U64,
@@ -26,13 +26,12 @@ from ..stream import (
 )
 from ..table import command
 from .args import to_int
+from .lists import null_array
 
 if TYPE_CHECKING:
     from ..protocol import Client
 
-__all__ = ["TrimArgs", "entries_reply", "entry_reply", "get_stream", "null_array",
-           "parse_trim_args"]
-
+__all__ = ["TrimArgs", "entries_reply", "entry_reply", "get_stream", "parse_trim_args"]
 
 
 def get_stream(db: Database, key: bytes) -> Stream | None:
@@ -50,11 +49,6 @@ def entry_reply(sid: StreamID, pairs: Fields) -> bytes:
 
 def entries_reply(entries: list[tuple[StreamID, Fields]]) -> bytes:
     return b"*%d\r\n" % len(entries) + b"".join(entry_reply(s, p) for s, p in entries)
-
-
-def null_array(c: Client) -> bytes:
-    """The null array (``*-1`` in RESP2, ``_`` in RESP3)."""
-    return NIL3 if c.resp3 else b"*-1\r\n"
 
 
 # ------------------------------------------------------------------ trim
