@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from ..keyspace import Database, now_ms
-from ..reply import OK, WRONGTYPE, ZERO, CommandError, bulk, bulks, integer
+from ..reply import OK, ZERO, CommandError, bulk, bulks, integer
 from ..stream import (
     MAX_ID,
     U64,
@@ -36,9 +36,7 @@ __all__ = ["TrimArgs", "entries_reply", "entry_reply", "get_stream", "parse_trim
 
 def get_stream(db: Database, key: bytes) -> Stream | None:
     """The stream at ``key`` or ``None``; WRONGTYPE for other types."""
-    value = db.lookup(key)
-    if value is not None and value.__class__ is not Stream:
-        raise WRONGTYPE
+    value: Stream | None = db.lookup_type(key, Stream)
     return value
 
 
