@@ -147,3 +147,33 @@ async def test_blocking_commands_and_watch_take_connections_of_their_own(
     redis_py.rpush("q1", "y")
     assert await asyncio.wait_for(asyncio.gather(*popping), 5) == [[b"q0", b"x"],
                                                                     [b"q1", b"y"]]
+
+
+async def test_a_consumer_group_spreads_a_stream_over_workers(
+        tree: arbiter.Arbiter, proxy_url: str, redis_py: Any, client_name: str) -> None:
+    """Workers in their own processes read one stream as consumers of one group,
+    blocked in XREADGROUP through their proxies: each entry goes to one of them."""
+    a, b = await spawn_workers(2)
+    redis_py.xgroup_create("jobs", "workers", id="$", mkstream=True)
+
+    async def take(worker: Any, name: str) -> Any:
+        return await worker.call("execute", proxy_url, "XREADGROUP", "GROUP", "workers", name,
+                                 "COUNT", 1, "BLOCK", 5000, "STREAMS", "jobs", ">",
+                                 timeout=10)
+
+    first = asyncio.ensure_future(take(a, "a"))
+    second = asyncio.ensure_future(take(b, "b"))
+    await until(lambda: len(client_list(redis_py, client_name)) == 2,
+                what="both workers blocked in XREADGROUP")
+    redis_py.xadd("jobs", {"n": 1}, id="1-0")
+    redis_py.xadd("jobs", {"n": 2}, id="2-0")
+    got = await asyncio.wait_for(asyncio.gather(first, second), 5)
+    ids = sorted(reply[0][1][0][0] for reply in got)
+    assert ids == [b"1-0", b"2-0"]  # one entry each, none twice
+    pending = redis_py.xpending("jobs", "workers")
+    assert pending["pending"] == 2
+    assert sorted(c["name"] for c in pending["consumers"]) == [b"a", b"b"]
+    for worker, reply in ((a, got[0]), (b, got[1])):
+        assert await worker.call("execute", proxy_url, "XACK", "jobs", "workers",
+                                 reply[0][1][0][0]) == 1
+    assert redis_py.xpending("jobs", "workers")["pending"] == 0
