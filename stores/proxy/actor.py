@@ -96,7 +96,7 @@ class StoreActor(Actor):
         """Run one (namespaced) command; its raw reply."""
         store = self._store()
         spec = _spec_of(args)
-        if spec is not None and spec.blocking:
+        if spec is not None and spec.blocking and spec.holds(args):
             return self._blocking(self._caller(), args)
         if not self._batch:
             asyncio.get_running_loop().call_soon(self._batch_done)

@@ -128,7 +128,7 @@ class ProxyStore(RedisStore):
     # ------------------------------------------------ the RedisStore transport
     def _transmit(self, spec: CommandSpec | None, args: Sequence[Any],
                   timeout: float | None) -> Awaitable[Any]:
-        if spec is not None and spec.blocking:
+        if spec is not None and spec.blocking and spec.holds(args):
             _check_args(args)
             return self._call("execute", args, timeout=BLOCKING_DEADLINE)
         # Encoded here, as the direct store does (bad arguments raise now).  The

@@ -265,7 +265,8 @@ class Pipeline(_Commands):
                 # A blocking command would stall every user of the shared
                 # connection until it returns: run on a connection of its own.
                 blocking = not self.transaction and any(
-                    spec is not None and spec.blocking for spec, _, _ in queue)
+                    spec is not None and spec.blocking and spec.holds(args)
+                    for spec, args, _ in queue)
                 replies = await self._store.send_many(commands, exclusive=blocking)
             if self.transaction:
                 replies = self._exec_replies(replies)

@@ -31,6 +31,9 @@ _HIDDEN: Final = frozenset({
     "QUIT", "RESET", "HELLO", "AUTH", "SELECT",  # connection state is the pool's
 })
 
+# Flagged blocking, but they block only when given the BLOCK option.
+_BLOCK_OPTION: Final = frozenset({"XREAD", "XREADGROUP"})
+
 # Method names that differ from the lower-cased command name.
 _RENAMED: Final = {"DEL": "delete"}
 
@@ -61,6 +64,15 @@ class CommandSpec:
         blocking = "blocking" in self.flags
         object.__setattr__(self, "blocking", blocking)
         object.__setattr__(self, "exclusive", blocking or self.name in _HIDDEN)
+
+    def holds(self, args: Sequence[Any]) -> bool:
+        """Whether this call of an ``exclusive`` command needs a connection of
+        its own: XREAD and XREADGROUP only with BLOCK (without it they answer
+        at once, and share the pipelined connection like any command)."""
+        if self.name not in _BLOCK_OPTION:
+            return True
+        return any(isinstance(arg, str | bytes) and arg.upper() in ("BLOCK", b"BLOCK")
+                   for arg in args[1:])
 
     @property
     def method(self) -> str:

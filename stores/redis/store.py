@@ -249,7 +249,7 @@ class RedisStore(RemoteStore):
     def _transmit(self, spec: CommandSpec | None, args: Sequence[Any],
                   timeout: float | None) -> Any:
         """Send namespaced ``args``; an awaitable of the raw reply."""
-        if spec is not None and spec.exclusive:
+        if spec is not None and spec.exclusive and spec.holds(args):
             return self._exclusive(args)
         conn = self._pool._shared
         if conn is not None and timeout is None:

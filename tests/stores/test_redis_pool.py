@@ -110,6 +110,26 @@ def _ids(redis_py: Any, name: str, cmd: str | None = None) -> list[int]:
 
 # ------------------------------------------------------------------------ pool
 @pytest.mark.timeout(10)
+async def test_stream_reads_hold_a_connection_only_with_block(
+        named_store: tuple[RedisStore, str], store: RedisStore) -> None:
+    s, _ = named_store  # pool_size=3
+    c = s.client()
+    await store.execute("XADD", "st", "1-0", "f", "v")
+    # Without BLOCK, XREAD answers at once: many at a time share the pipeline.
+    replies = await asyncio.gather(*(c.execute_command("XREAD", "COUNT", 1, "STREAMS",
+                                                       "st", "0") for _ in range(50)))
+    assert all(r == [[b"st", [[b"1-0", [b"f", b"v"]]]]] for r in replies)
+    assert s.pool.in_use == 1
+    # With BLOCK it waits on a connection of its own, the shared one stays free.
+    waiting = asyncio.ensure_future(c.execute_command("XREAD", "BLOCK", 5000, "STREAMS",
+                                                      "st", "$"))
+    await until(lambda: s.pool.in_use == 2)
+    assert await c.ping() is True
+    await store.execute("XADD", "st", "2-0", "f", "w")
+    assert await asyncio.wait_for(waiting, 5) == [[b"st", [[b"2-0", [b"f", b"w"]]]]]
+
+
+@pytest.mark.timeout(10)
 async def test_pool_exhaustion_raises_pool_timeout(
         named_store: tuple[RedisStore, str], store: RedisStore) -> None:
     s, _ = named_store  # pool_size=3, wait_timeout=0.5
