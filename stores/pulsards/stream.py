@@ -171,18 +171,20 @@ class _Node:
         # Everything but the count and deleted elements (whose size changes).
         self.body = _LP_HEADER + _lp_int(len(fields)) + sum(map(_lp_str, fields)) + _lp_int(0)
 
-    def size(self) -> int:
-        return self.body + _lp_int(self.count) + _lp_int(self.deleted)
-
     def add(self, sid: StreamID, pairs: Fields) -> None:
         # flags (one byte and its back length), the ID as deltas, then the
         # values alone when the fields are the node's first entry's (flag 2),
         # else the field count and every field and value; then the lp-count.
+        # (XADD's hot path: the small integers' sizes are inlined.)
         fields = pairs[0::2]
         npairs = len(fields)
-        size = 2 + _lp_int(sid[0] - self.master[0]) + _lp_int(sid[1] - self.master[1])
+        master = self.master
+        delta = sid[0] - master[0]
+        size = 4 if 0 <= delta <= 127 else 2 + _lp_int(delta)
+        delta = sid[1] - master[1]
+        size += 2 if 0 <= delta <= 127 else _lp_int(delta)
         if fields == self.fields:
-            size += sum(map(_lp_str, pairs[1::2])) + _lp_int(npairs + 3)
+            size += sum(map(_lp_str, pairs[1::2])) + (2 if npairs <= 124 else _lp_int(npairs + 3))
         else:
             size += _lp_int(npairs) + sum(map(_lp_str, pairs)) + _lp_int(2 * npairs + 4)
         self.body += size
@@ -387,8 +389,11 @@ class Stream:
         node = self._nodes[self._masters[-1]] if self._masters else None
         if node is not None:
             limit = max_bytes if 0 < max_bytes <= 1 << 30 else 1 << 30
-            if node.size() + sum(map(len, pairs)) >= limit or (
-                    max_entries and node.count + node.deleted >= max_entries):
+            count, deleted = node.count, node.deleted
+            size = (node.body + (2 if count <= 127 else _lp_int(count))
+                    + (2 if deleted <= 127 else _lp_int(deleted)))  # the listpack's bytes
+            if (max_entries and count + deleted >= max_entries) or (
+                    size + sum(map(len, pairs)) >= limit):
                 node = None
         if node is None:
             node = _Node(sid, pairs[0::2])

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from ..keyspace import Database, now_ms
-from ..reply import OK, ZERO, CommandError, bulk, bulks, integer
+from ..reply import OK, WRONGTYPE, ZERO, CommandError, bulk, bulks, integer
 from ..stream import (
     MAX_ID,
     U64,
@@ -154,12 +154,16 @@ def xadd(c: Client, args: list[bytes]) -> bytes:
         raise CommandError("ERR The ID specified in XADD must be greater than 0-0")
     db = c.db
     key = args[1]
-    s = get_stream(db, key)
+    s = db.data.get(key)
+    if s is not None and db.expires:
+        s = db.lookup(key)
     if s is None:
         if parsed.nomkstream:
             return c.nil
         s = Stream()
         db.data[key] = s
+    elif s.__class__ is not Stream:
+        raise WRONGTYPE
     last = s.last_id
     if last == MAX_ID:
         raise CommandError("ERR The stream has exhausted the last possible ID, unable to "
@@ -169,12 +173,14 @@ def xadd(c: Client, args: list[bytes]) -> bytes:
         raise CommandError("ERR The ID specified in XADD is equal or smaller than the target "
                            "stream top item")
     s.append(sid, pairs, config.stream_node_max_entries, config.stream_node_max_bytes)
-    if parsed.trims:
+    if parsed is not _AUTO_ID and parsed.trims:
         _trim(s, parsed)
-    db.touch(key)
+    if db.watched:
+        db.touch(key)
     if db.on_ready is not None:
         db.on_ready(db, key)
-    return bulk(format_id(sid))
+    text = b"%d-%d" % sid
+    return b"$%d\r\n%s\r\n" % (len(text), text)
 
 
 def _next_id(last: StreamID, parsed: TrimArgs) -> StreamID | None:
