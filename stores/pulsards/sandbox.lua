@@ -1,4 +1,4 @@
--- pulsards' Lua sandbox for scripts: stores/pulsards/commands/scripting.py runs
+-- pulsards' Lua sandbox for scripts: stores/pulsards/lua.py runs
 -- this once per server, passing the Python functions below as its arguments,
 -- and gets back compile(body), run(f, KEYS, ARGV) and cjson.null.  call and
 -- pcall_ are redis.call and redis.pcall (a ScriptError that call raises

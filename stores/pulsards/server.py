@@ -28,7 +28,7 @@ from .persistence import Persistence
 from .table import Entry, build_dispatch
 
 if TYPE_CHECKING:
-    from .commands.scripting import Scripting
+    from .lua import Scripting
     from .protocol import Client
 
 __all__ = ["Server", "Stats", "Waiter", "run"]
