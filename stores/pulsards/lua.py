@@ -313,6 +313,11 @@ class Scripting:
             return entry.handler(c, argv)
         except CommandError as exc:
             return exc.reply()
+        finally:
+            if c.server.monitors:
+                from .commands.monitor import feed
+
+                feed(c, argv, entry, source="lua")
 
 
 def scripting(server: Server) -> Scripting:

@@ -134,6 +134,8 @@ class Client(asyncio.Protocol):
         self.watched: dict[tuple[int, bytes], bool] = {}
         self.dirty_cas = False
         self.in_exec = False  # blocking commands do not block inside EXEC
+        self.monitor = False  # MONITOR: gets a line for every command run
+        self.unix = False  # connected through the unix socket
 
     # ---------------------------------------------------------- connection
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -145,6 +147,7 @@ class Client(asyncio.Protocol):
         self.laddr = _address(sock)
         if isinstance(sock, str) and sock:  # a unix socket: Redis shows "path:0" for both
             self.addr = self.laddr = f"{sock}:0"
+            self.unix = True
         server = self.server
         if len(server.clients) >= server.config.maxclients:
             server.stats.rejected_connections += 1
@@ -154,6 +157,8 @@ class Client(asyncio.Protocol):
             return
         server.clients[self.id] = self
         server.stats.connections += 1
+        if server.monitors:  # MONITOR may have come between __init__ and now
+            self.update_gate()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -166,6 +171,10 @@ class Client(asyncio.Protocol):
             from .commands.pubsub import unsubscribe_all
 
             unsubscribe_all(self)
+        if self.monitor:
+            from .commands.monitor import stop_monitoring
+
+            stop_monitoring(self)
 
     def pause_writing(self) -> None:
         # The client is not reading its replies: stop reading its requests until
@@ -401,6 +410,8 @@ class Client(asyncio.Protocol):
         if multi is not None and entry.name not in _MULTI_IMMEDIATE:
             multi.append(req)
             return b"+QUEUED\r\n"
+        if self.server.monitors:
+            return self._monitored(req, entry)
         try:
             return entry.handler(self, req)
         except CommandError as exc:
@@ -409,6 +420,28 @@ class Client(asyncio.Protocol):
             raise
         except Exception as exc:  # a bug: answer, log, keep serving
             return _internal_error(req, exc)
+
+    def _monitored(self, req: list[bytes], entry: Entry) -> bytes:
+        """Run a command while clients MONITOR: they see it (commands.monitor)."""
+        from .commands.monitor import feed, forbidden, shown_before
+
+        if self.monitor and forbidden(entry, req):
+            return b"-ERR Replica can't interact with the keyspace\r\n"
+        before = shown_before(entry)
+        own = feed(self, req, entry) if before else b""
+        try:
+            reply = entry.handler(self, req)
+        except CommandError as exc:
+            reply = exc.reply()
+        except Blocked:
+            if not before:
+                feed(self, req, entry)
+            raise
+        except Exception as exc:  # a bug: answer, log, keep serving
+            reply = _internal_error(req, exc)
+        if before:
+            return own + reply
+        return reply + feed(self, req, entry)  # a monitor sees its own after the reply
 
     # ------------------------------------------------------------ blocking
     def unblock(self, reply: bytes) -> None:
@@ -456,8 +489,9 @@ class Client(asyncio.Protocol):
                                        or self.ssubscriptions)
 
     def update_gate(self) -> None:
-        """Recompute ``gated`` after MULTI, AUTH, (UN)SUBSCRIBE or HELLO."""
-        self.gated = self._locked or self._multi is not None or self.subscribed
+        """Recompute ``gated`` after MULTI, AUTH, (UN)SUBSCRIBE, HELLO or MONITOR."""
+        self.gated = (self._locked or self._multi is not None or self.subscribed
+                      or bool(self.server.monitors))
 
     def select(self, index: int) -> None:
         self.db = self.server.keyspace[index]

@@ -89,6 +89,7 @@ class Server:
         self.channels: dict[bytes, set[Client]] = {}
         self.patterns: dict[bytes, set[Client]] = {}
         self.shard_channels: dict[bytes, set[Client]] = {}  # SSUBSCRIBE's
+        self.monitors: list[Client] = []  # MONITOR's, in the order they came
         self._next_id = 0
         self.background: set[asyncio.Future[Any]] = set()
         self.scan_sessions: Any = None  # commands.keys' SCAN snapshots, made on first use

@@ -239,3 +239,60 @@ def test_split_args_like_sdssplitargs() -> None:
     # never finds the newline after a NUL and waits for more).
     assert split_args(b"ECHO a\0b c") == [b"ECHO", b"a"]
     assert split_args(b'ECHO "a\0b"') is None
+
+
+# ------------------------------------------------------------------ MONITOR
+# Sent by one client while another monitors; the monitor's lines must match
+# Redis' (timestamps and the client's port aside).  A redis-server of the
+# test's own: MONITOR on the shared one would see other clients' commands.
+WATCHED = (b'SET k "a\\x00b\\n\\"q\\\\"\r\nAUTH foo\r\nCONFIG GET port\r\nMULTI\r\nINCR n\r\n'
+           b"EXEC\r\nEVAL \"return redis.call('get', KEYS[1])\" 1 k\r\n"
+           b"HELLO 3 AUTH default x\r\nHELLO 2\r\nCLIENT ID\r\nCLIENT LIST\r\nSELECT 2\r\n"
+           b"PING\r\nBLPOP nothing 0.01\r\nNOSUCH\r\nGET\r\nSELECT 0\r\nXADD s 1-1 f \xff\r\n")
+OWN = b"PING\r\nGET x\r\nMONITOR\r\nECHO \"hi\"\r\n"
+_LINE = re.compile(rb"^\+[0-9]+\.[0-9]{6} \[([0-9]+) ([^\]]+)\] (.*)$")
+
+
+def _monitored(address: tuple[str, int]) -> tuple[bytes, list[bytes]]:
+    """What the monitor gets back for its own commands, then the lines it sees."""
+    with socket.create_connection(address, timeout=2) as mon, \
+            socket.create_connection(address, timeout=2) as other:
+        mon.sendall(b"MONITOR\r\n")
+        assert mon.recv(100) == b"+OK\r\n"
+        mon.sendall(OWN)
+        own = exchange_on(mon)
+        port = other.getsockname()[1]
+        other.sendall(WATCHED)
+        other.settimeout(1)
+        other.recv(65536)
+        lines = []
+        for line in exchange_on(mon).split(b"\r\n")[:-1]:
+            match = _LINE.match(line)
+            assert match, line
+            db, source, args = match.groups()
+            who = b"other" if source.endswith(b":%d" % port) else source
+            lines.append(b"[%s %s] %s" % (db, who, args))
+        own_port = mon.getsockname()[1]
+        return re.sub(rb"\+[0-9]+\.[0-9]{6} \[0 [^\]]*:%d\]" % own_port, b"[own]", own), lines
+
+
+def exchange_on(sock: socket.socket, wait: float = 0.3) -> bytes:
+    sock.settimeout(wait)
+    out = b""
+    try:
+        while chunk := sock.recv(65536):
+            out += chunk
+    except TimeoutError:
+        pass
+    return out
+
+
+def test_monitor_shows_what_redis_shows(private_redis: tuple[str, int], pulsards: Any) -> None:
+    want = _monitored(private_redis)
+    got = _monitored((pulsards.host, pulsards.port))
+    assert got == want
+    assert b'[0 other] "SET" "k" "a\\x00b\\n\\"q\\\\"' in want[1]  # the escapes are tested
+    # Nobody monitors any more: requests are back on the fast path.
+    with redis.Redis(pulsards.host, pulsards.port) as client:
+        assert client.ping() is True
+        assert "O" not in {c["flags"] for c in client.client_list()}

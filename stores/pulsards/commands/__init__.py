@@ -12,6 +12,7 @@ from . import (
     hyperloglog,
     keys,
     lists,
+    monitor,
     pubsub,
     scripting,
     server,
@@ -27,8 +28,7 @@ from . import (
     zsetpops,
 )
 
-__all__ = ["bitfield", "bitmaps", "connection", "geo", "hashes", "hyperloglog", "keys",
-           "lists", "pubsub", "scripting", "server", "sets", "sort", "sortedsets", "streamgroups",
-           "streamreads", "streams",
-           "strings",
-           "transactions", "zsetops", "zsetpops"]
+__all__ = ["bitfield", "bitmaps", "connection", "geo", "hashes", "hyperloglog", "keys", "lists",
+           "monitor", "pubsub", "scripting", "server", "sets", "sort", "sortedsets",
+           "streamgroups", "streamreads", "streams", "strings", "transactions", "zsetops",
+           "zsetpops"]

@@ -117,11 +117,13 @@ def quit_(c: Client, args: list[bytes]) -> bytes:
 
 @command("RESET")
 def reset(c: Client, args: list[bytes]) -> bytes:
+    from .monitor import stop_monitoring
     from .pubsub import unsubscribe_all
     from .transactions import discard_state
 
     discard_state(c)
     unsubscribe_all(c)
+    stop_monitoring(c)
     c.select(0)
     c.set_protocol(2)
     c.name = b""
@@ -156,7 +158,8 @@ def client_getname(c: Client, args: list[bytes]) -> bytes:
 def client_line(c: Client) -> str:
     """One line of CLIENT LIST / CLIENT INFO, in Redis' field order."""
     now = time.monotonic()
-    flags = "b" if c.blocked is not None else "x" if c.multi is not None else "N"
+    flags = ("O" if c.monitor else "b" if c.blocked is not None
+             else "x" if c.multi is not None else "N")
     qbuf = c.parser.pending() if c.parser is not None else 0
     cmd = c.last_command.decode("utf-8", "replace").lower()
     return (
