@@ -259,6 +259,10 @@ SERVER: Script = [
     ("MULTI",), ("SET", "a", "2"), ("INCR", "a"), ("EXEC",), ("EXEC",), ("DISCARD",),
     ("MULTI",), ("MULTI",), ("SET", "a"), ("EXEC",), ("GET", "a"), ("MULTI",), ("GET", "a"),
     ("DISCARD",), ("WATCH", "a"), ("UNWATCH",), ("FLUSHDB",), ("DBSIZE",),
+    # a master without replicas: WAIT times out with none, at once when none is wanted
+    ("ROLE",), ("ROLE", "x"), ("WAIT", "0", "0"), ("WAIT", "1", "10"), ("WAIT", "-1", "0"),
+    ("WAIT", "x", "1"), ("WAIT", "1", "-1"), ("WAIT", "1", "x"), ("WAIT", "1"),
+    ("MULTI",), ("WAIT", "1", "0"), ("EXEC",),
 ]
 
 # SORT over lists, sets and sorted sets, numeric and ALPHA, BY and GET patterns

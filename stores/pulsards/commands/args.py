@@ -8,11 +8,12 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Final
 
+from ..keyspace import now_ms
 from ..reply import NOT_FLOAT, NOT_INTEGER, SYNTAX, CommandError
 
 __all__ = ["glob_matcher", "ld_add", "ld_format", "mpop_args", "positive_count", "random_count",
-           "range_float", "strtod",
-           "to_float", "to_int", "to_long_double", "upper"]
+           "range_float", "strtod", "timeout_ms", "to_float", "to_int", "to_long_double",
+           "upper"]
 
 _FLOAT_OK: Final = re.compile(rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z"
                               rb"|[-+]?inf(?:inity)?\Z", re.IGNORECASE)
@@ -254,3 +255,13 @@ def glob_matcher(pattern: bytes) -> re.Pattern[bytes]:
             out += re.escape(pattern[i:i + 1])
         i += 1
     return re.compile(bytes(out) + rb"\Z", re.DOTALL)
+
+
+def timeout_ms(arg: bytes) -> int:
+    """A timeout in milliseconds (XREAD's BLOCK, WAIT; 0: for ever), with Redis' errors."""
+    ms = to_int(arg, CommandError("ERR timeout is not an integer or out of range"))
+    if ms < 0:
+        raise CommandError("ERR timeout is negative")
+    if ms > LLONG_MAX - now_ms():
+        raise CommandError("ERR timeout is out of range")
+    return ms

@@ -15,7 +15,8 @@ from ..config import OPTIONS
 from ..reply import OK, SYNTAX, CommandError, bulks, integer, map_reply
 from ..stream import Stream
 from ..table import command, command_info, implemented
-from .args import to_int
+from .args import timeout_ms, to_int
+from .lists import block
 
 if TYPE_CHECKING:
     from ..protocol import Client
@@ -367,3 +368,21 @@ def shutdown(c: Client, args: list[bytes]) -> bytes:
     return b""
 
 
+
+
+# ------------------------------------------------------------ replication
+# pulsards is a master without replicas, as a Redis with no REPLICAOF.
+@command("ROLE")
+def role(c: Client, args: list[bytes]) -> bytes:
+    return b"*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n"
+
+
+@command("WAIT")
+def wait(c: Client, args: list[bytes]) -> bytes:
+    """No replica ever acknowledges: 0 at once when none is asked for, else
+    after the timeout (0: never, as Redis' WAIT on a master alone)."""
+    wanted = to_int(args[1])
+    timeout = timeout_ms(args[2])
+    if wanted <= 0:
+        return b":0\r\n"
+    return block(c, [], lambda db, key: None, timeout / 1000, b":0\r\n")

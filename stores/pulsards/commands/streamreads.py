@@ -24,7 +24,7 @@ from ..keyspace import Database, now_ms
 from ..reply import CommandError, bulk
 from ..stream import MAX_ID, Fields, Group, Nack, Stream, StreamID, format_id, incr_id, parse_id
 from ..table import command
-from .args import LLONG_MAX, to_int
+from .args import timeout_ms, to_int
 from .lists import block, null_array
 from .streams import entries_reply, entry_reply, get_stream
 
@@ -64,7 +64,7 @@ def _parse(c: Client, args: list[bytes], grouped: bool) -> tuple[_Read, list[byt
             if scripting is not None and scripting.caller is c:
                 raise CommandError(f"ERR {name} command is not allowed with BLOCK option from "
                                    "scripts")
-            read.timeout = _timeout_ms(args[i + 1])
+            read.timeout = timeout_ms(args[i + 1])
             i += 1
         elif opt == b"COUNT" and more:
             read.count = max(0, to_int(args[i + 1]))
@@ -96,16 +96,6 @@ def _parse(c: Client, args: list[bytes], grouped: bool) -> tuple[_Read, list[byt
     half = (n - at) // 2
     read.keys = args[at:at + half]
     return read, args[at + half:]
-
-
-def _timeout_ms(arg: bytes) -> int:
-    """BLOCK's milliseconds (0: for ever), with Redis' errors."""
-    ms = to_int(arg, CommandError("ERR timeout is not an integer or out of range"))
-    if ms < 0:
-        raise CommandError("ERR timeout is negative")
-    if ms > LLONG_MAX - now_ms():
-        raise CommandError("ERR timeout is out of range")
-    return ms
 
 
 def _reply(c: Client, served: list[tuple[bytes, bytes]]) -> bytes:
