@@ -339,3 +339,34 @@ async def test_xreadgroup_block_delivers_each_entry_to_one_consumer(
                                         {"name": b"w2", "pending": 1}]
     finally:
         await _close(clients)
+
+
+async def test_idle_times_decide_what_is_claimed(either: tuple[str, int]) -> None:
+    """min-idle-time and IDLE read the clock: the same on both servers."""
+    clients = await _clients(either, 1)
+    (c,) = clients
+    c.response_callbacks.clear()  # the raw replies
+    try:
+        for i in (1, 2, 3):
+            await c.xadd("jobs", {"n": i}, id=f"{i}-0")
+        await c.xgroup_create("jobs", "g", id="0")
+        await c.xreadgroup("g", "slow", {"jobs": ">"}, count=2)
+        await asyncio.sleep(0.15)
+        await c.xreadgroup("g", "slow", {"jobs": ">"})  # 3-0: just delivered
+        # Only the entries idle for 100 ms or more are listed, or claimed.
+        idle = await c.execute_command("XPENDING", "jobs", "g", "IDLE", "100", "-", "+", "10")
+        assert [row[0] for row in idle] == [b"1-0", b"2-0"]
+        assert all(row[2] >= 100 for row in idle)
+        claimed = await c.xclaim("jobs", "g", "fast", 100, ["1-0", "3-0"], justid=True)
+        assert claimed == [b"1-0"]
+        cursor, taken, deleted = await c.execute_command(
+            "XAUTOCLAIM", "jobs", "g", "fast", "100", "0", "JUSTID")
+        assert (cursor, taken, deleted) == (b"0-0", [b"2-0"], [])
+        # IDLE sets the idle time a claim leaves; RETRYCOUNT the delivery count.
+        await c.xclaim("jobs", "g", "fast", 0, ["3-0"], idle=5000, retrycount=9, justid=True)
+        rows = await c.execute_command("XPENDING", "jobs", "g", "-", "+", "10", "fast")
+        by_id = {row[0]: row for row in rows}
+        assert by_id[b"3-0"][2] >= 5000 and by_id[b"3-0"][3] == 9
+        assert by_id[b"1-0"][3] == 1  # JUSTID does not count a delivery
+    finally:
+        await _close(clients)
