@@ -229,6 +229,24 @@ async def test_pipeline_with_blpop_does_not_stall_others(pstore: RedisStore) -> 
     assert await asyncio.wait_for(committing, 5) == [True, [b"bq", b"v"]]
 
 
+async def test_stream_reads_pipeline_unless_they_block(pstore: RedisStore) -> None:
+    """XREAD without BLOCK rides the shared connection with the other commands
+    (the store actor counts it in its batches); with BLOCK it waits apart."""
+    actor = await pstore.actor()
+    before = (await actor.call("stats"))["commands"]
+    await pstore.execute("XADD", "st", "1-0", "f", "v")
+    replies = await asyncio.gather(*(pstore.execute("XREAD", "STREAMS", "st", "0")
+                                     for _ in range(20)))
+    assert replies == [[[b"st", [[b"1-0", [b"f", b"v"]]]]]] * 20
+    assert (await actor.call("stats"))["commands"] - before == 21
+    waiting = asyncio.ensure_future(pstore.execute("XREAD", "BLOCK", 5000, "STREAMS", "st",
+                                                   "$"))
+    await wait_blocked("xread")
+    assert await pstore.execute("PING") == b"PONG"  # the shared connection is free
+    await pstore.execute("XADD", "st", "2-0", "f", "w")
+    assert await asyncio.wait_for(waiting, 5) == [[b"st", [[b"2-0", [b"f", b"w"]]]]]
+
+
 async def test_blocking_command_waits_past_the_command_timeout(
         tree: arbiter.Arbiter, proxy_url: str) -> None:
     s = create_store(f"{proxy_url}&timeout=0.2", proxy=True)
