@@ -269,14 +269,18 @@ class Stream:
     """A stream: entries (ID -> flat field/value list) in ID order, its nodes,
     and its consumer groups."""
 
-    __slots__ = ("_masters", "_nodes", "entries", "entries_added", "groups", "ids", "last_id",
-                 "max_deleted_id")
+    __slots__ = ("_head", "_ids", "_masters", "_nodes", "entries", "entries_added", "groups",
+                 "last_id", "max_deleted_id")
 
     def __init__(self) -> None:
         # Tuples, not lists: the collector stops tracking them, so a long stream
         # does not make every garbage collection longer.
         self.entries: dict[StreamID, Fields] = {}
-        self.ids: list[StreamID] = []  # live IDs, ascending
+        # The live IDs, ascending, are _ids[_head:]: removing from the head
+        # (trims, XDEL of the oldest) moves _head, O(1); the dead slots go in
+        # one cut once they are half the list.
+        self._ids: list[StreamID] = []
+        self._head = 0
         self.last_id: StreamID = (0, 0)
         self.max_deleted_id: StreamID = (0, 0)
         self.entries_added = 0
@@ -285,7 +289,7 @@ class Stream:
         self.groups: dict[bytes, Group] = {}
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self._ids) - self._head
 
     def __bool__(self) -> bool:
         # A stream may exist with no entries (every other type's key goes
@@ -295,7 +299,7 @@ class Stream:
     def __copy__(self) -> Stream:
         other = Stream()
         other.entries = dict(self.entries)  # the entries are immutable tuples
-        other.ids = list(self.ids)
+        other._ids = self._ids[self._head:]
         other.last_id = self.last_id
         other.max_deleted_id = self.max_deleted_id
         other.entries_added = self.entries_added
@@ -310,15 +314,19 @@ class Stream:
 
     # ------------------------------------------------------------- reading
     def first_id(self) -> StreamID:
-        return self.ids[0] if self.ids else (0, 0)
+        return self._ids[self._head] if len(self) else (0, 0)
+
+    def last_live(self) -> StreamID | None:
+        """The greatest ID of an entry still there (Redis' ``streamLastValidID``)."""
+        return self._ids[-1] if len(self) else None
 
     def range(self, start: StreamID, end: StreamID, count: int | None = None,
               reverse: bool = False) -> list[tuple[StreamID, Fields]]:
         """Entries with ``start <= id <= end``, at most ``count``, oldest first
         (newest first when ``reverse``)."""
-        ids = self.ids
-        lo = bisect.bisect_left(ids, start)
-        hi = bisect.bisect_right(ids, end)
+        ids = self._ids
+        lo = bisect.bisect_left(ids, start, self._head)
+        hi = bisect.bisect_right(ids, end, self._head)
         if lo >= hi:
             return []
         chosen = ids[hi - 1:lo - 1 if lo else None:-1] if reverse else ids[lo:hi]
@@ -330,9 +338,9 @@ class Stream:
     def has_tombstones(self, start: StreamID) -> bool:
         """Whether a deleted entry may lie at or after ``start`` (Redis'
         ``streamRangeHasTombstones`` from ``start`` to the end)."""
-        if not self.ids or self.max_deleted_id == (0, 0):
+        if not len(self) or self.max_deleted_id == (0, 0):
             return False
-        if self.ids[0] > self.max_deleted_id:
+        if self._ids[self._head] > self.max_deleted_id:
             return False
         return start <= self.max_deleted_id
 
@@ -341,7 +349,7 @@ class Stream:
         be known (Redis' ``streamEstimateDistanceFromFirstEverEntry``)."""
         if not self.entries_added:
             return 0
-        if not self.ids and sid <= self.last_id:
+        if not len(self) and sid <= self.last_id:
             return self.entries_added
         if sid == self.last_id:
             return self.entries_added
@@ -350,9 +358,9 @@ class Stream:
         first = self.first_id()
         if self.max_deleted_id == (0, 0) or self.max_deleted_id < first:
             if sid < first:
-                return self.entries_added - len(self.ids)
+                return self.entries_added - len(self)
             if sid == first:
-                return self.entries_added - len(self.ids) + 1
+                return self.entries_added - len(self) + 1
         return -1
 
     def lag(self, group: Group) -> int | None:
@@ -401,7 +409,7 @@ class Stream:
             self._nodes[sid] = node
         node.add(sid, pairs)
         self.entries[sid] = pairs
-        self.ids.append(sid)
+        self._ids.append(sid)
         self.last_id = sid
         self.entries_added += 1
 
@@ -409,11 +417,22 @@ class Stream:
         """XDEL one ID; whether it was there."""
         if self.entries.pop(sid, None) is None:
             return False
-        del self.ids[bisect.bisect_left(self.ids, sid)]
+        at = bisect.bisect_left(self._ids, sid, self._head)
+        if at == self._head:  # the oldest: consumers often delete in order
+            self._drop_head(1)
+        else:
+            del self._ids[at]
         self._mark_deleted(sid)
         if sid > self.max_deleted_id:
             self.max_deleted_id = sid
         return True
+
+    def _drop_head(self, n: int) -> None:
+        """The ``n`` oldest live IDs are gone."""
+        self._head += n
+        if self._head > 64 and self._head * 2 > len(self._ids):
+            del self._ids[:self._head]
+            self._head = 0
 
     def _node_of(self, sid: StreamID) -> _Node:
         return self._nodes[self._masters[bisect.bisect_right(self._masters, sid) - 1]]
@@ -432,32 +451,34 @@ class Stream:
         """Trim from the head by length or minimum ID; the entries removed."""
         removed = 0
         while self._masters:
-            if maxlen is not None and len(self.ids) <= maxlen:
+            if maxlen is not None and len(self) <= maxlen:
                 break
             node = self._nodes[self._masters[0]]
             if limit and removed + node.count > limit:
                 break
-            whole = (len(self.ids) - node.count >= maxlen if maxlen is not None
+            whole = (len(self) - node.count >= maxlen if maxlen is not None
                      else minid is not None and node.last < minid)
             if whole:
                 self._masters.pop(0)
                 del self._nodes[node.master]
-                cut = bisect.bisect_right(self.ids, node.last)
-                for sid in self.ids[:cut]:
+                ids, head = self._ids, self._head
+                cut = bisect.bisect_right(ids, node.last, head)
+                for sid in ids[head:cut]:
                     del self.entries[sid]
-                del self.ids[:cut]
+                self._drop_head(cut - head)
                 removed += node.count
                 continue
             if approx:
                 break
-            # Mark entries of this node deleted from its head until satisfied.
-            while self.ids:
-                sid = self.ids[0]
-                if maxlen is not None and len(self.ids) <= maxlen:
+            # Mark entries of this node deleted from its head until satisfied
+            # (never past the node: Redis stops at its end).
+            while len(self):
+                sid = self._ids[self._head]
+                if maxlen is not None and len(self) <= maxlen:
                     break
-                if minid is not None and sid >= minid:
+                if (minid is not None and sid >= minid) or sid > node.last:
                     break
-                del self.ids[0]
+                self._drop_head(1)
                 del self.entries[sid]
                 node.count -= 1
                 node.deleted += 1

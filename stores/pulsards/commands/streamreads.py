@@ -127,7 +127,7 @@ def xread(c: Client, args: list[bytes]) -> bytes:
     served = []
     for key, gt in zip(read.keys, after, strict=True):
         s = get_stream(db, key)
-        if s is not None and s.ids and s.ids[-1] > gt:
+        if s is not None and (last := s.last_live()) is not None and last > gt:
             served.append((key, entries_reply(_after(s, gt, limit))))
     if served:
         return _reply(c, served)
@@ -219,7 +219,7 @@ def xreadgroup(c: Client, args: list[bytes]) -> bytes:
             # Entries after the ID; Redis' increment of the greatest ID wraps to 0-0.
             after = incr_id(start) or (0, 0)
             served.append((key, _history(c, s, group, read, after, limit)))
-        elif s.ids and s.ids[-1] > group.last_id:
+        elif (last := s.last_live()) is not None and last > group.last_id:
             served.append((key, _deliver(s, group, read, limit)))
     if served:
         return _reply(c, served)

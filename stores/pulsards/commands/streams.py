@@ -280,8 +280,9 @@ def xsetid(c: Client, args: list[bytes]) -> bytes:
     s = get_stream(db, args[1])
     if s is None:
         raise CommandError("ERR no such key")
-    if len(s):
-        if sid < s.ids[-1]:
+    top = s.last_live()
+    if top is not None:
+        if sid < top:
             raise CommandError("ERR The ID specified in XSETID is smaller than the target "
                                "stream top item")
         if entries_added != -1 and len(s) > entries_added:
