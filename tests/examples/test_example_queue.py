@@ -26,7 +26,20 @@ async def test_queue_processes_every_job_despite_a_killed_worker(run_example, ex
         await tree.wait_for(r"producer: done, 40 jobs queued")
         await client.lpush("jobs", *ours)
         await tree.wait_for(r"worker\.1: processed \d+ jobs")
-        # worker.1 has jobs in hand (2 loops, 100 ms each): they must come back.
+        # Kill worker.1 with a job in hand, which must come back.  Each loop
+        # takes a job, leases it (HSET leases job <time>), works 100 ms and
+        # acknowledges; worker.1's two loops run in step, so killed between an
+        # ack and the next take it would hold nothing.  A lease younger than
+        # 60 ms is a job still in hand when the kill lands, and with 3 of those
+        # among the 4 loops (2 per worker) worker.1 holds at least one.
+        held = time.monotonic() + 10
+        while True:
+            leases = await client.hgetall("leases")
+            now = time.time()
+            if sum(1 for taken in leases.values() if now - float(taken) < 0.06) >= 3:
+                break
+            assert time.monotonic() < held, "never saw 3 jobs just taken at once"
+            await asyncio.sleep(0.002)
         os.kill(tree.pid_of("worker.1"), signal.SIGKILL)
         await tree.wait_for(r"worker\.1 ready", count=2)
         expected = {f"job-{n}" for n in range(1, 41)} | set(ours)
