@@ -351,16 +351,18 @@ async def test_idle_times_decide_what_is_claimed(either: tuple[str, int]) -> Non
             await c.xadd("jobs", {"n": i}, id=f"{i}-0")
         await c.xgroup_create("jobs", "g", id="0")
         await c.xreadgroup("g", "slow", {"jobs": ">"}, count=2)
-        await asyncio.sleep(0.15)
+        # Make 1-0 and 2-0 look delivered 5 s ago (IDLE, JUSTID: no delivery
+        # counted), instead of waiting for their idle time to grow.
+        await c.xclaim("jobs", "g", "slow", 0, ["1-0", "2-0"], idle=5000, justid=True)
         await c.xreadgroup("g", "slow", {"jobs": ">"})  # 3-0: just delivered
-        # Only the entries idle for 100 ms or more are listed, or claimed.
-        idle = await c.execute_command("XPENDING", "jobs", "g", "IDLE", "100", "-", "+", "10")
+        # Only the entries idle for 1 s or more are listed, or claimed.
+        idle = await c.execute_command("XPENDING", "jobs", "g", "IDLE", "1000", "-", "+", "10")
         assert [row[0] for row in idle] == [b"1-0", b"2-0"]
-        assert all(row[2] >= 100 for row in idle)
-        claimed = await c.xclaim("jobs", "g", "fast", 100, ["1-0", "3-0"], justid=True)
+        assert all(row[2] >= 5000 for row in idle)
+        claimed = await c.xclaim("jobs", "g", "fast", 1000, ["1-0", "3-0"], justid=True)
         assert claimed == [b"1-0"]
         cursor, taken, deleted = await c.execute_command(
-            "XAUTOCLAIM", "jobs", "g", "fast", "100", "0", "JUSTID")
+            "XAUTOCLAIM", "jobs", "g", "fast", "1000", "0", "JUSTID")
         assert (cursor, taken, deleted) == (b"0-0", [b"2-0"], [])
         # IDLE sets the idle time a claim leaves; RETRYCOUNT the delivery count.
         await c.xclaim("jobs", "g", "fast", 0, ["3-0"], idle=5000, retrycount=9, justid=True)
