@@ -114,8 +114,10 @@ def xread(c: Client, args: list[bytes]) -> bytes:
     read, id_args = _parse(c, args, False)
     db = c.db
     after: list[StreamID] = []
+    streams = []  # every key checked (and its ID read) before any is served
     for key, arg in zip(read.keys, id_args, strict=True):
         s = get_stream(db, key)
+        streams.append(s)
         if arg == b"$":
             after.append(s.last_id if s is not None else (0, 0))
         elif arg == b">":
@@ -125,8 +127,7 @@ def xread(c: Client, args: list[bytes]) -> bytes:
             after.append(parse_id(arg, strict=True)[0])
     limit = read.count or None
     served = []
-    for key, gt in zip(read.keys, after, strict=True):
-        s = get_stream(db, key)
+    for key, s, gt in zip(read.keys, streams, after, strict=True):
         if s is not None and (last := s.last_live()) is not None and last > gt:
             served.append((key, entries_reply(_after(s, gt, limit))))
     if served:
@@ -203,8 +204,9 @@ def xreadgroup(c: Client, args: list[bytes]) -> bytes:
     assert read.group is not None
     db = c.db
     starts: list[StreamID | None] = []  # None: ">"
+    found = []  # every key and group checked before any is served
     for key, arg in zip(read.keys, id_args, strict=True):
-        _group_of(db, key, read.group)
+        found.append(_group_of(db, key, read.group))
         if arg == b"$":
             raise CommandError("ERR The $ ID is meaningless in the context of XREADGROUP: you "
                                "want to read the history of this consumer by specifying a "
@@ -213,8 +215,7 @@ def xreadgroup(c: Client, args: list[bytes]) -> bytes:
         starts.append(None if arg == b">" else parse_id(arg, strict=True)[0])
     limit = read.count or None
     served = []
-    for key, start in zip(read.keys, starts, strict=True):
-        s, group = _group_of(db, key, read.group)
+    for key, (s, group), start in zip(read.keys, found, starts, strict=True):
         if start is not None:
             # Entries after the ID; Redis' increment of the greatest ID wraps to 0-0.
             after = incr_id(start) or (0, 0)
