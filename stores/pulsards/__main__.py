@@ -31,6 +31,7 @@ _FLAGS = {
     "appendonly": "yes: log every write to the append-only file (no)",
     "appendfilename": "append-only file name (appendonly.aof)",
     "appendfsync": "always, everysec (default) or no",
+    "notify-keyspace-events": "keyspace events to publish, in Redis' letters (KEA: all)",
 }
 
 
@@ -65,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
             print(exc, file=sys.stderr)
             raise SystemExit(1) from None
     for name in _FLAGS:
-        value = getattr(args, name)
+        value = getattr(args, name.replace("-", "_"))
         if value is None:
             continue
         try:

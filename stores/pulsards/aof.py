@@ -1,7 +1,7 @@
 """The append-only file at run time: feeding, batching, fsync, replies after.
 
 With ``appendonly no`` none of this runs: the dispatch table holds the plain
-handlers.  ``AppendOnlyFile.install`` wraps the handlers of write commands so
+handlers.  ``AppendOnlyFile.wrap`` wraps the handlers of write commands so
 that a command which changed the dataset is encoded (``aoffile.propagate``)
 into ``buf``.  The buffer is written once per event-loop iteration
 (``loop.call_soon``, which runs after every read the loop's poll returned),
@@ -67,7 +67,6 @@ class AppendOnlyFile:
         self.fsync_running = False
         self.last_write_ok = True
         self.delayed_fsync = 0
-        self._originals: dict[int, tuple[Entry, Handler]] = {}
         # The database a command may be appended in by the wrapper's fast path
         # (no transaction collecting, no rewrite buffer, a file open), else -2:
         # one comparison per write instead of four.
@@ -80,31 +79,15 @@ class AppendOnlyFile:
         self.fast_db = self.db if fast else -2
 
     # -------------------------------------------------------------- wiring
-    def install(self) -> None:
-        """Wrap the write commands' handlers; expiries become DELs in the file."""
-        seen: set[int] = set()
-        for entry in list(self.server.dispatch.values()):
-            for one in (entry, *entry.subcommands.values()):
-                if id(one) in seen:
-                    continue
-                seen.add(id(one))
-                if "write" in one.spec.flags or one.name in _TRANSACTIONS:
-                    self._originals[id(one)] = (one, one.handler)
-                    one.handler = self._wrap(one)
-        for db in self.server.keyspace.dbs:
-            db.on_expired = self._expired
-
-    def uninstall(self) -> None:
-        for entry, handler in self._originals.values():
-            entry.handler = handler
-        self._originals.clear()
-        for db in self.server.keyspace.dbs:
-            db.on_expired = None
-
-    def _wrap(self, entry: Entry) -> Handler:
-        handler = entry.handler
+    def wrap(self, entry: Entry, handler: Handler) -> Handler:
+        """``handler`` of ``entry``, logging what it changed when it is a write."""
         if entry.name in _TRANSACTIONS:
             return self._wrap_exec(handler)
+        if "write" not in entry.spec.flags:
+            return handler
+        return self._wrap(entry, handler)
+
+    def _wrap(self, entry: Entry, handler: Handler) -> Handler:
         rule = propagate.get(entry.name)
         # SET k v (the usual SET) needs no rule: skip the call.
         plain = 3 if entry.name == "set" else -1
@@ -157,7 +140,7 @@ class AppendOnlyFile:
 
         return logged_exec
 
-    def _expired(self, db: Database, key: bytes) -> None:
+    def expired(self, db: Database, key: bytes) -> None:
         # A key expired (lazily or actively): replaying must not depend on time.
         self.feed(db.index, [b"DEL", key])
 

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
+from .notify import flags_text, parse_flags
+
 __all__ = ["OPTIONS", "Config", "parse_memory"]
 
 FSYNC_MODES: Final = ("always", "everysec", "no")
@@ -57,6 +59,8 @@ class Config:
     # Where a stream starts a new node (approximate trimming removes whole nodes).
     stream_node_max_bytes: int = 4096
     stream_node_max_entries: int = 100
+    # Keyspace events' classes, as given (``notify.parse_flags`` reads them).
+    notify_keyspace_events: str = ""
 
     def get(self, name: str) -> str:
         """The ``CONFIG GET`` text of option ``name`` (redis.conf spelling)."""
@@ -65,6 +69,8 @@ class Config:
             return os.path.abspath(str(value))
         if name == "unixsocketperm":
             return f"{value:o}"
+        if name == "notify-keyspace-events":
+            return flags_text(parse_flags(value))
         return str(value)
 
     def set(self, name: str, text: str) -> None:
@@ -118,6 +124,9 @@ class Config:
                 value = int(text, 8)
             except ValueError:
                 raise ValueError("argument must be an octal number") from None
+        elif kind == "events":
+            parse_flags(text)
+            value = text
         elif kind == "save":
             if text.strip():
                 raise ValueError("automatic snapshots (save <seconds> <changes>) are not "
@@ -155,5 +164,6 @@ OPTIONS: Final[dict[str, tuple[str, bool]]] = {
     "busy-reply-threshold": ("int", True),
     "stream-node-max-bytes": ("memory", True),
     "stream-node-max-entries": ("int", True),
+    "notify-keyspace-events": ("events", True),
 }
 assert {f.name for f in fields(Config)} == {n.replace("-", "_") for n in OPTIONS}

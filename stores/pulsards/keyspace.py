@@ -46,21 +46,26 @@ def type_name(value: Any) -> str:
 class Database:
     """One numbered database: ``data`` (key -> value) and ``expires`` (key -> ms)."""
 
-    __slots__ = ("_heap", "data", "expired", "expires", "index", "loading", "on_expired",
-                 "on_ready", "watched")
+    __slots__ = ("_heap", "data", "events", "expired", "expires", "index", "loading",
+                 "on_expired", "on_ready", "signals", "watched")
 
     def __init__(self, index: int) -> None:
         self.index = index
         self.data: dict[bytes, Any] = {}
         self.expires: dict[bytes, int] = {}
         self._heap: list[tuple[int, bytes]] = []
-        # key -> clients that WATCH it; writers call ``touch`` when non-empty.
+        # key -> clients that WATCH it.
         self.watched: dict[bytes, set[Any]] = {}
+        # The server's keyspace events (``notify.Events``) while they are on.
+        self.events: Any = None
+        # Whether writers must call ``touch``: keys are watched or events are on.
+        self.signals = False
         self.expired = 0  # keys removed because their TTL passed (INFO stats)
         # Called with (db, key) when a list appears at ``key`` (blocked pops).
         self.on_ready: Callable[[Database, bytes], None] | None = None
         # Called with (db, key) when a key expires: the AOF appends a DEL, so
-        # that replaying it later does not depend on the clock (as Redis does).
+        # that replaying it later does not depend on the clock (as Redis does),
+        # and keyspace events publish "expired".
         self.on_expired: Callable[[Database, bytes], None] | None = None
         # While the AOF is replayed nothing expires: the file says what was
         # deleted when (DELs above), and a deadline now past was not then.
@@ -112,7 +117,7 @@ class Database:
         self.data[key] = value
         if not keepttl and self.expires:
             self.expires.pop(key, None)
-        if self.watched:
+        if self.signals:
             self.touch(key)
 
     def store(self, key: bytes, value: Any) -> None:
@@ -139,7 +144,7 @@ class Database:
         del self.data[key]
         if self.expires:
             self.expires.pop(key, None)
-        if self.watched:
+        if self.signals:
             self.touch(key)
         return True
 
@@ -152,8 +157,18 @@ class Database:
     # Watchers keep, per watched key, whether it was already expired (stored
     # but past its deadline) when they watched it, as Redis 7 does: for them
     # the key's removal is no change, only a live value in its place is.
+    def update_signals(self) -> None:
+        """Recompute ``signals`` after ``watched`` or ``events`` changed."""
+        self.signals = bool(self.watched) or self.events is not None
+
     def touch(self, key: bytes) -> None:
-        """A write changed ``key``: transactions watching it will fail."""
+        """A write changed ``key``: keyspace events hear of it, and transactions
+        watching it will fail."""
+        if self.events is not None:
+            self.events.changed(self, key)
+        self._dirty_watchers(key)
+
+    def _dirty_watchers(self, key: bytes) -> None:
         clients = self.watched.get(key)
         if clients:
             watched = (self.index, key)
@@ -215,7 +230,7 @@ class Database:
         self.expires.pop(key, None)
         self.expired += 1
         if self.watched:
-            self.touch(key)
+            self._dirty_watchers(key)  # an expiry is no command's change: no touch
         if self.on_expired is not None:
             self.on_expired(self, key)
 

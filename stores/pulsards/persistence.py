@@ -186,7 +186,7 @@ class Persistence:
         cfg = self.server.config
         aof = AppendOnlyFile(self.server, path, cfg.appendfsync)
         self.server.aof = aof
-        aof.install()
+        self.server.rewire()
         return aof
 
     def set_appendonly(self, on: bool) -> None:
@@ -198,9 +198,9 @@ class Persistence:
                 self.kill_child()  # it started before: its file would lack the buffer
             self.bgrewriteaof()
         elif not on and aof is not None:
-            aof.uninstall()
             aof.close()
             self.server.aof = None
+            self.server.rewire()
             if self.child is not None and self.child.kind == "aof":
                 self.kill_child()
 
@@ -362,9 +362,9 @@ class Persistence:
         self.kill_child()
         aof = self.aof
         if aof is not None:
-            aof.uninstall()
             aof.close()
             self.server.aof = None
+            self.server.rewire()
 
     # ------------------------------------------------------------------ INFO
     def info(self) -> list[tuple[str, object]]:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .aof import AppendOnlyFile
 from .config import Config
 from .keyspace import Database, Keyspace
+from .notify import Events, parse_flags
 from .persistence import Persistence
 from .table import Entry, build_dispatch
 
@@ -99,10 +100,55 @@ class Server:
         # The open append-only file (None with appendonly no: then the write
         # commands' handlers are the plain ones, and nothing checks it per command).
         self.aof: AppendOnlyFile | None = None
+        # Keyspace events (notify-keyspace-events), None while they are off.
+        self.events: Events | None = None
         self.persistence = Persistence(self)
         self._cron: asyncio.TimerHandle | None = None
         self._stopped: asyncio.Event | None = None
         self.port = self.config.port
+        self.configure_events()
+
+    # ------------------------------------------------------------ wiring
+    def configure_events(self) -> None:
+        """Turn keyspace events on or off after ``notify-keyspace-events`` changed."""
+        flags = parse_flags(self.config.notify_keyspace_events)
+        if flags:
+            if self.events is None:
+                self.events = Events(self)
+            self.events.flags = flags
+        elif self.events is not None:
+            self.events = None
+        else:
+            return
+        for db in self.keyspace.dbs:
+            db.events = self.events
+            db.update_signals()
+        self.rewire()
+
+    def rewire(self) -> None:
+        """Give every command the handler for what is on: its plain one, wrapped
+        by keyspace events, wrapped by the AOF (which logs what the command did)."""
+        seen: set[int] = set()
+        for entry in self.dispatch.values():
+            for one in (entry, *entry.subcommands.values()):
+                if id(one) in seen:
+                    continue
+                seen.add(id(one))
+                handler = one.plain
+                if self.events is not None:
+                    handler = self.events.wrap(one, handler)
+                if self.aof is not None:
+                    handler = self.aof.wrap(one, handler)
+                one.handler = handler
+        hook = self._expired if self.aof is not None or self.events is not None else None
+        for db in self.keyspace.dbs:
+            db.on_expired = hook
+
+    def _expired(self, db: Database, key: bytes) -> None:
+        if self.aof is not None:
+            self.aof.expired(db, key)
+        if self.events is not None:
+            self.events.expired(db, key)
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -229,7 +275,10 @@ class Server:
             for waiter in list(queue or ()):
                 if key not in db.data:
                     break  # emptied: the others wait for the next push
-                reply = waiter.serve(db, key)
+                if self.events is None:
+                    reply = waiter.serve(db, key)
+                else:
+                    reply = self.events.serve(waiter, db, key)
                 if reply is None:
                     # A waiter of another kind (BLPOP behind a BZPOPMIN on a
                     # sorted set): skip it, as Redis does, and serve the rest.

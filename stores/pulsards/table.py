@@ -46,11 +46,13 @@ def command(name: str) -> Callable[[Handler], Handler]:
 class Entry:
     """What the connection needs to run one command, resolved once at start."""
 
-    __slots__ = ("handler", "hi", "lo", "name", "no_auth", "spec", "subcommands")
+    __slots__ = ("handler", "hi", "lo", "name", "no_auth", "plain", "spec", "subcommands")
 
     def __init__(self, spec: CommandSpec, handler: Handler) -> None:
         self.spec = spec
-        self.handler = handler
+        # ``handler`` is ``plain`` (the registered one) as wrapped by what is on:
+        # keyspace events, the AOF (``Server.rewire``).
+        self.handler = self.plain = handler
         # Arity as an inclusive range of len(args): fixed N, or at least -N.
         self.lo = spec.arity if spec.arity >= 0 else -spec.arity
         self.hi = spec.arity if spec.arity >= 0 else 1 << 30

@@ -100,6 +100,7 @@ def test_config_file_and_flags_over_it(tmp_path: Path) -> None:
     (["{missing}"], "can't open config file"),
     (["--appendfsync", "sometimes"], "invalid choice"),
     (["--dir", "/no/such/dir"], "No such directory"),
+    (["--notify-keyspace-events", "KEQ"], "Invalid event class character"),
 ])
 def test_bad_config_exits_non_zero(tmp_path: Path, args: list[str], message: str) -> None:
     conf = tmp_path / "bad.conf"

@@ -66,7 +66,7 @@ def _push(c: Client, args: list[bytes], left: bool, existing: bool) -> bytes:
     else:
         lst.extend(args[2:])
     size = len(lst)
-    if db.watched:
+    if db.signals:
         db.touch(key)
     server = c.server
     if server.blocking:

@@ -243,20 +243,21 @@ def config_set(c: Client, args: list[bytes]) -> bytes:
                 f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
     cfg = c.server.config
     for name, value in pairs:
-        old = cfg.get(name)
+        attr = name.replace("-", "_")
+        old = getattr(cfg, attr)
         try:
             cfg.set(name, value)
         except (ValueError, PermissionError) as exc:
             raise CommandError(
                 f"ERR CONFIG SET failed (possibly related to argument '{name}') - {exc}"
             ) from None
-        if cfg.get(name) != old:
+        if getattr(cfg, attr) != old:
             _config_changed(c.server, name)
     return OK
 
 
 def _config_changed(server: Server, name: str) -> None:
-    """Side effects of CONFIG SET on persistence, as Redis has them."""
+    """Side effects of CONFIG SET (persistence, keyspace events), as Redis has them."""
     persistence = server.persistence
     if name == "appendonly":
         persistence.set_appendonly(server.config.appendonly == "yes")
@@ -264,6 +265,8 @@ def _config_changed(server: Server, name: str) -> None:
         server.aof.fsync = server.config.appendfsync
     elif name == "dir" and server.aof is not None:
         persistence.bgrewriteaof()  # so that the new directory holds an AOF too
+    elif name == "notify-keyspace-events":
+        server.configure_events()
 
 
 @command("CONFIG|RESETSTAT")

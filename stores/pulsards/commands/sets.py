@@ -46,7 +46,7 @@ def sadd(c: Client, args: list[bytes]) -> bytes:
     before = len(s)
     s.update(args[2:])
     added = len(s) - before
-    if added and db.watched:  # adding members already there is not a write
+    if added and db.signals:  # adding members already there is not a write
         db.touch(args[1])
     return b":%d\r\n" % added
 

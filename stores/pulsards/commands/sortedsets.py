@@ -118,7 +118,7 @@ def zadd(c: Client, args: list[bytes]) -> bytes:
             changed += 1
     if not zs:
         db.remove(key)
-    if (added or changed) and db.watched:  # an unchanged score is not a write
+    if (added or changed) and db.signals:  # an unchanged score is not a write
         db.touch(key)
     server = c.server
     if server.blocking:  # BZPOPMIN/BZMPOP waiters on this key

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from ..keyspace import now_ms
+from ..notify import STREAM, publish_event
 from ..reply import OK, ONE, ZERO, CommandError, bulk, help_reply, integer, map_reply
 from ..stream import MAX_ID, U64, Group, Nack, Stream, StreamID, format_id, interval_id, parse_id
 from ..table import command
@@ -150,6 +151,7 @@ def xgroup_create(c: Client, args: list[bytes]) -> bytes:
     if group is not None:
         raise CommandError("BUSYGROUP Consumer Group name already exists")
     s.groups[args[3]] = Group(sid, entries_read)
+    publish_event(c.db, STREAM, b"xgroup-create", args[2])
     return OK
 
 
@@ -161,6 +163,7 @@ def xgroup_setid(c: Client, args: list[bytes]) -> bytes:
         raise _subcommand_error(args, "XGROUP")
     group.last_id = s.last_id if args[4] == b"$" else parse_id(args[4])[0]
     group.entries_read = entries_read
+    publish_event(c.db, STREAM, b"xgroup-setid", args[2])
     return OK
 
 
@@ -171,6 +174,7 @@ def xgroup_destroy(c: Client, args: list[bytes]) -> bytes:
         return ZERO
     del s.groups[args[3]]
     db = c.db
+    publish_event(db, STREAM, b"xgroup-destroy", args[2])
     if db.on_ready is not None:  # clients blocked on the group get NOGROUP
         db.on_ready(db, args[2])
     return ONE
@@ -181,7 +185,10 @@ def xgroup_createconsumer(c: Client, args: list[bytes]) -> bytes:
     _, group, _, _ = _xgroup(c, args)
     assert group is not None
     _, made = group.consumer(args[4], now_ms(), refresh=False)
-    return ONE if made else ZERO
+    if not made:
+        return ZERO
+    publish_event(c.db, STREAM, b"xgroup-createconsumer", args[2])
+    return ONE
 
 
 @command("XGROUP|DELCONSUMER")
@@ -193,6 +200,7 @@ def xgroup_delconsumer(c: Client, args: list[bytes]) -> bytes:
         return ZERO
     for sid in consumer.pel:
         del group.pel[sid]
+    publish_event(c.db, STREAM, b"xgroup-delconsumer", args[2])
     return integer(len(consumer.pel))
 
 
@@ -326,7 +334,9 @@ def xclaim(c: Client, args: list[bytes]) -> bytes:
             nack = Nack(None, delivery)  # Redis' new NACK counts one delivery
         elif nack.consumer is not None and min_idle and now - nack.time < min_idle:
             continue
-        consumer, _ = group.consumer(args[3], now)
+        consumer, made = group.consumer(args[3], now)
+        if made:
+            publish_event(c.db, STREAM, b"xgroup-createconsumer", args[1])
         nack.time = delivery
         if retrycount >= 0:
             nack.count = retrycount
@@ -377,7 +387,9 @@ def xautoclaim(c: Client, args: list[bytes]) -> bytes:
             continue
         if min_idle and now - nack.time < min_idle:
             continue
-        consumer, _ = group.consumer(args[3], now)
+        consumer, made = group.consumer(args[3], now)
+        if made:
+            publish_event(c.db, STREAM, b"xgroup-createconsumer", args[1])
         nack.time = now
         if not justid:
             nack.count += 1

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from ..keyspace import Database, now_ms
+from ..notify import STREAM, publish_event
 from ..reply import CommandError, bulk
 from ..stream import MAX_ID, Fields, Group, Nack, Stream, StreamID, format_id, incr_id, parse_id
 from ..table import command
@@ -30,6 +31,7 @@ from .streams import entries_reply, entry_reply, get_stream
 
 if TYPE_CHECKING:
     from ..protocol import Client
+    from ..stream import Consumer
 
 __all__: list[str] = []
 
@@ -160,10 +162,19 @@ def _group_of(db: Database, key: bytes, name: bytes) -> tuple[Stream, Group]:
     return s, group
 
 
-def _deliver(s: Stream, group: Group, read: _Read, limit: int | None) -> bytes:
+def _consumer(db: Database, key: bytes, group: Group, read: _Read, now: int) -> Consumer:
+    """The reading consumer, made (and announced, as Redis does) on its first read."""
+    consumer, made = group.consumer(read.consumer, now)
+    if made:
+        publish_event(db, STREAM, b"xgroup-createconsumer", key)
+    return consumer
+
+
+def _deliver(db: Database, key: bytes, s: Stream, group: Group, read: _Read,
+             limit: int | None) -> bytes:
     """New entries (after the group's last ID) for the consumer, made pending."""
     now = now_ms()
-    consumer, _ = group.consumer(read.consumer, now)
+    consumer = _consumer(db, key, group, read, now)
     entries = _after(s, group.last_id, limit)
     for sid, _pairs in entries:
         s.delivered(group, sid)
@@ -177,11 +188,11 @@ def _deliver(s: Stream, group: Group, read: _Read, limit: int | None) -> bytes:
     return entries_reply(entries)
 
 
-def _history(c: Client, s: Stream, group: Group, read: _Read, start: StreamID,
+def _history(c: Client, key: bytes, s: Stream, group: Group, read: _Read, start: StreamID,
              limit: int | None) -> bytes:
     """The consumer's own pending entries from ``start`` (deleted ones without fields)."""
     now = now_ms()
-    consumer, _ = group.consumer(read.consumer, now)
+    consumer = _consumer(c.db, key, group, read, now)
     ids = sorted(sid for sid in consumer.pel if sid >= start)
     if limit:
         ids = ids[:limit]
@@ -219,9 +230,9 @@ def xreadgroup(c: Client, args: list[bytes]) -> bytes:
         if start is not None:
             # Entries after the ID; Redis' increment of the greatest ID wraps to 0-0.
             after = incr_id(start) or (0, 0)
-            served.append((key, _history(c, s, group, read, after, limit)))
+            served.append((key, _history(c, key, s, group, read, after, limit)))
         elif (last := s.last_live()) is not None and last > group.last_id:
-            served.append((key, _deliver(s, group, read, limit)))
+            served.append((key, _deliver(db, key, s, group, read, limit)))
     if served:
         return _reply(c, served)
     if read.timeout < 0:
@@ -239,6 +250,6 @@ def xreadgroup(c: Client, args: list[bytes]) -> bytes:
                     b"exists\r\n")
         if s.last_id <= group.last_id:
             return None
-        return _reply(c, [(key, _deliver(s, group, read, blocked_limit))])
+        return _reply(c, [(key, _deliver(db, key, s, group, read, blocked_limit))])
 
     return block(c, read.keys, serve, read.timeout / 1000, null_array(c))

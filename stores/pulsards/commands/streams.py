@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from ..keyspace import Database, now_ms
+from ..notify import STREAM, publish_event
 from ..reply import OK, WRONGTYPE, ZERO, CommandError, bulk, bulks, integer
 from ..stream import (
     MAX_ID,
@@ -173,10 +174,10 @@ def xadd(c: Client, args: list[bytes]) -> bytes:
         raise CommandError("ERR The ID specified in XADD is equal or smaller than the target "
                            "stream top item")
     s.append(sid, pairs, config.stream_node_max_entries, config.stream_node_max_bytes)
-    if parsed is not _AUTO_ID and parsed.trims:
-        _trim(s, parsed)
-    if db.watched:
+    if db.signals:
         db.touch(key)
+    if parsed is not _AUTO_ID and parsed.trims and _trim(s, parsed):
+        publish_event(db, STREAM, b"xtrim", key)
     if db.on_ready is not None:
         db.on_ready(db, key)
     text = b"%d-%d" % sid

@@ -69,7 +69,7 @@ def set_(c: Client, args: list[bytes]) -> bytes:
         db.data[key] = args[2]
         if db.expires:
             db.expires.pop(key, None)
-        if db.watched:
+        if db.signals:
             db.touch(key)
         return OK
     nx = xx = get_old = keepttl = False
@@ -311,7 +311,7 @@ def _incr(c: Client, key: bytes, delta: int) -> bytes:
         raise CommandError("ERR increment or decrement would overflow")
     reply = b":%d\r\n" % value
     db.data[key] = reply[1:-2]  # the TTL stays
-    if db.watched:
+    if db.signals:
         db.touch(key)
     return reply
 

@@ -31,6 +31,7 @@ def unwatch_all(c: Client) -> None:
             watchers.discard(c)
             if not watchers:
                 del keyspace[index].watched[key]
+                keyspace[index].update_signals()
     c.watched.clear()
     c.dirty_cas = False
 
@@ -88,6 +89,7 @@ def watch(c: Client, args: list[bytes]) -> bytes:
     for key in args[1:]:
         if (db.index, key) not in c.watched:
             db.watched.setdefault(key, set()).add(c)
+            db.signals = True
             c.watched[(db.index, key)] = db.is_expired(key)
     return OK
 
