@@ -47,7 +47,7 @@ class Database:
     """One numbered database: ``data`` (key -> value) and ``expires`` (key -> ms)."""
 
     __slots__ = ("_heap", "data", "events", "expired", "expires", "index", "loading",
-                 "on_expired", "on_ready", "signals", "watched")
+                 "on_expired", "on_ready", "signals", "wake_on_delete", "watched")
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -58,7 +58,11 @@ class Database:
         self.watched: dict[bytes, set[Any]] = {}
         # The server's keyspace events (``notify.Events``) while they are on.
         self.events: Any = None
-        # Whether writers must call ``touch``: keys are watched or events are on.
+        # key -> clients blocked in XREADGROUP on it, which its deletion or
+        # replacement by another type answers (``on_ready``), as Redis 7 does.
+        self.wake_on_delete: dict[bytes, int] = {}
+        # Whether writers must call ``touch``: keys are watched, events are on,
+        # or a deletion would wake someone.
         self.signals = False
         self.expired = 0  # keys removed because their TTL passed (INFO stats)
         # Called with (db, key) when a list appears at ``key`` (blocked pops).
@@ -159,14 +163,21 @@ class Database:
     # the key's removal is no change, only a live value in its place is.
     def update_signals(self) -> None:
         """Recompute ``signals`` after ``watched`` or ``events`` changed."""
-        self.signals = bool(self.watched) or self.events is not None
+        self.signals = bool(self.watched or self.wake_on_delete) or self.events is not None
 
     def touch(self, key: bytes) -> None:
         """A write changed ``key``: keyspace events hear of it, and transactions
         watching it will fail."""
         if self.events is not None:
             self.events.changed(self, key)
+        if key in self.wake_on_delete and self.data.get(key).__class__ is not Stream:
+            self._deleted(key)
         self._dirty_watchers(key)
+
+    def _deleted(self, key: bytes) -> None:
+        """A key clients wait on in XREADGROUP is gone or another type now."""
+        if self.on_ready is not None:
+            self.on_ready(self, key)
 
     def _dirty_watchers(self, key: bytes) -> None:
         clients = self.watched.get(key)
@@ -224,11 +235,15 @@ class Database:
         self.data = {}
         self.expires = {}
         self._heap = []
+        for key in self.wake_on_delete:
+            self._deleted(key)
 
     def _expire(self, key: bytes) -> None:
         self.data.pop(key, None)
         self.expires.pop(key, None)
         self.expired += 1
+        if key in self.wake_on_delete:
+            self._deleted(key)
         if self.watched:
             self._dirty_watchers(key)  # an expiry is no command's change: no touch
         if self.on_expired is not None:

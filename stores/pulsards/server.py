@@ -55,7 +55,8 @@ Serve = Callable[[Database, bytes], bytes | None]
 class Waiter:
     """A client parked in a blocking command on some keys of one database."""
 
-    __slots__ = ("argv", "client", "db", "keys", "serve", "timeout_reply", "timer")
+    __slots__ = ("argv", "client", "db", "keys", "serve", "timeout_reply", "timer",
+                 "wake_on_delete")
 
     def __init__(self, client: Client, db: Database, keys: list[bytes], serve: Serve,
                  timeout_reply: bytes) -> None:
@@ -68,6 +69,8 @@ class Waiter:
         # The blocking command itself, set when the AOF is on (it appends the
         # command's non-blocking form once served).
         self.argv: list[bytes] | None = None
+        # Served (with an error) when one of its keys is deleted (XREADGROUP).
+        self.wake_on_delete = False
 
 
 class Server:
@@ -227,6 +230,8 @@ class Server:
         loop = asyncio.get_running_loop()
         budget = 250.0 / self.config.hz  # 25% of a tick, as Redis' slow cycle
         self.keyspace.active_expire(budget)
+        if self.ready_keys:  # an expired stream answers its XREADGROUP waiters
+            self.serve_blocked()
         self.persistence.cron()
         timeout = self.config.timeout
         if timeout:
@@ -250,12 +255,19 @@ class Server:
 
     # ------------------------------------------------------------- blocking
     def block(self, client: Client, keys: list[bytes], serve: Serve, timeout: float,
-              timeout_reply: bytes) -> None:
-        """Park ``client`` until ``serve`` succeeds on one of ``keys`` or ``timeout`` s."""
-        waiter = Waiter(client, client.db, keys, serve, timeout_reply)
-        index = client.db.index
+              timeout_reply: bytes, wake_on_delete: bool = False) -> None:
+        """Park ``client`` until ``serve`` succeeds on one of ``keys`` or ``timeout`` s
+        (``wake_on_delete``: ``serve`` is also tried when one of them is deleted)."""
+        db = client.db
+        waiter = Waiter(client, db, keys, serve, timeout_reply)
+        index = db.index
         for key in dict.fromkeys(keys):
             self.blocking.setdefault((index, key), deque()).append(waiter)
+            if wake_on_delete:
+                db.wake_on_delete[key] = db.wake_on_delete.get(key, 0) + 1
+        if wake_on_delete:
+            waiter.wake_on_delete = True
+            db.update_signals()
         if timeout > 0:
             waiter.timer = asyncio.get_running_loop().call_later(
                 timeout, self._timed_out, waiter)
@@ -273,8 +285,8 @@ class Server:
             db, key = ready.pop(0)
             queue = self.blocking.get((db.index, key))
             for waiter in list(queue or ()):
-                if key not in db.data:
-                    break  # emptied: the others wait for the next push
+                # An emptied or deleted key: the waiters' serve() says None
+                # (they wait for the next push) or, for XREADGROUP, an error.
                 if self.events is None:
                     reply = waiter.serve(db, key)
                 else:
@@ -302,15 +314,21 @@ class Server:
     def _remove_waiter(self, waiter: Waiter) -> None:
         if waiter.timer is not None:
             waiter.timer.cancel()
-        index = waiter.db.index
+        db = waiter.db
         for key in dict.fromkeys(waiter.keys):
-            queue = self.blocking.get((index, key))
+            if waiter.wake_on_delete:
+                db.wake_on_delete[key] -= 1
+                if not db.wake_on_delete[key]:
+                    del db.wake_on_delete[key]
+            queue = self.blocking.get((db.index, key))
             if queue is None:
                 continue
             if waiter in queue:
                 queue.remove(waiter)
             if not queue:
-                del self.blocking[(index, key)]
+                del self.blocking[(db.index, key)]
+        if waiter.wake_on_delete:
+            db.update_signals()
 
     def uptime(self) -> float:
         return time.monotonic() - self.started_monotonic

@@ -372,3 +372,60 @@ async def test_idle_times_decide_what_is_claimed(either: tuple[str, int]) -> Non
         assert by_id[b"1-0"][3] == 1  # JUSTID does not count a delivery
     finally:
         await _close(clients)
+
+
+# What a client blocked in XREADGROUP on stream "s" (group "g") hears when
+# another client does this to the key: Redis 7 answers it -UNBLOCKED when the
+# stream is deleted or replaced by another type (whatever deleted it), NOGROUP
+# when a stream without the group stands there when it is served.
+GONE: list[tuple[str, list[tuple[Any, ...]]]] = [
+    ("del", [("DEL", "s")]), ("unlink", [("UNLINK", "s")]), ("set", [("SET", "s", "v")]),
+    ("set-with-ttl", [("SET", "s", "v", "EX", "100")]),
+    ("store-over", [("SINTERSTORE", "s", "nosuch")]), ("rename-away", [("RENAME", "s", "t")]),
+    ("move-away", [("MOVE", "s", "3")]), ("flushdb", [("FLUSHDB",)]),
+    ("active-expiry", [("PEXPIRE", "s", "1")]),
+    ("lua-del", [("EVAL", "redis.call('del', KEYS[1]) return 1", "1", "s")]),
+    ("del-then-xadd", [("DEL", "s"), ("XADD", "s", "1-1", "f", "v")]),
+    ("in-multi", [("MULTI",), ("DEL", "s"), ("XADD", "s", "1-1", "f", "v"), ("EXEC",)]),
+    ("swap-in-nothing", [("SWAPDB", "12", "11")]),
+    ("swap-in-a-string", [("SET", "s", "v", "@11"), ("SWAPDB", "12", "11")]),
+    ("destroy", [("XGROUP", "DESTROY", "s", "g")]),
+]
+
+
+def _blocked_reply(client: redis.Redis, other: redis.Redis,
+                   acts: list[tuple[Any, ...]]) -> Any:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from polling import wait_for
+
+    kw = client.connection_pool.connection_kwargs
+    client.flushall()
+    client.xgroup_create("s", "g", "$", mkstream=True)
+    with redis.Redis(kw["host"], kw["port"], db=kw["db"], socket_timeout=10) as waiter, \
+            ThreadPoolExecutor(1) as pool:
+        reply = pool.submit(waiter.execute_command, "XREADGROUP", "GROUP", "g", "c",
+                            "BLOCK", "4000", "STREAMS", "s", ">")
+        wait_for(lambda: client.info("clients")["blocked_clients"] == 1,
+                 what="XREADGROUP to block")
+        with client.pipeline(transaction=False) as pipe:  # MULTI/EXEC sent as they are
+            for act in acts:
+                target = other if act[-1] == "@11" else pipe
+                target.execute_command(*[a for a in act if a != "@11"])
+            pipe.execute(raise_on_error=False)
+        try:
+            return reply.result(timeout=10)
+        except redis.ResponseError as exc:
+            return str(exc)
+
+
+@pytest.mark.parametrize(("name", "acts"), GONE, ids=[name for name, _ in GONE])
+def test_xreadgroup_hears_its_stream_go_as_on_redis(private_redis: tuple[str, int],
+                                                    pulsards: Any, name: str,
+                                                    acts: list[tuple[Any, ...]]) -> None:
+    replies = []
+    for address in (private_redis, (pulsards.host, pulsards.port)):
+        with redis.Redis(*address, db=12) as client, redis.Redis(*address, db=11) as other:
+            replies.append(_blocked_reply(client, other, acts))
+    assert replies[1] == replies[0]
+    assert "no longer exists" in replies[0]

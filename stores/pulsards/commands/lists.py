@@ -353,7 +353,7 @@ def parse_timeout(arg: bytes) -> float:
 
 
 def block(c: Client, keys: list[bytes], serve: object, timeout: float,
-          timeout_reply: bytes) -> bytes:
+          timeout_reply: bytes, wake_on_delete: bool = False) -> bytes:
     """Park ``c`` on ``keys`` until ``serve(db, key)`` answers (raises ``Blocked``).
 
     Shared by every blocking command (lists and sorted sets): inside EXEC
@@ -361,7 +361,8 @@ def block(c: Client, keys: list[bytes], serve: object, timeout: float,
     """
     if c.in_exec:
         return timeout_reply
-    c.server.block(c, keys, serve, timeout, timeout_reply)  # type: ignore[arg-type]
+    c.server.block(c, keys, serve, timeout, timeout_reply,  # type: ignore[arg-type]
+                   wake_on_delete)
     raise Blocked
 
 

@@ -66,10 +66,12 @@ def swapdb(c: Client, args: list[bytes]) -> bytes:
     first.data, second.data = second.data, first.data
     first.expires, second.expires = second.expires, first.expires
     first._heap, second._heap = second._heap, first._heap
-    for db in (first, second):
-        for key, value in db.data.items():
-            if value.__class__.__name__ in ("deque", "ZSet"):  # blocked pops
-                c.server.signal_ready(db, key)
+    # Every key a client waits on in either database may be servable now, or
+    # gone (XREADGROUP's waiters hear of that): the waiters' serve() decides.
+    server = c.server
+    for index, key in list(server.blocking):
+        if index in (a, b):
+            server.signal_ready(server.keyspace[index], key)
     return OK
 
 

@@ -242,8 +242,8 @@ def xreadgroup(c: Client, args: list[bytes]) -> bytes:
 
     def serve(db: Database, key: bytes) -> bytes | None:
         s = db.lookup(key)
-        if s.__class__ is not Stream:
-            return None
+        if s.__class__ is not Stream:  # deleted, or another type now
+            return b"-UNBLOCKED the stream key no longer exists\r\n"
         group = s.groups.get(name)
         if group is None:
             return (b"-NOGROUP the consumer group this client was blocked on no longer "
@@ -252,4 +252,4 @@ def xreadgroup(c: Client, args: list[bytes]) -> bytes:
             return None
         return _reply(c, [(key, _deliver(db, key, s, group, read, blocked_limit))])
 
-    return block(c, read.keys, serve, read.timeout / 1000, null_array(c))
+    return block(c, read.keys, serve, read.timeout / 1000, null_array(c), wake_on_delete=True)
