@@ -361,6 +361,14 @@ _ZERO: Final = b":0\r\n"
 _NILS: Final = frozenset({b"$-1\r\n", b"*-1\r\n", b"_\r\n"})
 
 
+def _restore(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+    """RESTORE without its relative TTL: the value, then the deadline it left
+    (or DEL: a deadline already past added nothing, and REPLACE deleted)."""
+    key = argv[1]
+    restored = [[b"RESTORE", key, b"0", argv[3], b"REPLACE"]] if key in db.data else []
+    return restored + _expire_state(db, key)
+
+
 def _unless_zero(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
     return None if reply == _ZERO else [argv]
 
@@ -481,6 +489,7 @@ def _xautoclaim(db: Database, argv: list[bytes], reply: bytes) -> list[list[byte
 propagate: Final[dict[str, Rule]] = {
     "sort": _sort, "georadius": _sort, "georadiusbymember": _sort, "bitfield": _bitfield,
     "expire": _expire, "pexpire": _expire, "expireat": _expire, "pexpireat": _expire,
+    "restore": _restore, "restore-asking": _restore,
     "set": _set, "setex": _setex, "psetex": _setex, "getex": _getex, "spop": _spop,
     "blpop": _pop(b"LPOP"), "brpop": _pop(b"RPOP"),
     "bzpopmin": _pop(b"ZPOPMIN"), "bzpopmax": _pop(b"ZPOPMAX"),

@@ -166,8 +166,8 @@ class Events:
 
     def _absent(self, c: Client, entry: Entry, args: list[bytes]) -> set[tuple[int, bytes]]:
         """(database, key) of the keys the command may add (``new``): its keys that
-        are missing before it runs, and the destination of RENAME and COPY,
-        which Redis deletes and adds again when it exists."""
+        are missing before it runs, and the destination of RENAME, COPY and
+        RESTORE, which Redis deletes and adds again when it exists."""
         from ..redis.commands import find_keys
 
         db = c.db
@@ -186,6 +186,8 @@ class Events:
             other = self._db(args[upper.index(b"DB", 3) + 1]) if b"DB" in upper[3:-1] else db
             if other is not None:
                 added.add((other.index, args[2]))
+        elif name in ("restore", "restore-asking"):
+            added.add((db.index, args[1]))
         return added | {(where.index, key) for where, key in places
                         if key not in where.data or where.is_expired(key)}
 
@@ -391,6 +393,7 @@ RULES: Final[dict[str, Rule]] = {
     "copy": _by_position({2: b"copy_to"}, GENERIC), "move": _move,
     "expire": _expire, "pexpire": _expire, "expireat": _expire, "pexpireat": _expire,
     "persist": each(GENERIC, "persist"), "sort": storing(LIST, "sortstore"),
+    "restore": storing(GENERIC, "restore"), "restore-asking": storing(GENERIC, "restore"),
     # lists
     "lpush": each(LIST, "lpush"), "lpushx": each(LIST, "lpush"),
     "rpush": each(LIST, "rpush"), "rpushx": each(LIST, "rpush"),

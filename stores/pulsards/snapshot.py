@@ -33,7 +33,8 @@ from typing import Any, Final
 from .stream import Consumer, Group, Nack, Stream
 from .zset import ZSet
 
-__all__ = ["MAGIC", "VERSION", "Entry", "SnapshotError", "decode_snapshot", "encode_snapshot"]
+__all__ = ["MAGIC", "VERSION", "Entry", "Reader", "SnapshotError", "decode_snapshot",
+           "decode_value", "encode_snapshot", "encode_value"]
 
 MAGIC: Final = b"PULSARDS"
 VERSION: Final = 1
@@ -139,8 +140,8 @@ def encode_snapshot(dbs: Iterable[tuple[int, Iterable[Entry]]],
     yield data + _U32.pack(crc)
 
 
-class _Reader:
-    """Cursor over the snapshot bytes; every read checks it stays inside them."""
+class Reader:
+    """Cursor over encoded bytes; every read checks it stays inside them."""
 
     __slots__ = ("data", "pos")
 
@@ -148,17 +149,20 @@ class _Reader:
         self.data = data
         self.pos = 0
 
+    def truncated(self) -> ValueError:
+        return SnapshotError("snapshot is truncated")
+
     def take(self, n: int) -> bytes:
         end = self.pos + n
         if end > len(self.data):
-            raise SnapshotError("snapshot is truncated")
+            raise self.truncated()
         chunk = self.data[self.pos:end]
         self.pos = end
         return chunk
 
     def byte(self) -> int:
         if self.pos >= len(self.data):
-            raise SnapshotError("snapshot is truncated")
+            raise self.truncated()
         value = self.data[self.pos]
         self.pos += 1
         return value
@@ -175,7 +179,7 @@ class _Reader:
         return self.take(self.length())
 
 
-def _read_value(r: _Reader, kind: int) -> Any:
+def _read_value(r: Reader, kind: int) -> Any:
     if kind == _STRING:
         return r.string()
     n = r.length()
@@ -196,11 +200,11 @@ def _read_value(r: _Reader, kind: int) -> Any:
     raise SnapshotError(f"unknown value type {kind} in snapshot")
 
 
-def _read_id(r: _Reader) -> tuple[int, int]:
+def _read_id(r: Reader) -> tuple[int, int]:
     return int(_U64.unpack(r.take(8))[0]), int(_U64.unpack(r.take(8))[0])
 
 
-def _read_stream(r: _Reader, n: int) -> Stream:
+def _read_stream(r: Reader, n: int) -> Stream:
     # Nodes are laid out again with Redis' default limits (the snapshot does
     # not record them): approximate trims may cut elsewhere after a restart.
     s = Stream()
@@ -228,6 +232,20 @@ def _read_stream(r: _Reader, n: int) -> Stream:
     return s
 
 
+def encode_value(value: Any) -> bytes:
+    """One value in the snapshot's encoding, led by its type (DUMP of a stream)."""
+    return bytes((_TYPES.get(type(value), 0),)) + _value(value)
+
+
+def decode_value(data: bytes) -> Any:
+    """The value ``encode_value`` made (SnapshotError when damaged)."""
+    r = Reader(data)
+    value = _read_value(r, r.byte())
+    if r.pos != len(data):
+        raise SnapshotError("trailing bytes after the value")
+    return value
+
+
 def decode_snapshot(data: bytes) -> dict[int, list[Entry]]:
     """Database index -> its entries, from the bytes ``encode_snapshot`` made."""
     if len(data) < 14 or data[:8] != MAGIC:
@@ -236,7 +254,7 @@ def decode_snapshot(data: bytes) -> dict[int, list[Entry]]:
         raise SnapshotError(f"unsupported snapshot version {data[8]}")
     if data[-5] != _EOF or _U32.unpack(data[-4:])[0] != zlib.crc32(data[:-4]):
         raise SnapshotError("snapshot checksum mismatch (damaged or truncated file)")
-    r = _Reader(data[:-5])
+    r = Reader(data[:-5])
     r.pos = 9
     out: dict[int, list[Entry]] = {}
     entries: list[Entry] | None = None

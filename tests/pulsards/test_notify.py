@@ -243,3 +243,17 @@ def test_events_and_the_aof_together(tmp_path: Any) -> None:
             assert client.mget("a", "b", "c", "d") == [b"1", b"2", b"3", b"1"]
     finally:
         assert server.stop() == 0
+
+
+def test_restore_publishes_as_redis(private_redis: tuple[str, int], pulsards: Any) -> None:
+    def play(client: redis.Redis) -> None:
+        client.set("a", "v")
+        payload = client.dump("a")
+        client.restore("b", 0, payload)
+        client.restore("b", 100_000, payload, replace=True)
+        client.restore("c", 1, payload, absttl=True)  # already expired: nothing
+        client.restore("b", 1, payload, replace=True, absttl=True)  # deletes b
+
+    real, ours = _both(private_redis, pulsards, "KEAn", play)
+    assert ("__keyevent@12__:restore", "b") in real
+    assert ours == real, _diff(real, ours)

@@ -7,6 +7,7 @@ from . import (
     bitfield,
     bitmaps,
     connection,
+    dump,
     geo,
     hashes,
     hyperloglog,
@@ -28,7 +29,7 @@ from . import (
     zsetpops,
 )
 
-__all__ = ["bitfield", "bitmaps", "connection", "geo", "hashes", "hyperloglog", "keys", "lists",
-           "monitor", "pubsub", "scripting", "server", "sets", "sort", "sortedsets",
+__all__ = ["bitfield", "bitmaps", "connection", "dump", "geo", "hashes", "hyperloglog", "keys",
+           "lists", "monitor", "pubsub", "scripting", "server", "sets", "sort", "sortedsets",
            "streamgroups", "streamreads", "streams", "strings", "transactions", "zsetops",
            "zsetpops"]
