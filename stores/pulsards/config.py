@@ -61,6 +61,8 @@ class Config:
     stream_node_max_entries: int = 100
     # Keyspace events' classes, as given (``notify.parse_flags`` reads them).
     notify_keyspace_events: str = ""
+    # Keys CLIENT TRACKING remembers at most (0: no limit), as Redis' option.
+    tracking_table_max_keys: int = 1_000_000
 
     def get(self, name: str) -> str:
         """The ``CONFIG GET`` text of option ``name`` (redis.conf spelling)."""
@@ -165,5 +167,6 @@ OPTIONS: Final[dict[str, tuple[str, bool]]] = {
     "stream-node-max-bytes": ("memory", True),
     "stream-node-max-entries": ("int", True),
     "notify-keyspace-events": ("events", True),
+    "tracking-table-max-keys": ("int", True),
 }
 assert {f.name for f in fields(Config)} == {n.replace("-", "_") for n in OPTIONS}

@@ -47,7 +47,7 @@ class Database:
     """One numbered database: ``data`` (key -> value) and ``expires`` (key -> ms)."""
 
     __slots__ = ("_heap", "data", "events", "expired", "expires", "index", "loading",
-                 "on_expired", "on_ready", "signals", "wake_on_delete", "watched")
+                 "observers", "on_expired", "on_ready", "signals", "wake_on_delete", "watched")
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -58,18 +58,20 @@ class Database:
         self.watched: dict[bytes, set[Any]] = {}
         # The server's keyspace events (``notify.Events``) while they are on.
         self.events: Any = None
+        # What hears of every change and expiry: keyspace events, client
+        # tracking (objects with ``changed(db, key)`` and ``expired(db, key)``).
+        self.observers: tuple[Any, ...] = ()
         # key -> clients blocked in XREADGROUP on it, which its deletion or
         # replacement by another type answers (``on_ready``), as Redis 7 does.
         self.wake_on_delete: dict[bytes, int] = {}
-        # Whether writers must call ``touch``: keys are watched, events are on,
-        # or a deletion would wake someone.
+        # Whether writers must call ``touch``: keys are watched, something
+        # observes changes, or a deletion would wake someone.
         self.signals = False
         self.expired = 0  # keys removed because their TTL passed (INFO stats)
         # Called with (db, key) when a list appears at ``key`` (blocked pops).
         self.on_ready: Callable[[Database, bytes], None] | None = None
         # Called with (db, key) when a key expires: the AOF appends a DEL, so
-        # that replaying it later does not depend on the clock (as Redis does),
-        # and keyspace events publish "expired".
+        # that replaying it later does not depend on the clock (as Redis does).
         self.on_expired: Callable[[Database, bytes], None] | None = None
         # While the AOF is replayed nothing expires: the file says what was
         # deleted when (DELs above), and a deadline now past was not then.
@@ -162,14 +164,15 @@ class Database:
     # but past its deadline) when they watched it, as Redis 7 does: for them
     # the key's removal is no change, only a live value in its place is.
     def update_signals(self) -> None:
-        """Recompute ``signals`` after ``watched`` or ``events`` changed."""
-        self.signals = bool(self.watched or self.wake_on_delete) or self.events is not None
+        """Recompute ``signals`` after ``watched``, ``wake_on_delete`` or
+        ``observers`` changed."""
+        self.signals = bool(self.watched or self.wake_on_delete or self.observers)
 
     def touch(self, key: bytes) -> None:
-        """A write changed ``key``: keyspace events hear of it, and transactions
+        """A write changed ``key``: the observers hear of it, and transactions
         watching it will fail."""
-        if self.events is not None:
-            self.events.changed(self, key)
+        for observer in self.observers:
+            observer.changed(self, key)
         if key in self.wake_on_delete and self.data.get(key).__class__ is not Stream:
             self._deleted(key)
         self._dirty_watchers(key)
@@ -246,6 +249,8 @@ class Database:
             self._deleted(key)
         if self.watched:
             self._dirty_watchers(key)  # an expiry is no command's change: no touch
+        for observer in self.observers:
+            observer.expired(self, key)
         if self.on_expired is not None:
             self.on_expired(self, key)
 

@@ -318,6 +318,9 @@ class Scripting:
                 from .commands.monitor import feed
 
                 feed(c, argv, entry, source="lua")
+            tracking = c.server.tracking
+            if tracking is not None and c.tracking is not None:
+                tracking.remember(c, entry, argv)  # a script's reads are its caller's
 
 
 def scripting(server: Server) -> Scripting:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .keyspace import Database
     from .server import Server
     from .table import Entry
+    from .tracking import Mode
 
 __all__ = ["Client"]
 
@@ -108,11 +109,14 @@ class Client(asyncio.Protocol):
         self.reader: Any = hiredis.Reader()
         self.parser: RequestParser | None = None
         self.db: Database = server.keyspace[0]
-        self.resp3 = False
+        self.resp3 = False  # the replies' protocol (a script's are RESP2 for a while)
+        self.protocol = 2  # the connection's (HELLO): what pushes to it are in
         self.nil = NIL2
         # ``gated`` (in MULTI or not authenticated) sends every request off the
         # hot path; the ``multi`` and ``locked`` properties keep it up to date.
         self.gated = False
+        self.tracking: Mode | None = None  # CLIENT TRACKING's options while on
+        self.caching = False  # CLIENT CACHING yes/no for the next command
         self._multi: list[list[bytes]] | None = None
         self._locked = False
         # Insertion-ordered: UNSUBSCRIBE with no names goes in subscription order.
@@ -175,6 +179,8 @@ class Client(asyncio.Protocol):
             from .commands.monitor import stop_monitoring
 
             stop_monitoring(self)
+        if self.tracking is not None:
+            self.server.untrack(self)
 
     def pause_writing(self) -> None:
         # The client is not reading its replies: stop reading its requests until
@@ -381,14 +387,7 @@ class Client(asyncio.Protocol):
             entry = dispatch.get(req[0].upper())
         if entry is None or not entry.lo <= len(req) <= entry.hi or self.gated:
             return self._special(req, entry)
-        try:
-            return entry.handler(self, req)
-        except CommandError as exc:
-            return exc.reply()
-        except Blocked:
-            raise
-        except Exception as exc:  # a bug: answer, log, keep serving
-            return _internal_error(req, exc)
+        return self._call(req, entry)
 
     def _special(self, req: list[bytes], entry: Entry | None) -> bytes:
         """Everything off the hot path: unknown names, arity, NOAUTH, MULTI queueing."""
@@ -410,8 +409,13 @@ class Client(asyncio.Protocol):
         if multi is not None and entry.name not in _MULTI_IMMEDIATE:
             multi.append(req)
             return b"+QUEUED\r\n"
-        if self.server.monitors:
-            return self._monitored(req, entry)
+        run = self._monitored if self.server.monitors else self._call
+        tracking = self.server.tracking
+        if tracking is not None:
+            return tracking.run(self, req, entry, run)
+        return run(req, entry)
+
+    def _call(self, req: list[bytes], entry: Entry) -> bytes:
         try:
             return entry.handler(self, req)
         except CommandError as exc:
@@ -489,14 +493,16 @@ class Client(asyncio.Protocol):
                                        or self.ssubscriptions)
 
     def update_gate(self) -> None:
-        """Recompute ``gated`` after MULTI, AUTH, (UN)SUBSCRIBE, HELLO or MONITOR."""
+        """Recompute ``gated`` after MULTI, AUTH, (UN)SUBSCRIBE, HELLO, MONITOR or
+        CLIENT TRACKING (whose reads are remembered, off the hot path)."""
         self.gated = (self._locked or self._multi is not None or self.subscribed
-                      or bool(self.server.monitors))
+                      or bool(self.server.monitors) or self.tracking is not None)
 
     def select(self, index: int) -> None:
         self.db = self.server.keyspace[index]
 
     def set_protocol(self, version: int) -> None:
+        self.protocol = version
         self.resp3 = version == 3
         self.nil = NIL3 if self.resp3 else NIL2
         self.update_gate()

@@ -27,6 +27,7 @@ from .keyspace import Database, Keyspace
 from .notify import Events, parse_flags
 from .persistence import Persistence
 from .table import Entry, build_dispatch
+from .tracking import Mode, Tracking
 
 if TYPE_CHECKING:
     from .lua import Scripting
@@ -105,6 +106,8 @@ class Server:
         self.aof: AppendOnlyFile | None = None
         # Keyspace events (notify-keyspace-events), None while they are off.
         self.events: Events | None = None
+        # Client-side caching (CLIENT TRACKING), None while no client tracks.
+        self.tracking: Tracking | None = None
         self.persistence = Persistence(self)
         self._cron: asyncio.TimerHandle | None = None
         self._stopped: asyncio.Event | None = None
@@ -123,10 +126,35 @@ class Server:
             self.events = None
         else:
             return
+        self.observe()
+        self.rewire()
+
+    def observe(self) -> None:
+        """Tell every database what observes its changes (events, tracking)."""
+        observers = tuple(o for o in (self.events, self.tracking) if o is not None)
         for db in self.keyspace.dbs:
             db.events = self.events
+            db.observers = observers
             db.update_signals()
-        self.rewire()
+
+    def track(self, c: Client, mode: Mode, prefixes: list[bytes]) -> None:
+        """CLIENT TRACKING ON: ``c`` tracks with ``mode`` (BCAST ``prefixes`` added)."""
+        if self.tracking is None:
+            self.tracking = Tracking(self)
+            self.observe()
+        self.tracking.enable(c, mode, prefixes)
+        c.update_gate()
+
+    def untrack(self, c: Client) -> None:
+        """CLIENT TRACKING OFF, RESET or a disconnect."""
+        tracking = self.tracking
+        if tracking is None or c.tracking is None:
+            return
+        tracking.disable(c)
+        c.update_gate()
+        if not tracking.clients:
+            self.tracking = None
+            self.observe()
 
     def rewire(self) -> None:
         """Give every command the handler for what is on: its plain one, wrapped
@@ -143,15 +171,9 @@ class Server:
                 if self.aof is not None:
                     handler = self.aof.wrap(one, handler)
                 one.handler = handler
-        hook = self._expired if self.aof is not None or self.events is not None else None
+        hook = self.aof.expired if self.aof is not None else None
         for db in self.keyspace.dbs:
             db.on_expired = hook
-
-    def _expired(self, db: Database, key: bytes) -> None:
-        if self.aof is not None:
-            self.aof.expired(db, key)
-        if self.events is not None:
-            self.events.expired(db, key)
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:

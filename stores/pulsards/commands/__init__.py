@@ -24,6 +24,7 @@ from . import (
     streamreads,
     streams,
     strings,
+    tracking,
     transactions,
     zsetops,
     zsetpops,
@@ -31,5 +32,5 @@ from . import (
 
 __all__ = ["bitfield", "bitmaps", "connection", "dump", "geo", "hashes", "hyperloglog", "keys",
            "lists", "monitor", "pubsub", "scripting", "server", "sets", "sort", "sortedsets",
-           "streamgroups", "streamreads", "streams", "strings", "transactions", "zsetops",
-           "zsetpops"]
+           "streamgroups", "streamreads", "streams", "strings", "tracking", "transactions",
+           "zsetops", "zsetpops"]

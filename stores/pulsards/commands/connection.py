@@ -10,6 +10,7 @@ from ...redis.resp import encode_reply
 from ..reply import OK, PONG, SYNTAX, CommandError, bulk, integer
 from ..table import command
 from .args import to_int
+from .tracking import redirect_of
 
 if TYPE_CHECKING:
     from ..protocol import Client
@@ -124,6 +125,7 @@ def reset(c: Client, args: list[bytes]) -> bytes:
     discard_state(c)
     unsubscribe_all(c)
     stop_monitoring(c)
+    c.server.untrack(c)
     c.select(0)
     c.set_protocol(2)
     c.name = b""
@@ -158,8 +160,11 @@ def client_getname(c: Client, args: list[bytes]) -> bytes:
 def client_line(c: Client) -> str:
     """One line of CLIENT LIST / CLIENT INFO, in Redis' field order."""
     now = time.monotonic()
-    flags = ("O" if c.monitor else "b" if c.blocked is not None
-             else "x" if c.multi is not None else "N")
+    mode = c.tracking
+    flags = "".join((
+        "O" * c.monitor, "x" * (c.multi is not None), "b" * (c.blocked is not None),
+        "t" * (mode is not None), "R" * (mode is not None and mode.broken),
+        "B" * (mode is not None and mode.bcast))) or "N"
     qbuf = c.parser.pending() if c.parser is not None else 0
     cmd = c.last_command.decode("utf-8", "replace").lower()
     return (
@@ -168,7 +173,7 @@ def client_line(c: Client) -> str:
         f" db={c.db.index} sub=0 psub=0 ssub=0"
         f" multi={len(c.multi) if c.multi is not None else -1} qbuf={qbuf} qbuf-free=0"
         f" argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r"
-        f" cmd={cmd} user=default redir=-1 resp={3 if c.resp3 else 2}\n"
+        f" cmd={cmd} user=default redir={redirect_of(c)} resp={3 if c.resp3 else 2}\n"
     )
 
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ..protocol import Client
     from ..server import Server
 
-__all__ = ["PUBSUB_OUTPUT_LIMIT", "unsubscribe_all"]
+__all__ = ["PUBSUB_OUTPUT_LIMIT", "deliver", "publish_message", "unsubscribe_all"]
 
 log = logging.getLogger("stores.pulsards")
 
@@ -117,8 +117,11 @@ def punsubscribe(c: Client, args: list[bytes]) -> bytes:
     return _unsubscribe(c, args[1:], "pattern")
 
 
-def _deliver(publisher: Client | None, receiver: Client, message: bytes,
-             own: list[bytes]) -> None:
+def deliver(publisher: Client | None, receiver: Client, message: bytes,
+            own: list[bytes]) -> None:
+    """Send ``message`` to ``receiver``, or add it to ``own`` when the receiver is
+    the client running the command (the caller puts those next to its reply);
+    a subscriber too slow to read is disconnected."""
     if receiver is publisher:
         own.append(message)  # goes out before the PUBLISH reply, in order
         return
@@ -140,14 +143,14 @@ def publish_message(server: Server, channel: bytes, payload: bytes,
     receivers = 0
     tail = bulk(channel) + bulk(payload)
     for client in list(server.channels.get(channel, ())):
-        _deliver(publisher, client, _head(client, 3) + b"$7\r\nmessage\r\n" + tail, own)
+        deliver(publisher, client, _head(client, 3) + b"$7\r\nmessage\r\n" + tail, own)
         receivers += 1
     for pattern, clients in list(server.patterns.items()):
         if not glob_matcher(pattern).match(channel):
             continue
         for client in list(clients):
             message = _head(client, 4) + b"$8\r\npmessage\r\n" + bulk(pattern) + tail
-            _deliver(publisher, client, message, own)
+            deliver(publisher, client, message, own)
             receivers += 1
     return receivers, own
 
@@ -170,7 +173,7 @@ def spublish(c: Client, args: list[bytes]) -> bytes:
     clients = list(c.server.shard_channels.get(args[1], ()))
     tail = bulk(args[1]) + bulk(args[2])
     for client in clients:
-        _deliver(c, client, _head(client, 3) + b"$8\r\nsmessage\r\n" + tail, own)
+        deliver(c, client, _head(client, 3) + b"$8\r\nsmessage\r\n" + tail, own)
     return b"".join(own) + integer(len(clients))
 
 

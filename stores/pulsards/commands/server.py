@@ -40,6 +40,8 @@ def flushdb(c: Client, args: list[bytes]) -> bytes:
     _flush_mode(args)
     c.db.touch_all()
     c.db.flush()
+    if c.server.tracking is not None:
+        c.server.tracking.flushed(everything=False)
     return OK
 
 
@@ -49,6 +51,8 @@ def flushall(c: Client, args: list[bytes]) -> bytes:
     for db in c.server.keyspace.dbs:
         db.touch_all()
     c.server.keyspace.flushall()
+    if c.server.tracking is not None:
+        c.server.tracking.flushed(everything=True)
     return OK
 
 
@@ -96,6 +100,7 @@ def _sections(server: Server) -> dict[str, list[tuple[str, Any]]]:
     from ..server import VERSION
 
     uptime = int(server.uptime())
+    tracking = server.tracking
     rss = _rss()
     cfg = server.config
     keyspace = []
@@ -118,6 +123,7 @@ def _sections(server: Server) -> dict[str, list[tuple[str, Any]]]:
             ("connected_clients", len(server.clients)),
             ("maxclients", cfg.maxclients),
             ("blocked_clients", server.blocked_count()),
+            ("tracking_clients", tracking.clients if tracking is not None else 0),
         ],
         "memory": [
             ("used_memory", rss), ("used_memory_human", f"{rss / 1024 / 1024:.2f}M"),
@@ -129,6 +135,9 @@ def _sections(server: Server) -> dict[str, list[tuple[str, Any]]]:
             ("total_commands_processed", server.stats.commands),
             ("rejected_connections", server.stats.rejected_connections),
             ("expired_keys", server.keyspace.expired()),
+            ("tracking_total_keys", len(tracking.table) if tracking is not None else 0),
+            ("tracking_total_items", tracking.items() if tracking is not None else 0),
+            ("tracking_total_prefixes", len(tracking.prefixes) if tracking is not None else 0),
         ],
         "replication": [("role", "master"), ("connected_slaves", 0)],
         "keyspace": keyspace,
