@@ -91,6 +91,8 @@ class AppendOnlyFile:
         rule = propagate.get(entry.name)
         # SET k v (the usual SET) needs no rule: skip the call.
         plain = 3 if entry.name == "set" else -1
+        # A MIGRATE that failed part way deleted the keys the target took.
+        errors_write = entry.name == "migrate"
         feed = self.feed
 
         def logged(c: Client, args: list[bytes]) -> bytes:
@@ -99,7 +101,7 @@ class AppendOnlyFile:
             except Blocked:
                 c.blocked.argv = args  # served later: Server.serve_blocked feeds it
                 raise
-            if reply[:1] == b"-":
+            if reply[:1] == b"-" and not errors_write:
                 return reply
             index = c.db.index
             if rule is not None and len(args) != plain:

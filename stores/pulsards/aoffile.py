@@ -6,8 +6,9 @@ from the previous one, ``MULTI`` ... ``EXEC`` around the writes of one
 transaction.  Commands whose effect depends on the clock or on chance are
 written as their deterministic equivalent (``EXPIRE k 10`` as ``PEXPIREAT k
 <absolute ms>``, ``SPOP`` as ``SREM`` of the popped members, ``BLPOP`` as
-``LPOP``...), see ``propagate``, so replaying the file at any later time
-rebuilds the same data with the same absolute deadlines.
+``LPOP``...), see ``propagate`` (and ``aofstreams`` for streams), so
+replaying the file at any later time rebuilds the same data with the same
+absolute deadlines.
 
 ``parse_aof`` splits a file into commands and says where the last complete
 command (or transaction) ends, which is what ``aof-load-truncated yes``
@@ -23,10 +24,9 @@ from typing import Any, Final
 
 import hiredis
 
-from .commands.streams import TrimArgs, parse_trim_args
+from .aofstreams import NILS, STREAM_RULES, ZERO, decode_reply, stream_commands
 from .keyspace import Database
-from .reply import CommandError
-from .stream import MAX_ID, Group, Stream, StreamID, format_id, parse_id
+from .stream import Stream
 from .zset import ZSet
 
 __all__ = ["AofError", "AofReader", "encode_command", "parse_aof", "propagate", "rewrite_commands"]
@@ -167,6 +167,8 @@ def _at_boundary(reader: Any) -> bool:
         return bool(reader.gets() == _SENTINEL and reader.gets() is False)
     except hiredis.ProtocolError:
         return False
+
+
 _CHUNK: Final = 1 << 16
 
 
@@ -222,25 +224,6 @@ def _batches(cmd: bytes, key: bytes, items: list[bytes], per: int) -> Iterator[b
         yield encode_command([cmd, key, *items[i:i + per]])
 
 
-def _stream_commands(key: bytes, s: Stream) -> Iterator[bytes]:
-    """XADD for each entry, then XSETID for the counters (as Redis' rewrite)."""
-    for sid, pairs in s.entries.items():
-        yield encode_command([b"XADD", key, format_id(sid), *pairs])
-    if not s.entries:  # an empty stream: make it with a trimmed entry; XSETID sets the rest
-        yield encode_command([b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"])
-    yield encode_command([b"XSETID", key, format_id(s.last_id), b"ENTRIESADDED",
-                          b"%d" % s.entries_added, b"MAXDELETEDID",
-                          format_id(s.max_deleted_id)])
-    for name, group in s.groups.items():
-        yield encode_command([b"XGROUP", b"CREATE", key, name, format_id(group.last_id),
-                              b"ENTRIESREAD", b"%d" % group.entries_read])
-        for consumer in group.consumers:
-            yield encode_command([b"XGROUP", b"CREATECONSUMER", key, name, consumer])
-        # As Redis' rewrite: a pending entry whose stream entry is gone is left out.
-        for argv in _group_commands(s, key, name, group, sorted(group.pel)):
-            yield encode_command(argv)
-
-
 def rewrite_commands(dbs: Iterable[Database], now: int) -> Iterator[bytes]:
     """Commands that rebuild ``dbs`` (keys already expired at ``now`` left out)."""
     for db in dbs:
@@ -266,7 +249,7 @@ def rewrite_commands(dbs: Iterable[Database], now: int) -> Iterator[bytes]:
                 flat = [x for score, member in value for x in (repr(score).encode(), member)]
                 yield from _batches(b"ZADD", key, flat, 2 * ITEMS_PER_COMMAND)
             elif kind is Stream:
-                yield from _stream_commands(key, value)
+                yield from map(encode_command, stream_commands(key, value))
             else:
                 raise TypeError(f"cannot rewrite a {kind.__name__} into the AOF")
             if when is not None:
@@ -277,12 +260,6 @@ def rewrite_commands(dbs: Iterable[Database], now: int) -> Iterator[bytes]:
 # propagate[name](db, argv, reply) -> the commands to append (None: none).  A
 # rule sees the database after the command ran, and its reply.
 Rule = Callable[[Database, list[bytes], bytes], list[list[bytes]] | None]
-
-
-def _decode(reply: bytes) -> Any:
-    reader = hiredis.Reader()
-    reader.feed(reply)
-    return reader.gets()
 
 
 def _expire_state(db: Database, key: bytes) -> list[list[bytes]]:
@@ -322,7 +299,7 @@ def _getex(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] |
 
 
 def _spop(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
-    popped = _decode(reply)
+    popped = decode_reply(reply)
     if not popped:
         return None
     members = popped if isinstance(popped, list) else [popped]
@@ -331,7 +308,7 @@ def _spop(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | 
 
 def _pop(name: bytes) -> Rule:
     def rule(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
-        served = _decode(reply)
+        served = decode_reply(reply)
         return [[name, served[0]]] if served else None
     return rule
 
@@ -339,7 +316,7 @@ def _pop(name: bytes) -> Rule:
 def _mpop(name: bytes) -> Rule:
     """BLMPOP/BZMPOP: ``[key, items]`` -> ``LMPOP 1 key LEFT COUNT n``."""
     def rule(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
-        served = _decode(reply)
+        served = decode_reply(reply)
         if not served:
             return None
         numkeys = int(argv[2])
@@ -357,10 +334,6 @@ def _move(name: bytes, keep: int) -> Rule:
     return rule
 
 
-_ZERO: Final = b":0\r\n"
-_NILS: Final = frozenset({b"$-1\r\n", b"*-1\r\n", b"_\r\n"})
-
-
 def _restore(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
     """RESTORE without its relative TTL: the value, then the deadline it left
     (or DEL: a deadline already past added nothing, and REPLACE deleted)."""
@@ -369,12 +342,22 @@ def _restore(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]]
     return restored + _expire_state(db, key)
 
 
+def _migrate(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
+    """MIGRATE as the DEL of the keys it moved (none with COPY), even when it
+    failed part way: the keys the target took are gone."""
+    from .commands.dump import migrate_options
+
+    copy, _, _, keys = migrate_options(argv)
+    gone = [key for key in keys if key not in db.data]
+    return None if copy or not gone else [[b"DEL", *gone]]
+
+
 def _unless_zero(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
-    return None if reply == _ZERO else [argv]
+    return None if reply == ZERO else [argv]
 
 
 def _unless_nil(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
-    return None if reply in _NILS else [argv]
+    return None if reply in NILS else [argv]
 
 
 def _sort(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
@@ -389,114 +372,16 @@ def _bitfield(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]
     return [argv] if any(arg.upper() in (b"SET", b"INCRBY") for arg in argv[2:]) else None
 
 
-def _xadd(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
-    """XADD with the ID it made, and an approximate trim made exact (Redis'
-    ``streamRewriteApproxSpecifier`` and ``streamRewriteTrimArgument``)."""
-    if reply in _NILS:  # NOMKSTREAM on a missing key
-        return None
-    parsed = parse_trim_args(argv, True, 0)
-    argv = list(argv)
-    argv[parsed.id_index] = _decode(reply)
-    return [_exact_trim(db, argv, parsed)]
-
-
-def _xtrim(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
-    if reply == _ZERO:
-        return None
-    return [_exact_trim(db, list(argv), parse_trim_args(argv, False, 0))]
-
-
-def _exact_trim(db: Database, argv: list[bytes], parsed: TrimArgs) -> list[bytes]:
-    if not parsed.approx:
-        return argv
-    s = db.data[argv[1]]
-    at = parsed.threshold_index
-    argv[at - 1] = b"="
-    if parsed.maxlen is not None:
-        argv[at] = b"%d" % len(s)
-    else:  # Redis' first ID of an empty stream is the greatest: replay trims all
-        argv[at] = format_id(s.first_id() if len(s) else MAX_ID)
-    limit = [i for i in range(2, at) if argv[i].upper() == b"LIMIT"]
-    limit += [i for i in range(at + 1, parsed.id_index) if argv[i].upper() == b"LIMIT"]
-    for i in reversed(limit):  # LIMIT needs "~": the exact form goes without it
-        del argv[i:i + 2]
-    return argv
-
-
-def _sid(text: bytes) -> StreamID:
-    ms, _, seq = text.partition(b"-")
-    return int(ms), int(seq)
-
-
-def _pending_state(db: Database, key: bytes, name: bytes, ids: Iterable[StreamID]
-                   ) -> list[list[bytes]]:
-    """Commands that give group ``name`` of ``key`` the state it has now for
-    the entries ``ids`` (XCLAIM ... FORCE JUSTID for the pending ones, XACK for
-    the others), then its last delivered ID and entries-read counter."""
-    s = db.data.get(key)
-    if not isinstance(s, Stream) or name not in s.groups:
-        return []
-    return _group_commands(s, key, name, s.groups[name], ids)
-
-
-def _group_commands(s: Stream, key: bytes, name: bytes, group: Group,
-                    ids: Iterable[StreamID]) -> list[list[bytes]]:
-    out = []
-    for sid in ids:
-        nack = group.pel.get(sid)
-        if nack is None:
-            out.append([b"XACK", key, name, format_id(sid)])
-        elif sid in s.entries and nack.consumer is not None:  # else XCLAIM would drop it
-            out.append([b"XCLAIM", key, name, nack.consumer.name, b"0", format_id(sid),
-                        b"TIME", b"%d" % nack.time, b"RETRYCOUNT", b"%d" % nack.count,
-                        b"FORCE", b"JUSTID"])
-    out.append([b"XGROUP", b"SETID", key, name, format_id(group.last_id), b"ENTRIESREAD",
-                b"%d" % group.entries_read])
-    return out
-
-
-def _xreadgroup(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
-    """The consumer, the entries delivered (as XCLAIMs) and the group's position."""
-    served = _decode(reply)
-    if not served:
-        return None
-    at = [a.upper() for a in argv].index(b"GROUP")
-    name, consumer = argv[at + 1], argv[at + 2]
-    pairs = served.items() if isinstance(served, dict) else served
-    out = []
-    for key, entries in pairs:
-        out.append([b"XGROUP", b"CREATECONSUMER", key, name, consumer])
-        out += _pending_state(db, key, name, [_sid(e[0]) for e in entries if e[1] is not None])
-    return out
-
-
-def _xclaim(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
-    ids = []
-    for arg in argv[5:]:
-        try:
-            ids.append(parse_id(arg, strict=True)[0])
-        except CommandError:
-            break
-    return _pending_state(db, argv[1], argv[2], ids)
-
-
-def _xautoclaim(db: Database, argv: list[bytes], reply: bytes) -> list[list[bytes]] | None:
-    _, claimed, deleted = _decode(reply)
-    ids = [_sid(x if isinstance(x, bytes) else x[0]) for x in claimed]
-    return _pending_state(db, argv[1], argv[2], ids + [_sid(x) for x in deleted])
-
-
 propagate: Final[dict[str, Rule]] = {
     "sort": _sort, "georadius": _sort, "georadiusbymember": _sort, "bitfield": _bitfield,
     "expire": _expire, "pexpire": _expire, "expireat": _expire, "pexpireat": _expire,
-    "restore": _restore, "restore-asking": _restore,
+    "restore": _restore, "restore-asking": _restore, "migrate": _migrate,
     "set": _set, "setex": _setex, "psetex": _setex, "getex": _getex, "spop": _spop,
     "blpop": _pop(b"LPOP"), "brpop": _pop(b"RPOP"),
     "bzpopmin": _pop(b"ZPOPMIN"), "bzpopmax": _pop(b"ZPOPMAX"),
     "blmpop": _mpop(b"LMPOP"), "bzmpop": _mpop(b"ZMPOP"),
     "blmove": _move(b"LMOVE", 5), "brpoplpush": _move(b"RPOPLPUSH", 3),
-    "xadd": _xadd, "xtrim": _xtrim, "xreadgroup": _xreadgroup, "xclaim": _xclaim,
-    "xautoclaim": _xautoclaim,
+    **STREAM_RULES,
     **{name: _unless_zero for name in (
         "del", "unlink", "persist", "setnx", "msetnx", "hsetnx", "renamenx", "move", "copy",
         "srem", "hdel", "zrem", "lrem", "smove", "lpushx", "rpushx", "xdel", "xack",

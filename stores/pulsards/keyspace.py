@@ -160,9 +160,6 @@ class Database:
         if self.expires:
             self.expires.pop(key, None)
 
-    # Watchers keep, per watched key, whether it was already expired (stored
-    # but past its deadline) when they watched it, as Redis 7 does: for them
-    # the key's removal is no change, only a live value in its place is.
     def update_signals(self) -> None:
         """Recompute ``signals`` after ``watched``, ``wake_on_delete`` or
         ``observers`` changed."""
@@ -182,6 +179,9 @@ class Database:
         if self.on_ready is not None:
             self.on_ready(self, key)
 
+    # Watchers keep, per watched key, whether it was already expired (stored
+    # but past its deadline) when they watched it, as Redis 7 does: for them
+    # the key's removal is no change, only a live value in its place is.
     def _dirty_watchers(self, key: bytes) -> None:
         clients = self.watched.get(key)
         if clients:

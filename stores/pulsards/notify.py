@@ -394,6 +394,7 @@ RULES: Final[dict[str, Rule]] = {
     "expire": _expire, "pexpire": _expire, "expireat": _expire, "pexpireat": _expire,
     "persist": each(GENERIC, "persist"), "sort": storing(LIST, "sortstore"),
     "restore": storing(GENERIC, "restore"), "restore-asking": storing(GENERIC, "restore"),
+    "migrate": each(GENERIC, "del"),
     # lists
     "lpush": each(LIST, "lpush"), "lpushx": each(LIST, "lpush"),
     "rpush": each(LIST, "rpush"), "rpushx": each(LIST, "rpush"),

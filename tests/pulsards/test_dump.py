@@ -20,7 +20,7 @@ from stores.pulsards.rdb import PayloadError, crc64, dump_payload, load_payload,
 from stores.pulsards.zset import ZSet
 
 from .conftest import start_pulsards
-from .test_agree import agree
+from .test_agree import agree, run
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -230,3 +230,38 @@ def test_damaged_payloads_raise_payload_error_only(payload: bytes, at: int,
     body = payload[:at] + junk + payload[at + len(junk):-10]
     with contextlib.suppress(PayloadError):
         load_payload(_payload(body))
+
+
+def _migrations(source: redis.Redis, target: redis.Redis) -> list[Any]:
+    kw = target.connection_pool.connection_kwargs
+    host, port, db = kw["host"], str(kw["port"]), str(kw["db"])
+    to = ("MIGRATE", host, port)
+    script: list[tuple[Any, ...]] = [
+        ("SET", "k1", "v"), ("SET", "k2", "v", "PX", "100000"), ("RPUSH", "l", "a", "b"),
+        (*to, "k1", db, "5000"), (*to, "", db, "5000", "KEYS", "k2", "l", "gone"),
+        (*to, "nosuch", db, "5000"), ("SET", "k1", "v2"), (*to, "k1", db, "5000"),
+        ("SET", "k3", "v3"), (*to, "", db, "5000", "KEYS", "k1", "k3"),
+        (*to, "k1", db, "5000", "REPLACE", "COPY"), ("GET", "k1"),
+        (*to, "k1", db, "5000", "KEYS", "x"), (*to, "k1", db, "5000", "BOGUS"),
+        (*to, "k1", db, "x"), (*to, "k1", db, "5000", "AUTH", "secret"),
+        (*to, "k1", db, "5000", "AUTH2", "default", "secret"),
+        ("MIGRATE", host, "1", "k1", db, "200"),
+        ("EXISTS", "k1", "k2", "k3", "l"),
+    ]
+    replies = run(source, script)
+    moved = [target.get("k1"), target.get("k3"), target.lrange("l", 0, -1),
+             0 < target.pttl("k2") <= 100_000]
+    return [*replies, *moved]
+
+
+def test_migrate_moves_keys_as_redis(both: tuple[redis.Redis, redis.Redis]) -> None:
+    """Redis migrates to pulsards, pulsards to Redis: the same replies and results."""
+    real, ours = both
+    from_redis = _migrations(real, ours)
+    for client in both:
+        client.flushdb()
+    from_pulsards = _migrations(ours, real)
+    wrong = [f"{i}: pulsards {o!r} != redis {r!r}"
+             for i, (r, o) in enumerate(zip(from_redis, from_pulsards, strict=True)) if r != o]
+    assert not wrong, "\n".join(wrong)
+    assert from_redis[3] == b"OK" and from_redis[-4:-1] == [b"v2", b"v3", [b"a", b"b"]]
