@@ -21,7 +21,7 @@ events where they happen (``publish_event``).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Final
 
 from .reply import Blocked
@@ -118,22 +118,34 @@ class Events:
         self.publish(EXPIRED, b"expired", db, key)
 
     def wrap(self, entry: Entry, handler: Handler) -> Handler:
-        """``handler`` publishing the events of what it changed (when it can write)."""
+        """``handler`` publishing the events of what it changed (when it can
+        write), and of the keys it missed (when ``m`` is on and it reads)."""
         rule = RULES.get(entry.name)
-        if rule is None:
+        reads = _reads(entry) if self.flags & KEY_MISS else None
+        if rule is None and reads is None:
             return handler
         new_first = entry.name in _NEW_FIRST
 
         def notifying(c: Client, args: list[bytes]) -> bytes:
             absent = self._absent(c, entry, args) if self.flags & NEW else None
+            db = c.db
+            missed = [key for key in reads(args) if key not in db.data or db.is_expired(key)
+                      ] if reads is not None else ()
             with self._command() as current:
                 try:
-                    return handler(c, args)
+                    reply = handler(c, args)
                 except Blocked:
                     c.blocked.argv = args  # served later: serve() publishes then
                     raise
-                finally:
+                except BaseException:
+                    if entry.name in _MISS_THEN_ERROR:
+                        self._missed(db, missed)
                     self._finish(current, rule, c, args, absent, new_first)
+                    raise
+                if reply[:1] != b"-":  # Redis announces a miss as it looks the key up
+                    self._missed(db, missed)
+                self._finish(current, rule, c, args, absent, new_first)
+                return reply
 
         return notifying
 
@@ -146,6 +158,10 @@ class Events:
                 return waiter.serve(db, key)
             finally:
                 self._finish(current, rule, waiter.client, argv, None)
+
+    def _missed(self, db: Database, keys: Iterable[bytes]) -> None:
+        for key in keys:
+            self.publish(KEY_MISS, b"keymiss", db, key)
 
     @contextlib.contextmanager
     def _command(self) -> Iterator[_Command]:
@@ -240,6 +256,50 @@ def publish_event(db: Database, cls: int, name: bytes, key: bytes) -> None:
 def _unique(changes: Changed) -> Changed:
     """Changed keys in the order first changed (a command may touch one twice)."""
     return list(dict.fromkeys((db, key) for db, key in changes))
+
+
+# ------------------------------------------------------------------ misses
+# Write commands that look keys up to read them (Redis' lookupKeyRead): the
+# keys a miss is announced for.  Read-only commands announce all their keys.
+_WRITES_THAT_READ: Final[dict[str, Callable[[list[bytes]], list[bytes]]]] = {
+    **dict.fromkeys(("getdel", "getex", "getset", "copy", "sort", "georadius",
+                     "georadiusbymember", "xreadgroup"), lambda args: args[1:2]),
+    **dict.fromkeys(("zrangestore", "geosearchstore"), lambda args: args[2:3]),
+    **dict.fromkeys(("sinterstore", "sunionstore", "sdiffstore"), lambda args: args[2:]),
+    **dict.fromkeys(("zunionstore", "zinterstore", "zdiffstore"),
+                    lambda args: args[3:3 + int(args[2])] if args[2].isdigit() else []),
+    "bitop": lambda args: args[3:],
+    **dict.fromkeys(("pfmerge", "pfcount"), lambda args: args[1:]),
+    "set": lambda args: args[1:2] if any(a.upper() == b"GET" for a in args[3:]) else [],
+    "bitfield": lambda args: [] if any(a.upper() in (b"SET", b"INCRBY") for a in args[2:])
+    else args[1:2],
+}
+# Commands that answer an error for a missing key after looking it up.
+_MISS_THEN_ERROR: Final = frozenset({"xinfo|stream", "xinfo|groups", "xinfo|consumers"})
+# Read-only commands that look nothing up themselves (a script's commands do).
+_READ_NOTHING: Final = frozenset({"object|encoding", "object|freq", "object|idletime",
+                                  "object|refcount", "memory|usage", "eval_ro", "evalsha_ro",
+                                  "fcall_ro"})
+
+
+def _reads(entry: Entry) -> Callable[[list[bytes]], list[bytes]] | None:
+    """The keys ``entry`` reads, from its arguments (None: it reads none)."""
+    from ..redis.commands import find_keys
+
+    name = entry.name
+    special = _WRITES_THAT_READ.get(name)
+    if special is not None:
+        return special
+    if "readonly" not in entry.spec.flags or name in _READ_NOTHING or not entry.spec.key_specs:
+        return None
+    spec = entry.spec
+    twice = name == "xread"  # Redis looks each stream up twice
+
+    def keys(args: list[bytes]) -> list[bytes]:
+        found = [args[i] for i in find_keys(spec, args) or () if i < len(args)]
+        return [key for key in found for _ in range(1 + twice)]
+
+    return keys
 
 
 # ------------------------------------------------------------------ rules

@@ -257,3 +257,33 @@ def test_restore_publishes_as_redis(private_redis: tuple[str, int], pulsards: An
     real, ours = _both(private_redis, pulsards, "KEAn", play)
     assert ("__keyevent@12__:restore", "b") in real
     assert ours == real, _diff(real, ours)
+
+
+MISSES = """
+GET m|MGET m1 m2|EXISTS m m2 m|TYPE m|TTL m|STRLEN m|GETRANGE m 0 1|LRANGE m 0 1|LPOS m a
+HGET m f|HGETALL m|HRANDFIELD m 2|SMEMBERS m|SISMEMBER m a|SINTER m m2|SDIFF m m2
+ZSCORE m a|ZRANGE m 0 1|ZUNION 2 m m2|ZINTERCARD 1 m|SINTERCARD 1 m|GETBIT m 1|BITCOUNT m
+PFCOUNT m|XLEN m|XRANGE m - +|XREAD STREAMS m 0|DUMP m|EXPIRETIME m|LCS m m2|SORT m
+SORT_RO m|SINTERSTORE d m m2|SUNIONSTORE d m|ZUNIONSTORE d 2 m m2|ZRANGESTORE d m 0 1
+SORT m STORE d|BITOP AND d m m2|COPY m n|GETDEL m|GETEX m|GETSET g v|SET m2 v GET|GEOPOS m a
+GEORADIUS m 0 0 1 km|GEOSEARCHSTORE d m FROMLONLAT 0 0 BYRADIUS 1 km|TOUCH m m2|XINFO STREAM m
+PFMERGE d2 m|SSCAN m 0|BITFIELD m GET u8 0|BITFIELD m SET u8 0 1|BITFIELD_RO m3 GET u8 0
+XREADGROUP GROUP g c STREAMS m >|OBJECT ENCODING m|MEMORY USAGE m|RENAME m n|LMOVE m n LEFT LEFT
+INCR c|APPEND a x|LPOP m|SPOP m|LMPOP 1 m LEFT|DEL m|ZRANGE m 0 1 BOGUS|LINDEX m x
+SET t v PX 1|GET t|SET s v|GET s|HGET s f|EVAL_RO "return redis.call('get', KEYS[1])" 1 m
+"""
+
+
+def test_key_misses_as_redis(private_redis: tuple[str, int], pulsards: Any) -> None:
+    """Class m: reads of missing keys publish keymiss (not in A: asked for apart)."""
+    def play(client: redis.Redis) -> None:
+        for line in MISSES.strip().splitlines():
+            for cmd in line.split("|"):
+                if cmd == "GET t":  # past the PX 1 deadline first: read, it expires
+                    wait_for(lambda: client.pttl("t") == -2, what="t's deadline")
+                with contextlib.suppress(redis.ResponseError):
+                    client.execute_command(*_split(cmd))
+
+    real, ours = _both(private_redis, pulsards, "KEmx", play)
+    assert ("__keyspace@12__:m", "keymiss") in real
+    assert ours == real, _diff(real, ours)
