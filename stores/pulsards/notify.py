@@ -3,7 +3,7 @@
 As Redis, a write publishes its event to ``__keyspace@<db>__:<key>`` (the
 message is the event name, with ``K``) and to ``__keyevent@<db>__:<event>``
 (the message is the key, with ``E``), for the classes of events enabled
-(``g$lshzxetdn``, ``A`` for ``g$lshzxetd``).
+(``g$lshzxetdnm``, ``A`` for ``g$lshzxetd``).
 
 Nothing here runs while the option is empty.  When it is set, ``Events.wrap``
 wraps the handler of every command that has a rule below (``Server.rewire``),
@@ -15,7 +15,9 @@ container emptied by a removal adds ``del``; a STORE whose result was empty
 is only a ``del``.  Expiries publish ``expired`` from the keyspace's hook.
 Blocking commands served later are wrapped the same way around the serve.
 Stream groups' changes, which Redis does not signal to WATCH, publish their
-events where they happen (``publish_event``).
+events where they happen (``publish_event``).  With ``m`` the commands that
+read keys are wrapped too: the keys they looked up and did not find publish
+``keymiss`` before the command's own events.
 """
 
 from __future__ import annotations
