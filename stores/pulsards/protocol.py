@@ -117,6 +117,10 @@ class Client(asyncio.Protocol):
         self.gated = False
         self.tracking: Mode | None = None  # CLIENT TRACKING's options while on
         self.caching = False  # CLIENT CACHING yes/no for the next command
+        # CLIENT REPLY: OFF, SKIP (for the next command); ``muted`` while either
+        # holds (the client is gated: commands.connection.run_muted drops replies).
+        self.reply_off = self.skip_next = self.skip_this = self.muted = False
+        self.no_evict = False  # CLIENT NO-EVICT (shown in CLIENT LIST)
         self._multi: list[list[bytes]] | None = None
         self._locked = False
         # Insertion-ordered: UNSUBSCRIBE with no names goes in subscription order.
@@ -391,6 +395,10 @@ class Client(asyncio.Protocol):
 
     def _special(self, req: list[bytes], entry: Entry | None) -> bytes:
         """Everything off the hot path: unknown names, arity, NOAUTH, MULTI queueing."""
+        if self.muted:
+            from .commands.connection import run_muted
+
+            return run_muted(self, req, entry)
         multi = self.multi
         if entry is None:
             if multi is not None:
@@ -453,7 +461,8 @@ class Client(asyncio.Protocol):
         self.blocked = None
         if self.closing or self.transport is None:
             return
-        self._write([reply])
+        if not self.reply_off:
+            self._write([reply])
         if self.parser is not None:
             asyncio.get_running_loop().call_soon(self._resume)
 
@@ -493,10 +502,12 @@ class Client(asyncio.Protocol):
                                        or self.ssubscriptions)
 
     def update_gate(self) -> None:
-        """Recompute ``gated`` after MULTI, AUTH, (UN)SUBSCRIBE, HELLO, MONITOR or
-        CLIENT TRACKING (whose reads are remembered, off the hot path)."""
+        """Recompute ``gated`` after MULTI, AUTH, (UN)SUBSCRIBE, HELLO, MONITOR,
+        CLIENT TRACKING (whose reads are remembered, off the hot path) or
+        CLIENT REPLY."""
         self.gated = (self._locked or self._multi is not None or self.subscribed
-                      or bool(self.server.monitors) or self.tracking is not None)
+                      or bool(self.server.monitors) or self.tracking is not None
+                      or self.muted)
 
     def select(self, index: int) -> None:
         self.db = self.server.keyspace[index]

@@ -296,3 +296,35 @@ def test_monitor_shows_what_redis_shows(private_redis: tuple[str, int], pulsards
     with redis.Redis(pulsards.host, pulsards.port) as client:
         assert client.ping() is True
         assert "O" not in {c["flags"] for c in client.client_list()}
+
+
+# CLIENT REPLY OFF and SKIP drop replies (SKIP: the next command's; neither
+# answers itself), ON answers again, RESET clears them; CLIENT NO-EVICT.
+_REPLY_SCRIPT = (
+    b"FLUSHDB\r\nCLIENT REPLY OFF\r\nSET a 1\r\nGET a\r\nNOSUCH\r\nCLIENT REPLY ON\r\nGET a\r\n"
+    b"CLIENT REPLY SKIP\r\nGET a\r\nECHO x\r\nCLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nECHO y\r\n"
+    b"CLIENT REPLY SKIP\r\nCLIENT REPLY SKIP\r\nECHO z\r\nECHO w\r\nCLIENT REPLY OFF\r\n"
+    b"CLIENT REPLY SKIP\r\nECHO q\r\nRESET\r\nECHO r\r\nCLIENT REPLY BOGUS\r\nCLIENT REPLY\r\n"
+    b"CLIENT NO-EVICT ON\r\nCLIENT NO-EVICT maybe\r\nCLIENT REPLY SKIP\r\nMULTI\r\nSET b 1\r\n"
+    b"EXEC\r\nCLIENT REPLY OFF\r\nINCR c\r\nCLIENT REPLY ON\r\nGET c\r\nPING\r\n")
+
+
+def test_client_reply_drops_replies_as_redis(private_redis: tuple[str, int],
+                                             pulsards: Any) -> None:
+    seen = []
+    for address in (private_redis, (pulsards.host, pulsards.port)):
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(_REPLY_SCRIPT)
+            raw = b""
+            while not raw.endswith(b"+PONG\r\n"):
+                raw += sock.recv(65536)
+            seen.append(raw)
+    assert seen[1] == seen[0]
+    assert seen[0].startswith(b"+OK\r\n+OK\r\n$1\r\n1\r\n$1\r\nx\r\n+OK\r\n$1\r\ny\r\n$1\r\nw\r\n")
+
+
+def test_client_no_evict_shows_in_client_list(rp: redis.Redis) -> None:
+    assert rp.execute_command("CLIENT", "NO-EVICT", "ON") == b"OK"
+    assert "e" in rp.client_info()["flags"]
+    rp.execute_command("CLIENT", "NO-EVICT", "OFF")
+    assert rp.client_info()["flags"] == "N"

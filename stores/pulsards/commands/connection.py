@@ -14,6 +14,7 @@ from .tracking import redirect_of
 
 if TYPE_CHECKING:
     from ..protocol import Client
+    from ..table import Entry
 
 _WRONGPASS = CommandError("WRONGPASS invalid username-password pair or user is disabled.")
 
@@ -126,6 +127,7 @@ def reset(c: Client, args: list[bytes]) -> bytes:
     unsubscribe_all(c)
     stop_monitoring(c)
     c.server.untrack(c)
+    c.reply_off = c.skip_next = c.skip_this = c.muted = c.no_evict = False
     c.select(0)
     c.set_protocol(2)
     c.name = b""
@@ -164,7 +166,7 @@ def client_line(c: Client) -> str:
     flags = "".join((
         "O" * c.monitor, "x" * (c.multi is not None), "b" * (c.blocked is not None),
         "t" * (mode is not None), "R" * (mode is not None and mode.broken),
-        "B" * (mode is not None and mode.bcast))) or "N"
+        "B" * (mode is not None and mode.bcast), "e" * c.no_evict)) or "N"
     qbuf = c.parser.pending() if c.parser is not None else 0
     cmd = c.last_command.decode("utf-8", "replace").lower()
     return (
@@ -175,6 +177,50 @@ def client_line(c: Client) -> str:
         f" argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r"
         f" cmd={cmd} user=default redir={redirect_of(c)} resp={3 if c.resp3 else 2}\n"
     )
+
+
+@command("CLIENT|REPLY")
+def client_reply(c: Client, args: list[bytes]) -> bytes:
+    """ON, OFF (no reply, this one's neither) or SKIP (none for the next command)."""
+    mode = args[2].upper()
+    reply = b""
+    if mode == b"ON":
+        c.reply_off = c.skip_this = False
+        reply = OK
+    elif mode == b"OFF":
+        c.reply_off = True
+    elif mode == b"SKIP":
+        c.skip_next = not c.reply_off
+    else:
+        raise SYNTAX
+    c.muted = c.reply_off or c.skip_next
+    c.update_gate()
+    return reply
+
+
+def run_muted(c: Client, req: list[bytes], entry: Entry | None) -> bytes:
+    """A command under CLIENT REPLY OFF or SKIP: it runs, its reply is dropped
+    (unless it was CLIENT REPLY ON)."""
+    c.skip_this, c.skip_next = c.skip_next, False
+    c.muted = False
+    try:
+        reply = c._special(req, entry)
+    finally:
+        quiet = c.reply_off or c.skip_this
+        c.skip_this = False
+        c.muted = c.reply_off or c.skip_next
+        c.update_gate()
+    return b"" if quiet else reply
+
+
+@command("CLIENT|NO-EVICT")
+def client_no_evict(c: Client, args: list[bytes]) -> bytes:
+    """Accepted and shown in CLIENT LIST: pulsards evicts no client."""
+    mode = args[2].upper()
+    if mode not in (b"ON", b"OFF"):
+        raise SYNTAX
+    c.no_evict = mode == b"ON"
+    return OK
 
 
 @command("CLIENT|LIST")
