@@ -452,3 +452,22 @@ async def test_slow_subscriber_is_disconnected(monkeypatch: pytest.MonkeyPatch) 
         await asyncio.wait_for(reader.readuntil(b"+PONG\r\n"), 5)  # the publisher is fine
         writer.close()
         slow.close()
+
+
+@pytest.mark.parametrize("container", ["CLIENT", "COMMAND", "CONFIG", "MEMORY", "PUBSUB",
+                                       "SCRIPT", "OBJECT", "XGROUP", "XINFO"])
+def test_help_lists_every_subcommand(rp: redis.Redis, container: str) -> None:
+    """The errors for unknown subcommands say "Try <X> HELP": it answers, and
+    names every subcommand pulsards has."""
+    from stores.pulsards.table import build_dispatch
+
+    conn = rp.connection_pool.get_connection()
+    try:  # the raw reply: redis-py parses COMMAND's as command descriptions
+        conn.send_command(container, "HELP")
+        lines = [line.decode() for line in conn.read_response()]
+    finally:
+        rp.connection_pool.release(conn)
+    assert lines[0].startswith(f"{container} <subcommand>")
+    named = {line.split()[0] for line in lines[1:] if not line.startswith(" ")}
+    implemented = {sub.decode() for sub in build_dispatch()[container.encode()].subcommands}
+    assert implemented <= named

@@ -10,6 +10,7 @@ from . import (
     dump,
     geo,
     hashes,
+    help,
     hyperloglog,
     keys,
     lists,
@@ -30,7 +31,7 @@ from . import (
     zsetpops,
 )
 
-__all__ = ["bitfield", "bitmaps", "connection", "dump", "geo", "hashes", "hyperloglog", "keys",
-           "lists", "monitor", "pubsub", "scripting", "server", "sets", "sort", "sortedsets",
-           "streamgroups", "streamreads", "streams", "strings", "tracking", "transactions",
-           "zsetops", "zsetpops"]
+__all__ = ["bitfield", "bitmaps", "connection", "dump", "geo", "hashes", "help", "hyperloglog",
+           "keys", "lists", "monitor", "pubsub", "scripting", "server", "sets", "sort",
+           "sortedsets", "streamgroups", "streamreads", "streams", "strings", "tracking",
+           "transactions", "zsetops", "zsetpops"]
