@@ -26,7 +26,7 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Final
 
-from .reply import Blocked
+from .reply import Blocked, CommandError
 
 if TYPE_CHECKING:
     from .keyspace import Database
@@ -83,6 +83,9 @@ def flags_text(flags: int) -> str:
 # One event: (class, name, database, key).
 Event = tuple[int, bytes, "Database", bytes]
 Changed = list[tuple["Database", bytes]]
+# (database, key) -> whether it is only "new" with an event of its own (a
+# RENAME destination that existed), in order.
+Places = dict[tuple["Database", bytes], bool]
 Rule = Callable[["Client", list[bytes], Changed], list[Event]]
 
 
@@ -132,7 +135,7 @@ class Events:
             absent = self._absent(c, entry, args) if self.flags & NEW else None
             db = c.db
             missed = [key for key in reads(args) if key not in db.data or db.is_expired(key)
-                      ] if reads is not None else ()
+                      ] if reads is not None else []
             with self._command() as current:
                 try:
                     reply = handler(c, args)
@@ -140,12 +143,13 @@ class Events:
                     c.blocked.argv = args  # served later: serve() publishes then
                     raise
                 except BaseException:
-                    if entry.name in _MISS_THEN_ERROR:
-                        self._missed(db, missed)
+                    self._missed(db, _misses_before_error(entry.name, args, missed))
                     self._finish(current, rule, c, args, absent, new_first)
                     raise
-                if reply[:1] != b"-":  # Redis announces a miss as it looks the key up
-                    self._missed(db, missed)
+                # Redis announces a miss as it looks the key up: before the
+                # command's events, and only up to an error found later.
+                self._missed(db, missed if reply[:1] != b"-"
+                             else _misses_before_error(entry.name, args, missed))
                 self._finish(current, rule, c, args, absent, new_first)
                 return reply
 
@@ -175,14 +179,13 @@ class Events:
             self._current = outer
 
     def _finish(self, current: _Command, rule: Rule | None, c: Client, args: list[bytes],
-                absent: set[tuple[int, bytes]] | None, new_first: bool = False) -> None:
+                absent: Places | None, new_first: bool = False) -> None:
         """Publish what the command did: its rule's events, then its own."""
-        if current.changes and rule is not None:
-            self._publish_all(rule(c, args, _unique(current.changes)), absent, new_first)
-        for event in current.later:
-            self.publish(*event)
+        events = rule(c, args, _unique(current.changes)) if current.changes and rule else []
+        if events or current.later or absent:
+            self._publish_all(events + current.later, absent, new_first)
 
-    def _absent(self, c: Client, entry: Entry, args: list[bytes]) -> set[tuple[int, bytes]]:
+    def _absent(self, c: Client, entry: Entry, args: list[bytes]) -> Places:
         """(database, key) of the keys the command may add (``new``): its keys that
         are missing before it runs, and the destination of RENAME, COPY and
         RESTORE, which Redis deletes and adds again when it exists."""
@@ -191,7 +194,7 @@ class Events:
         db = c.db
         keys = [args[i] for i in find_keys(entry.spec, args) or () if i < len(args)]
         places = [(db, key) for key in keys]
-        added = set()
+        added: Places = {}
         upper = [arg.upper() for arg in args]
         name = entry.name
         if name == "sort" and b"STORE" in upper[2:-1]:  # not in SORT's key specs
@@ -200,35 +203,44 @@ class Events:
             other = self._db(args[2])
             if other is not None:
                 places.append((other, args[1]))
-        elif name in ("rename", "renamenx", "copy"):
+        elif name in ("rename", "renamenx", "copy") and args[1] != args[2]:
             other = self._db(args[upper.index(b"DB", 3) + 1]) if b"DB" in upper[3:-1] else db
             if other is not None:
-                added.add((other.index, args[2]))
+                added[(other, args[2])] = True
         elif name in ("restore", "restore-asking"):
-            added.add((db.index, args[1]))
-        return added | {(where.index, key) for where, key in places
-                        if key not in where.data or where.is_expired(key)}
+            added[(db, args[1])] = True
+        for where, key in places:
+            if key not in where.data or where.is_expired(key):
+                added[(where, key)] = False
+        return added
 
     def _db(self, arg: bytes) -> Database | None:
         """The database an argument names, None when it names none."""
         dbs = self.server.keyspace.dbs
         return dbs[int(arg)] if arg.isdigit() and int(arg) < len(dbs) else None
 
-    def _publish_all(self, events: list[Event], absent: set[tuple[int, bytes]] | None,
+    def _publish_all(self, events: list[Event], absent: Places | None,
                      new_first: bool = False) -> None:
         """Publish ``events``, with ``new`` for the keys in ``absent`` that exist now:
         right before the key's first event (``new`` comes from dbAdd, as the
-        command stores each key), or before all of them with ``new_first``."""
-        if absent and new_first:
+        command stores each key), before all of them with ``new_first``, and
+        last for a key added without an event of its own (BITFIELD's that
+        failed to write)."""
+        absent = dict(absent or {})
+        if new_first:
             for _, _, db, key in events:
-                if (db.index, key) in absent and key in db.data:
-                    absent.discard((db.index, key))
-                    self.publish(NEW, b"new", db, key)
+                self._new(absent, db, key)
         for cls, name, db, key in events:
-            if absent and (db.index, key) in absent and key in db.data:
-                absent.discard((db.index, key))
-                self.publish(NEW, b"new", db, key)
+            self._new(absent, db, key)
             self.publish(cls, name, db, key)
+        for (db, key), with_event in list(absent.items()):
+            if not with_event:
+                self._new(absent, db, key)
+
+    def _new(self, absent: Places, db: Database, key: bytes) -> None:
+        if (db, key) in absent and key in db.data:
+            del absent[(db, key)]
+            self.publish(NEW, b"new", db, key)
 
     def publish(self, cls: int, name: bytes, db: Database, key: bytes) -> None:
         """Publish one event, as Redis' notifyKeyspaceEvent."""
@@ -265,7 +277,7 @@ def _unique(changes: Changed) -> Changed:
 # keys a miss is announced for.  Read-only commands announce all their keys.
 _WRITES_THAT_READ: Final[dict[str, Callable[[list[bytes]], list[bytes]]]] = {
     **dict.fromkeys(("getdel", "getex", "getset", "copy", "sort", "georadius",
-                     "georadiusbymember", "xreadgroup"), lambda args: args[1:2]),
+                     "georadiusbymember"), lambda args: args[1:2]),
     **dict.fromkeys(("zrangestore", "geosearchstore"), lambda args: args[2:3]),
     **dict.fromkeys(("sinterstore", "sunionstore", "sdiffstore"), lambda args: args[2:]),
     **dict.fromkeys(("zunionstore", "zinterstore", "zdiffstore"),
@@ -278,6 +290,40 @@ _WRITES_THAT_READ: Final[dict[str, Callable[[list[bytes]], list[bytes]]]] = {
 }
 # Commands that answer an error for a missing key after looking it up.
 _MISS_THEN_ERROR: Final = frozenset({"xinfo|stream", "xinfo|groups", "xinfo|consumers"})
+
+
+def _misses_before_error(name: str, args: list[bytes], missed: list[bytes]) -> list[bytes]:
+    """The misses Redis announced before the error a command answered: XINFO's
+    key; XREAD and XREADGROUP look each stream up, then read its ID, until an ID
+    is wrong (or, for XREADGROUP, a stream or its group is missing)."""
+    if name in _MISS_THEN_ERROR:
+        return missed
+    if name not in ("xread", "xreadgroup") or not missed:
+        return []
+    upper = [arg.upper() for arg in args]
+    if b"STREAMS" not in upper or (len(args) - upper.index(b"STREAMS") - 1) % 2:
+        return []  # refused before any lookup
+    at = upper.index(b"STREAMS") + 1
+    count = (len(args) - at) // 2
+    out = []
+    for key, sid in zip(args[at:at + count], args[at + count:], strict=True):
+        if key in missed:
+            out.append(key)
+            if name == "xreadgroup":
+                break  # NOGROUP
+        if sid not in (b"$", b">") and not _valid_id(sid):
+            break
+    return out
+
+
+def _valid_id(text: bytes) -> bool:
+    from .stream import parse_id
+
+    try:
+        parse_id(text, strict=True)
+    except CommandError:
+        return False
+    return True
 # Read-only commands that look nothing up themselves (a script's commands do).
 _READ_NOTHING: Final = frozenset({"object|encoding", "object|freq", "object|idletime",
                                   "object|refcount", "memory|usage", "eval_ro", "evalsha_ro",
@@ -292,14 +338,14 @@ def _reads(entry: Entry) -> Callable[[list[bytes]], list[bytes]] | None:
     special = _WRITES_THAT_READ.get(name)
     if special is not None:
         return special
-    if "readonly" not in entry.spec.flags or name in _READ_NOTHING or not entry.spec.key_specs:
+    reads_all = "readonly" in entry.spec.flags or name == "xreadgroup"  # a write that reads
+    if not reads_all or name in _READ_NOTHING or not entry.spec.key_specs:
         return None
     spec = entry.spec
-    twice = name == "xread"  # Redis looks each stream up twice
+    passes = 2 if name == "xread" else 1  # XREAD looks its streams up twice
 
     def keys(args: list[bytes]) -> list[bytes]:
-        found = [args[i] for i in find_keys(spec, args) or () if i < len(args)]
-        return [key for key in found for _ in range(1 + twice)]
+        return [args[i] for i in find_keys(spec, args) or () if i < len(args)] * passes
 
     return keys
 
@@ -342,6 +388,11 @@ def _set(c: Client, args: list[bytes], changed: Changed) -> list[Event]:
         if expires:
             events.append((GENERIC, b"expire", db, key))
     return events
+
+
+def _mset(c: Client, args: list[bytes], changed: Changed) -> list[Event]:
+    """A ``set`` per pair, a key given twice announced twice, as Redis does."""
+    return [(STRING, b"set", c.db, key) for key in args[1::2]]
 
 
 def _setex(c: Client, args: list[bytes], changed: Changed) -> list[Event]:
@@ -440,7 +491,7 @@ _STORE: Final = {
 RULES: Final[dict[str, Rule]] = {
     # strings
     "set": _set, "setnx": each(STRING, "set"), "setex": _setex, "psetex": _setex,
-    "getset": each(STRING, "set"), "mset": each(STRING, "set"), "msetnx": each(STRING, "set"),
+    "getset": each(STRING, "set"), "mset": _mset, "msetnx": _mset,
     "append": each(STRING, "append"), "setrange": each(STRING, "setrange"),
     "incr": each(STRING, "incrby"), "decr": each(STRING, "incrby"),
     "incrby": each(STRING, "incrby"), "decrby": each(STRING, "incrby"),
@@ -488,5 +539,7 @@ RULES: Final[dict[str, Rule]] = {
     # streams
     "xadd": each(STREAM, "xadd"), "xtrim": each(STREAM, "xtrim"), "xdel": each(STREAM, "xdel"),
     "xsetid": each(STREAM, "xsetid"),
+    # Announces xgroup-create itself; wrapped for the "new" of MKSTREAM's stream.
+    "xgroup|create": lambda c, args, changed: [],
     **{name: storing(cls, name) for name, cls in _STORE.items()},
 }

@@ -85,8 +85,9 @@ def _events(address: tuple[str, int], flags: str,
         try:
             sub.psubscribe("__key*__:*")
             sub.subscribe("done")
-            while sub.get_message(timeout=0.5) is not None:  # the two confirmations
-                pass
+            for _ in range(2):  # the two confirmations
+                confirmation = sub.get_message(timeout=5)
+                assert confirmation is not None and "subscribe" in confirmation["type"]
             play(client)
             client.publish("done", "")
             seen = []

@@ -109,7 +109,8 @@ def _pop(c: Client, args: list[bytes], left: bool) -> bytes:
         return b"$%d\r\n%s\r\n" % (len(value), value)
     take = lst.popleft if left else lst.pop
     values = [take() for _ in range(min(count, len(lst)))]
-    _popped(db, key, lst)
+    if values:  # a count of 0 changes nothing: no WATCH, no keyspace event
+        _popped(db, key, lst)
     return bulks(values)
 
 
