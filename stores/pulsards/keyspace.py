@@ -160,6 +160,13 @@ class Database:
         if self.expires:
             self.expires.pop(key, None)
 
+    def drop(self, key: bytes) -> None:
+        """Remove a live key that a write replaces at once (RENAME's destination):
+        that write signals the change; XREADGROUP's waiters hear of the deletion."""
+        self.remove(key)
+        if key in self.wake_on_delete:
+            self._deleted(key)
+
     def update_signals(self) -> None:
         """Recompute ``signals`` after ``watched``, ``wake_on_delete`` or
         ``observers`` changed."""

@@ -382,6 +382,8 @@ GONE: list[tuple[str, list[tuple[Any, ...]]]] = [
     ("del", [("DEL", "s")]), ("unlink", [("UNLINK", "s")]), ("set", [("SET", "s", "v")]),
     ("set-with-ttl", [("SET", "s", "v", "EX", "100")]),
     ("store-over", [("SINTERSTORE", "s", "nosuch")]), ("rename-away", [("RENAME", "s", "t")]),
+    ("rename-a-stream-over", [("XADD", "t", "1-1", "f", "v"), ("RENAME", "t", "s")]),
+    ("rename-a-string-over", [("SET", "t", "v"), ("RENAME", "t", "s")]),
     ("move-away", [("MOVE", "s", "3")]), ("flushdb", [("FLUSHDB",)]),
     ("active-expiry", [("PEXPIRE", "s", "1")]),
     ("lua-del", [("EVAL", "redis.call('del', KEYS[1]) return 1", "1", "s")]),

@@ -79,7 +79,10 @@ def rename(c: Client, args: list[bytes]) -> bytes:
     if value is None:
         raise _NO_KEY
     if src != dst:
-        db.delete(dst)
+        if db.lookup(dst) is not None:
+            # Replaced, not a change of its own: the source is signalled first
+            # (client tracking sends its invalidations in that order).
+            db.drop(dst)
         _move_value(db, src, db, dst, value, keep=False)
     return b"+OK\r\n"
 
