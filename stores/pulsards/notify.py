@@ -538,7 +538,6 @@ RULES: Final[dict[str, Rule]] = {
     "georadiusbymember": storing(ZSET, "georadiusstore"),
     # streams
     "xadd": each(STREAM, "xadd"), "xtrim": each(STREAM, "xtrim"), "xdel": each(STREAM, "xdel"),
-    "xsetid": each(STREAM, "xsetid"),
     # Announces xgroup-create itself; wrapped for the "new" of MKSTREAM's stream.
     "xgroup|create": lambda c, args, changed: [],
     **{name: storing(cls, name) for name, cls in _STORE.items()},

@@ -401,6 +401,9 @@ WATCHED_WRITES: list[tuple[list[tuple[str, ...]], tuple[str, ...]]] = [
     ([("ZADD", "b", "1", "x")], ("ZRANGESTORE", "k", "b", "5", "6")),
     ([], ("BITOP", "AND", "k", "b")),
     ([], ("PFMERGE", "k")),
+    # Redis 7.0 announces XSETID (keyspace events) but does not signal it
+    ([("XADD", "k", "1-1", "f", "v")], ("XSETID", "k", "5-1")),
+    ([("RPUSH", "k", "a")], ("LPOP", "k", "0")),
 ]  # (not FLUSHALL or SWAPDB: the real Redis is shared; see the test below)
 
 

@@ -402,6 +402,12 @@ def test_random_scripts_invalidate_tracked_keys_as_redis(private_redis: tuple[st
                   (0, ("MGET", "a", "b", "c"))]
     real = play(private_redis, 2, steps)
     ours = play((pulsards.host, pulsards.port), 2, steps)
-    # Connection 1's replies are test_random_scripts_agree_with_redis' business
-    # (unordered ones come in each server's order): compare what 0 received.
-    assert [step[0] for step in ours] == [step[0] for step in real], f"script: {commands}"
+    # The replies are test_random_scripts_agree_with_redis' business (and one
+    # Redis 7.0 bug is not copied: docs/pulsards.rst): compare the pushes.
+    assert _pushes(ours) == _pushes(real), f"script: {commands}"
+
+
+def _pushes(record: list[Any]) -> list[Any]:
+    """The invalidation messages connection 0 got, step by step."""
+    return [[item for item in step[0] if isinstance(item, list) and item[:1] == [b"invalidate"]]
+            for step in record]

@@ -297,5 +297,7 @@ def xsetid(c: Client, args: list[bytes]) -> bytes:
         s.entries_added = entries_added
     if max_deleted != (0, 0):
         s.max_deleted_id = max_deleted
-    db.touch(args[1])
+    # Redis 7.0 announces XSETID but does not signal it: WATCH and client
+    # tracking do not hear of it (checked against a redis-server).
+    publish_event(db, STREAM, b"xsetid", args[1])
     return OK
