@@ -358,6 +358,16 @@ def test_random_commands_in_a_lua_script_agree_with_redis(
     assert have == want, f"pulsards {have!r} != redis {want!r}\nscript: {script}"
 
 
+def _timeless_script(data: Any, most: int) -> Script:
+    """A random script with no SET of a deadline already past: each server's
+    expiry cycle removes such a key at a moment of its own, so its "expired"
+    (and its invalidation) could come anywhere."""
+    templates = data.draw(st.lists(st.sampled_from(COMMANDS), min_size=1, max_size=most))
+    script: Script = [template(data) for template in templates]
+    assume(not any(c[0] == "SET" and len(c) > 3 and c[3] in ("EXAT", "PXAT") for c in script))
+    return script
+
+
 @settings(max_examples=_EXPLORE or 150, derandomize=not _EXPLORE, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
@@ -370,11 +380,7 @@ def test_random_scripts_publish_keyspace_events_as_redis(private_redis: tuple[st
     of those."""
     from .test_notify import _diff, _events
 
-    templates = data.draw(st.lists(st.sampled_from(COMMANDS), min_size=1, max_size=30))
-    script: Script = [template(data) for template in templates]
-    # A key SET with a deadline already past is removed by each server's expiry
-    # cycle at a moment of its own: its "expired" could come anywhere.
-    assume(not any(c[0] == "SET" and len(c) > 3 and c[3] in ("EXAT", "PXAT") for c in script))
+    script = _timeless_script(data, 30)
 
     def play(client: redis.Redis) -> None:
         run(client, script)
@@ -393,9 +399,7 @@ def test_random_scripts_invalidate_tracked_keys_as_redis(private_redis: tuple[st
     command) gets the invalidations Redis sends while random scripts run."""
     from .test_tracking import play
 
-    templates = data.draw(st.lists(st.sampled_from(COMMANDS), min_size=1, max_size=20))
-    commands = [template(data) for template in templates]
-    assume(not any(c[0] == "SET" and len(c) > 3 and c[3] in ("EXAT", "PXAT") for c in commands))
+    commands = _timeless_script(data, 20)
     steps = [(0, ("HELLO", "3")), (0, ("CLIENT", "TRACKING", "ON")), (0, ("MGET", "a", "b", "c"))]
     for command in commands:
         steps += [(1, tuple(command[1:] if command[0] == "~" else command)),

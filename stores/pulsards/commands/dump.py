@@ -144,13 +144,11 @@ def migrate(c: Client, args: list[bytes]) -> bytes:
     commands = [[b"AUTH", *auth]] if auth else []
     commands.append([b"SELECT", b"%d" % dbid])
     now = now_ms()
-    sent = []
     for key, value in found:
         when = db.expires.get(key)
         ttl = 0 if when is None else max(when - now, 1)
         commands.append([b"RESTORE", key, b"%d" % ttl, dump_payload(value),
                          *[b"REPLACE"] * replace])
-        sent.append(key)
     host, port = args[1].decode("utf-8", "replace"), to_int(args[2])
     try:
         conn = socket.create_connection((host, port), timeout=seconds)
@@ -165,10 +163,10 @@ def migrate(c: Client, args: list[bytes]) -> bytes:
         except OSError:
             raise CommandError("IOERR error or timeout writing to target instance") from None
         replies = _read_replies(conn, len(commands))
-    setup = len(commands) - len(sent)  # AUTH and SELECT come first
+    setup = len(commands) - len(found)  # AUTH and SELECT come first
     refused = next((r for r in replies[:setup] if isinstance(r, hiredis.ReplyError)), None)
     moved = refused is None and not copy
-    for key, reply in zip(sent, replies[setup:], strict=False):
+    for (key, _), reply in zip(found, replies[setup:], strict=False):
         if isinstance(reply, hiredis.ReplyError):
             refused = refused or reply
         elif moved:  # the target took it (whatever it said of the other keys)
