@@ -38,7 +38,7 @@ __all__ = ["AppendOnlyFile"]
 
 # Commands whose writes reach the file as one MULTI/EXEC unit: a transaction,
 # and a script (its effects, so that replaying runs no Lua).
-_TRANSACTIONS = frozenset({"exec", "eval", "evalsha"})
+_TRANSACTIONS = frozenset({"exec", "eval", "evalsha", "fcall"})
 
 log = logging.getLogger("stores.pulsards")
 

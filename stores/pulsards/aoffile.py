@@ -224,8 +224,12 @@ def _batches(cmd: bytes, key: bytes, items: list[bytes], per: int) -> Iterator[b
         yield encode_command([cmd, key, *items[i:i + per]])
 
 
-def rewrite_commands(dbs: Iterable[Database], now: int) -> Iterator[bytes]:
-    """Commands that rebuild ``dbs`` (keys already expired at ``now`` left out)."""
+def rewrite_commands(dbs: Iterable[Database], now: int,
+                     libraries: Iterable[bytes] = ()) -> Iterator[bytes]:
+    """Commands that rebuild the function ``libraries`` and ``dbs`` (keys
+    already expired at ``now`` left out)."""
+    for code in libraries:
+        yield encode_command([b"FUNCTION", b"LOAD", code])
     for db in dbs:
         if not db.data:
             continue

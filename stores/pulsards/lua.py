@@ -1,5 +1,7 @@
 """The Lua scripting engine of pulsards (Lua 5.1 through lupa); the commands
 (EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT) are in ``commands.scripting``.
+Functions (FUNCTION LOAD, FCALL) run in the same engine: ``load_library`` and
+``call_function`` here, the libraries in ``functions``.
 
 A script runs to its end on the server's loop, like any command: nothing else
 runs meanwhile, so it is atomic.  Its rules, as Redis 7.0's:
@@ -53,6 +55,7 @@ __all__ = ["Scripting", "scripting"]
 log = logging.getLogger("stores.pulsards")
 
 _LOG_LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.WARNING)
+_LOAD_TIMEOUT_MS = 500  # FUNCTION LOAD's, as Redis' LOAD_TIMEOUT_MS
 
 # The sandbox (sandbox.lua beside this package), built once per server.
 _BOOT = (resources.files("stores.pulsards") / "sandbox.lua").read_text(encoding="utf-8")
@@ -87,7 +90,9 @@ class Scripting:
         boot = self.lua.execute(_BOOT, self._call, self._pcall, _describe, self._busy,
                                 _lua_sha1hex, self._log, self._setresp, self._json_encode,
                                 self._json_decode, self._random, self._randomseed)
-        self._compile, self._run, self._null, self._rawget = boot
+        (self._compile, self._run, self._null, self._rawget, self._call_function,
+         self._load_library) = boot
+        self.loading = False  # a library's code is running (FUNCTION LOAD)
         # The SHA1s of the scripts whose shebang says ``flags=no-writes``.
         self.no_writes: set[bytes] = set()
 
@@ -110,22 +115,51 @@ class Scripting:
         self.scripts.clear()
         self.no_writes.clear()
 
+    def load_library(self, code: bytes, register: Any) -> None:
+        """Run a library's ``code`` (FUNCTION LOAD): ``register(name, callback,
+        flags, description)`` gets each function it registers; CommandError
+        with Redis' text when it does not compile or fails."""
+        function, message = self._compile(code, b"@user_function")
+        if not function:
+            raise CommandError("ERR Error compiling function: "
+                               + message.decode("utf-8", "replace"))
+        self.loading = True
+        self.started = time.monotonic()
+        try:
+            ok, result = self._load_library(function, register)
+        finally:
+            self.loading = False
+        if not ok:
+            message = self._rawget(result, b"err").decode("utf-8", "replace")
+            raise CommandError("ERR Error registering functions: " + message)
+
     # ------------------------------------------------------------- running
     def run(self, c: Client, sha: bytes, keys: list[bytes], args: list[bytes],
             read_only: bool) -> bytes:
         """Run a cached script for ``c``; its reply in ``c``'s protocol."""
+        read_only = read_only or sha in self.no_writes
+        return self.invoke(c, self._run, self.scripts[sha], keys, args, read_only,
+                           f"{sha.decode()}, on @user_script")
+
+    def call_function(self, c: Client, function: Any, name: bytes, keys: list[bytes],
+                      args: list[bytes], read_only: bool) -> bytes:
+        """Run a registered function (FCALL) for ``c``; its reply in ``c``'s protocol."""
+        return self.invoke(c, self._call_function, function, keys, args, read_only,
+                           f"{name.decode()}, on @user_function")
+
+    def invoke(self, c: Client, runner: Any, code: Any, keys: list[bytes], args: list[bytes],
+               read_only: bool, where: str) -> bytes:
+        """``runner(code, keys, args)`` as ``c``; an error raised names ``where``."""
         if self.caller is not None:
             raise CommandError("ERR This Redis command is not allowed from script")
         lua = self.lua
         db, resp3, nil, in_exec = c.db, c.resp3, c.nil, c.in_exec
-        read_only = read_only or sha in self.no_writes
         self.caller, self.read_only, self.wrote, self.resp = c, read_only, False, 2
         self.started = time.monotonic()
         c.in_exec = True  # blocking commands answer at once
         c.resp3, c.nil = False, NIL2  # until redis.setresp(3)
         try:
-            ok, result = self._run(self.scripts[sha], lua.table_from(keys),
-                                   lua.table_from(args))
+            ok, result = runner(code, lua.table_from(keys), lua.table_from(args))
         finally:
             self.caller = None
             c.db, c.resp3, c.nil, c.in_exec = db, resp3, nil, in_exec
@@ -133,7 +167,7 @@ class Scripting:
             message = self._rawget(result, b"err").decode("utf-8", "replace")
             line = self._rawget(result, b"line")
             if line is not None:
-                message += f" script: {sha.decode()}, on @user_script:{line}."
+                message += f" script: {where}:{line}."
             return error(message)
         try:
             with deep_recursion():
@@ -239,17 +273,20 @@ class Scripting:
         seed = _lua_int(args[0] if args else None, 1, "randomseed") & 0xFFFFFFFF
         self.rand48 = (seed << 16) | 0x330E
 
-    def _busy(self) -> int | None:
-        """Milliseconds run so far when the script should end, else None.
+    def _busy(self) -> bytes | None:
+        """The error that ends the script now, None while it may go on.
 
-        After ``busy-reply-threshold`` Redis lets ``SCRIPT KILL`` end a script
-        that has not written; pulsards cannot read that command while the
-        script holds the loop, so it ends such a script itself.
+        After ``busy-reply-threshold`` Redis lets ``SCRIPT KILL`` (``FUNCTION
+        KILL``) end a script that has not written; pulsards cannot read that
+        command while the script holds the loop, so it ends such a script
+        itself.  A library's code has 500 ms to load, as in Redis.
         """
         elapsed = int((time.monotonic() - self.started) * 1000)
+        if self.loading:
+            return b"ERR FUNCTION LOAD timeout" if elapsed > _LOAD_TIMEOUT_MS else None
         if elapsed < self.server.config.busy_reply_threshold or self.wrote:
             return None
-        return elapsed
+        return b"ERR Script killed by pulsards: it ran for %d ms without writing" % elapsed
 
     def _setresp(self, *args: Any) -> None:
         """``redis.setresp(2|3)``: the protocol of the replies ``redis.call`` sees."""

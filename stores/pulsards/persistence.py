@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from .aof import AppendOnlyFile, _fsync_dir
 from .aoffile import AofError, AofReader, rewrite_commands
 from .keyspace import Database, now_ms
+from .reply import CommandError
 from .snapshot import Entry, SnapshotError, decode_snapshot, encode_snapshot
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class Persistence:
             self.loading = False
         if cfg.appendonly == "yes":
             if not aof_exists:
-                self._write_file(aof_path, rewrite_commands(self.server.keyspace.dbs, now_ms()))
+                self._write_file(aof_path, self._rewrite_commands())
             self.open_aof(aof_path)
 
     def load_aof(self, path: str) -> None:
@@ -166,11 +167,17 @@ class Persistence:
         with open(path, "rb") as f:
             data = f.read()
         try:
-            dbs = decode_snapshot(data)
+            snapshot = decode_snapshot(data)
         except SnapshotError as exc:
             raise LoadError(f"Can't load the snapshot {path}: {exc}") from None
+        for code in snapshot.libraries:
+            try:
+                self.server.functions.load(code, False)
+            except CommandError as exc:
+                raise LoadError(f"Can't load the snapshot {path}'s function library: "
+                                f"{exc.message}") from None
         keyspace = self.server.keyspace
-        for index, entries in dbs.items():
+        for index, entries in snapshot.dbs.items():
             if index >= len(keyspace):
                 raise LoadError(f"snapshot {path} holds database {index}, but there are "
                                 f"{len(keyspace)} (see databases)")
@@ -219,7 +226,12 @@ class Persistence:
     def _snapshot_chunks(self) -> Iterator[bytes]:
         now = now_ms()
         dbs = self.server.keyspace.dbs
-        return encode_snapshot((db.index, db_entries(db, now)) for db in dbs if db.data)
+        return encode_snapshot(((db.index, db_entries(db, now)) for db in dbs if db.data),
+                               libraries=self.server.functions.codes())
+
+    def _rewrite_commands(self) -> Iterator[bytes]:
+        """What BGREWRITEAOF writes: the commands that rebuild everything."""
+        return rewrite_commands(self.server.keyspace.dbs, now_ms(), self.server.functions.codes())
 
     def save(self) -> None:
         """SAVE: write the snapshot now, blocking the server as Redis does."""
@@ -258,7 +270,7 @@ class Persistence:
     def _fork(self, kind: str, path: str) -> None:
         temp = os.path.join(os.path.dirname(path), f"temp-{kind}-bg-{os.getpid()}.tmp")
         chunks = (self._snapshot_chunks() if kind == "rdb"
-                  else rewrite_commands(self.server.keyspace.dbs, now_ms()))
+                  else self._rewrite_commands())
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: write the file from its copy of memory, then go

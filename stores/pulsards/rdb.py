@@ -11,6 +11,8 @@ writes: integer-encoded and LZF-compressed strings, quicklists of listpacks,
 intsets, and listpack-encoded hashes, sets and sorted sets.  Streams travel in
 pulsards' own snapshot encoding under a type byte Redis does not know (Redis
 refuses such a payload; Redis' own stream encodings are refused here).
+FUNCTION DUMP's payload is the same frame around each library's code, led
+by the RDB opcode FUNCTION2 (``dump_functions``, ``load_functions``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from .snapshot import Reader, SnapshotError, decode_value, encode_value
 from .stream import Stream
 from .zset import ZSet
 
-__all__ = ["PayloadError", "crc64", "dump_payload", "load_payload"]
+__all__ = ["PayloadError", "crc64", "dump_functions", "dump_payload", "load_functions",
+           "load_payload"]
 
 RDB_VERSION: Final = 10  # Redis 7.0's; payloads up to 7.2's (11) are read
 _NEWEST: Final = 11
@@ -31,6 +34,7 @@ _NEWEST: Final = 11
 _STRING, _LIST, _SET, _ZSET, _HASH, _ZSET_2 = 0, 1, 2, 3, 4, 5
 _SET_INTSET, _HASH_LISTPACK, _ZSET_LISTPACK, _QUICKLIST_2, _SET_LISTPACK = 11, 16, 17, 18, 20
 _PULSARDS_STREAM: Final = 0xF0
+_FUNCTION_PRE_GA, _FUNCTION2 = 246, 245  # RDB opcodes of a function library
 
 _F64: Final = struct.Struct("<d")
 _SPECIAL_SCORES: Final = {253: float("nan"), 254: float("inf"), 255: float("-inf")}
@@ -77,6 +81,18 @@ def _string(data: bytes) -> bytes:
     return _length(len(data)) + data
 
 
+def _seal(body: bytes) -> bytes:
+    """``body`` followed by the RDB version and the CRC-64 of both."""
+    body += RDB_VERSION.to_bytes(2, "little")
+    return body + crc64(body).to_bytes(8, "little")
+
+
+def dump_functions(codes: list[bytes]) -> bytes:
+    """FUNCTION DUMP's payload: each library's code after the RDB opcode
+    FUNCTION2, as Redis 7.0 writes it."""
+    return _seal(b"".join(bytes((_FUNCTION2,)) + _string(code) for code in codes))
+
+
 def dump_payload(value: Any) -> bytes:
     """The DUMP payload of a stored value."""
     kind = value.__class__
@@ -98,8 +114,7 @@ def dump_payload(value: Any) -> bytes:
         parts = [bytes((_PULSARDS_STREAM,)), encode_value(value)]
     else:
         raise TypeError(f"cannot dump a {kind.__name__}")
-    body = b"".join(parts) + RDB_VERSION.to_bytes(2, "little")
-    return body + crc64(body).to_bytes(8, "little")
+    return _seal(b"".join(parts))
 
 
 # ------------------------------------------------------------------ reading
@@ -301,3 +316,21 @@ def load_payload(payload: bytes) -> Any:
     if not value and value.__class__ is not bytes and value.__class__ is not Stream:
         raise PayloadError("empty value")
     return value
+
+
+def load_functions(payload: bytes) -> list[bytes]:
+    """The library codes of a verified FUNCTION DUMP payload (PayloadError
+    with the text Redis' FUNCTION RESTORE answers)."""
+    r = _Reader(payload[:-10])
+    codes = []
+    while r.pos < len(r.data):
+        kind = r.byte()
+        if kind == _FUNCTION_PRE_GA:
+            raise PayloadError("Pre-GA function format not supported")
+        if kind != _FUNCTION2:
+            raise PayloadError("given type is not a function")
+        try:
+            codes.append(r.string())
+        except (PayloadError, SnapshotError):
+            raise PayloadError("Failed loading library payload") from None
+    return codes

@@ -1,9 +1,11 @@
--- pulsards' Lua sandbox for scripts: stores/pulsards/lua.py runs
--- this once per server, passing the Python functions below as its arguments,
--- and gets back compile(body), run(f, KEYS, ARGV) and cjson.null.  call and
--- pcall_ are redis.call and redis.pcall (a ScriptError that call raises
--- reaches Lua as a userdata whose err is the error text: describe
--- reads it); busy() says whether to end the script.  The error handler
+-- pulsards' Lua sandbox for scripts and functions: stores/pulsards/lua.py
+-- runs this once per server, passing the Python functions below as its
+-- arguments, and gets back compile(body [, '@user_function']), run(f, KEYS,
+-- ARGV), cjson.null, rawget, call_function(f, keys, args) and
+-- load_library(f, register).  call and pcall_ are redis.call and redis.pcall
+-- (a ScriptError that call raises reaches Lua as a userdata whose err is the
+-- error text: describe reads it); busy() gives the error that ends the
+-- script (or library load) when it has run too long.  The error handler
 -- records the line of the user's code where the error was raised (Redis'
 -- __redis__err__handler).
 local call, pcall_, describe, busy, sha1hex, log, setresp, json_encode, json_decode,
@@ -117,18 +119,115 @@ math_.random, math_.randomseed = random, randomseed
 base.math = readonly(math_)
 base.redis = readonly(redis)
 
-local env = setmetatable({}, {
-  __index = function(_, k)
-    local v = base[k]
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = function() error('Attempt to modify a readonly table', 2) end,
-  __metatable = false,
-})
+-- A read-only table of the names lookup(name) gives: any other is an error.
+local function strict(lookup)
+  return setmetatable({}, {
+    __index = function(_, k)
+      local v = lookup(k)
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = function() error('Attempt to modify a readonly table', 2) end,
+    __metatable = false,
+  })
+end
+
+local env = strict(function(k) return base[k] end)
 base._G = env
+
+-- Functions (FUNCTION LOAD, FCALL).  While a library's code runs, the
+-- only global is redis, holding register_function, log, the log levels and
+-- the version: anything else is an unknown global, as in Redis.  The
+-- functions it registers run later in the scripts' globals, without KEYS
+-- and ARGV (keys and arguments are their parameters).
+local register = nil  -- Python's register(name, callback, flags, description) while loading
+local FLAGS = {['no-writes'] = true, ['allow-oom'] = true, ['allow-stale'] = true,
+               ['no-cluster'] = true, ['allow-cross-slot-keys'] = true}
+
+local function fail(message) error({err = 'ERR ' .. message}) end
+
+local function as_string(v)  -- lua_isstring: a string or a number
+  local t = type(v)
+  if t == 'string' or t == 'number' then return tostring(v) end
+end
+
+local function named_arguments(args)
+  if type(args) ~= 'table' then
+    fail('calling redis.register_function with a single argument is only applicable ' ..
+         'to Lua table (representing named arguments).')
+  end
+  local name, callback, description, flags = nil, nil, nil, {}
+  for key, value in next, args do
+    local k = as_string(key)
+    if not k then fail('named argument key given to redis.register_function is not a string') end
+    k = k:lower()
+    if k == 'function_name' then
+      name = as_string(value)
+      if not name then
+        fail('function_name argument given to redis.register_function must be a string')
+      end
+    elseif k == 'description' then
+      description = as_string(value)
+      if not description then
+        fail('description argument given to redis.register_function must be a string')
+      end
+    elseif k == 'callback' then
+      if type(value) ~= 'function' then
+        fail('callback argument given to redis.register_function must be a function')
+      end
+      callback = value
+    elseif k == 'flags' then
+      if type(value) ~= 'table' then
+        fail('flags argument to redis.register_function must be a table representing ' ..
+             'function flags')
+      end
+      local i = 1
+      while value[i] ~= nil do
+        local flag = as_string(value[i])
+        flag = flag and flag:lower()
+        if not FLAGS[flag] then fail('unknown flag given') end
+        flags[#flags + 1] = flag
+        i = i + 1
+      end
+    else
+      fail('unknown argument given to redis.register_function')
+    end
+  end
+  if not name then fail('redis.register_function must get a function name argument') end
+  if not callback then fail('redis.register_function must get a callback argument') end
+  return name, callback, flags, description
+end
+
+local function register_function(...)
+  local count = select('#', ...)
+  if count < 1 or count > 2 then fail('wrong number of arguments to redis.register_function') end
+  if count == 1 then
+    return register(named_arguments(...))
+  end
+  local name, callback = ...
+  name = as_string(name)
+  if not name then fail('first argument to redis.register_function must be a string') end
+  if type(callback) ~= 'function' then
+    fail('second argument to redis.register_function must be a function')
+  end
+  return register(name, callback, {}, nil)
+end
+
+local library_api = {
+  register_function = register_function, log = log,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM,
+}
+local library_redis = strict(function(k) return library_api[k] end)
+local fenv
+fenv = strict(function(k)
+  if register then return k == 'redis' and library_redis or nil end
+  if k == 'KEYS' or k == 'ARGV' then return nil end
+  if k == '_G' then return fenv end
+  return base[k]
+end)
 
 local function handler(err)
   dbg.sethook()  -- the script is over: nothing to end in here
@@ -136,7 +235,7 @@ local function handler(err)
   repeat
     info = dbg.getinfo(level, 'Sl')
     level = level + 1
-  until info == nil or info.source == '@user_script'
+  until info == nil or info.source == '@user_script' or info.source == '@user_function'
   -- Raw reads and writes: a script's error table may carry any metatable.
   local text = type(err) == 'table' and rawget(err, 'err')
   if type(err) == 'userdata' then  -- raised from Python (redis.call, cjson)
@@ -152,24 +251,22 @@ end
 
 local function hook()
   if not killed then
-    local ran = busy()
-    if not ran then return end
-    killed = {err = 'ERR Script killed by pulsards: it ran for ' .. tostring(ran) ..
-                    ' ms without writing'}
+    local reason = busy()
+    if not reason then return end
+    killed = {err = reason}
     dbg.sethook(hook, '', 1)  -- from now on at every instruction
   end
   error(killed, 0)
 end
 
-local function compile(body)
-  local f, err = loadstring(body, '@user_script')
+local function compile(body, chunk)
+  local f, err = loadstring(body, chunk or '@user_script')
   if not f then return nil, err end
-  setfenv(f, env)
+  setfenv(f, chunk and fenv or env)
   return f, false
 end
 
-local function run(f, keys, args)
-  base.KEYS, base.ARGV = keys, args
+local function guarded(f)
   killed = nil
   dbg.sethook(hook, '', 100000)
   local result = {xpcall(f, handler)}
@@ -177,4 +274,23 @@ local function run(f, keys, args)
   return result[1], result[2]
 end
 
-return compile, run, null, rawget
+local function run(f, keys, args)
+  base.KEYS, base.ARGV = keys, args
+  return guarded(f)
+end
+
+-- FCALL: a function gets its keys and arguments as parameters.
+local function call_function(f, keys, args)
+  return guarded(function() return f(keys, args) end)
+end
+
+-- FUNCTION LOAD: run a library's compiled code once, register(name,
+-- callback, flags, description) taking what it registers.
+local function load_library(f, register_)
+  register = register_
+  local ok, err = guarded(f)
+  register = nil
+  return ok, err
+end
+
+return compile, run, null, rawget, call_function, load_library

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .aof import AppendOnlyFile
 from .config import Config
+from .functions import Functions
 from .keyspace import Database, Keyspace
 from .notify import Events, parse_flags
 from .persistence import Persistence
@@ -99,6 +100,7 @@ class Server:
         self.background: set[asyncio.Future[Any]] = set()
         self.scan_sessions: Any = None  # commands.keys' SCAN snapshots, made on first use
         self.scripting: Scripting | None = None  # the Lua state, made by the first script
+        self.functions = Functions(self)  # FUNCTION LOAD's libraries
         self._server: asyncio.Server | None = None
         self._unix_server: asyncio.Server | None = None
         # The open append-only file (None with appendonly no: then the write

@@ -6,7 +6,8 @@ format (version 1), all integers little-endian::
 
     file    = MAGIC "PULSARDS" (8 bytes) , version (1 byte, 1) , record* ,
               0xFF , crc32 (4 bytes: zlib.crc32 of every byte before it)
-    record  = 0xFE , length                       select database <length>
+    record  = 0xF5 , string                       a function library's code
+            | 0xFE , length                       select database <length>
             | 0xFC , int64 , entry                the entry expires at <int64>
             | entry                                (ms since the epoch)
     entry   = type (1 byte) , string key , value
@@ -18,8 +19,10 @@ format (version 1), all integers little-endian::
     string  = length , bytes
     length  = one byte 0..253 | 0xFE , uint32 | 0xFF , uint64
 
-Unknown types, a bad magic, an unknown version, a short file or a checksum
-mismatch raise ``SnapshotError``: a damaged snapshot is never half loaded.
+Function libraries (FUNCTION LOAD's code) come first; a file without them
+is what pulsards wrote before it had functions.  Unknown types, a bad magic,
+an unknown version, a short file or a checksum mismatch raise
+``SnapshotError``: a damaged snapshot is never half loaded.
 """
 
 from __future__ import annotations
@@ -28,18 +31,19 @@ import struct
 import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from .stream import Consumer, Group, Nack, Stream
 from .zset import ZSet
 
-__all__ = ["MAGIC", "VERSION", "Entry", "Reader", "SnapshotError", "decode_snapshot",
+__all__ = ["MAGIC", "VERSION", "Entry", "Reader", "Snapshot", "SnapshotError", "decode_snapshot",
            "decode_value", "encode_snapshot", "encode_value"]
 
 MAGIC: Final = b"PULSARDS"
 VERSION: Final = 1
 
 _SELECT: Final = 0xFE
+_LIBRARY: Final = 0xF5  # as Redis' RDB_OPCODE_FUNCTION2
 _EXPIRE: Final = 0xFC
 _EOF: Final = 0xFF
 _STRING, _LIST, _SET, _HASH, _ZSET, _STREAM = range(6)
@@ -52,6 +56,13 @@ _F64: Final = struct.Struct("<d")
 
 # (key, value, absolute expiry in ms or None)
 Entry = tuple[bytes, Any, int | None]
+
+
+class Snapshot(NamedTuple):
+    """What a snapshot holds: database index -> entries, and function libraries."""
+
+    dbs: dict[int, list[Entry]]
+    libraries: list[bytes]
 
 
 class SnapshotError(ValueError):
@@ -108,14 +119,16 @@ def _ids(sid: tuple[int, int]) -> tuple[bytes, bytes]:
     return _U64.pack(sid[0]), _U64.pack(sid[1])
 
 
-def encode_snapshot(dbs: Iterable[tuple[int, Iterable[Entry]]],
-                    chunk: int = 1 << 16) -> Iterator[bytes]:
-    """The snapshot of ``(index, entries)`` pairs, in chunks of about ``chunk`` bytes.
+def encode_snapshot(dbs: Iterable[tuple[int, Iterable[Entry]]], chunk: int = 1 << 16,
+                    libraries: Iterable[bytes] = ()) -> Iterator[bytes]:
+    """The snapshot of ``(index, entries)`` pairs (and function libraries), in
+    chunks of about ``chunk`` bytes.
 
     The last chunk ends with the EOF marker and the checksum.
     """
     crc = 0
     out = [MAGIC, bytes((VERSION,))]
+    out += (b"\xf5" + _string(code) for code in libraries)
     size = 9
     for index, entries in dbs:
         selected = False
@@ -246,8 +259,8 @@ def decode_value(data: bytes) -> Any:
     return value
 
 
-def decode_snapshot(data: bytes) -> dict[int, list[Entry]]:
-    """Database index -> its entries, from the bytes ``encode_snapshot`` made."""
+def decode_snapshot(data: bytes) -> Snapshot:
+    """The databases and libraries in the bytes ``encode_snapshot`` made."""
     if len(data) < 14 or data[:8] != MAGIC:
         raise SnapshotError("not a pulsards snapshot (bad magic)")
     if data[8] != VERSION:
@@ -257,10 +270,14 @@ def decode_snapshot(data: bytes) -> dict[int, list[Entry]]:
     r = Reader(data[:-5])
     r.pos = 9
     out: dict[int, list[Entry]] = {}
+    libraries: list[bytes] = []
     entries: list[Entry] | None = None
     end = len(r.data)
     while r.pos < end:
         op = r.byte()
+        if op == _LIBRARY:
+            libraries.append(r.string())
+            continue
         if op == _SELECT:
             entries = out.setdefault(r.length(), [])
             continue
@@ -272,4 +289,4 @@ def decode_snapshot(data: bytes) -> dict[int, list[Entry]]:
             raise SnapshotError("snapshot entry before any database")
         key = r.string()
         entries.append((key, _read_value(r, op), expire))
-    return out
+    return Snapshot(out, libraries)

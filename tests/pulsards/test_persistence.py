@@ -551,7 +551,7 @@ def test_snapshot_round_trip(dbs: dict[int, dict[bytes, tuple[Any, int | None]]]
     source = {i: [(k, _stored(v), e) for k, (v, e) in entries.items()]
               for i, entries in dbs.items()}
     data = b"".join(encode_snapshot(source.items(), chunk=64))
-    decoded = decode_snapshot(data)
+    decoded = decode_snapshot(data).dbs
     expected = {i: entries for i, entries in source.items() if entries}
     assert {i: [(k, _plain(v), e) for k, v, e in entries] for i, entries in decoded.items()} \
         == {i: [(k, _plain(v), e) for k, v, e in entries] for i, entries in expected.items()}
@@ -722,7 +722,7 @@ def test_stream_snapshot_round_trip() -> None:
     for sid in [(150, 0), (7, 1), (190, 1)]:  # (7, 1) was deleted: still pending
         group.assign(sid, reader, Nack(reader, 5000 + sid[0], sid[1] + 1))
     data = b"".join(encode_snapshot([(0, [(b"s", s, None), (b"e", empty, 123)])]))
-    decoded = decode_snapshot(data)[0]
+    decoded = decode_snapshot(data).dbs[0]
     assert [(k, _comparable(v), e) for k, v, e in decoded] == [
         (b"s", _comparable(s), None), (b"e", _comparable(empty), 123)]
     assert decoded[0][1].range((0, 0), (300, 0), 2) == s.range((0, 0), (300, 0), 2)

@@ -247,6 +247,9 @@ def test_split_args_like_sdssplitargs() -> None:
 # test's own: MONITOR on the shared one would see other clients' commands.
 WATCHED = (b'SET k "a\\x00b\\n\\"q\\\\"\r\nAUTH foo\r\nCONFIG GET port\r\nMULTI\r\nINCR n\r\n'
            b"EXEC\r\nEVAL \"return redis.call('get', KEYS[1])\" 1 k\r\n"
+           b"FUNCTION LOAD \"#!lua name=m\\nredis.register_function('mf', function(keys, args) "
+           b"return redis.call('set', keys[1], args[1]) end)\"\r\nFCALL mf 1 k v\r\n"
+           b"FCALL_RO mf 1 k v\r\nFUNCTION DELETE m\r\n"
            b"HELLO 3 AUTH default x\r\nHELLO 2\r\nCLIENT ID\r\nCLIENT LIST\r\nSELECT 2\r\n"
            b"PING\r\nBLPOP nothing 0.01\r\nNOSUCH\r\nGET\r\nSELECT 0\r\nXADD s 1-1 f \xff\r\n")
 OWN = b"PING\r\nGET x\r\nMONITOR\r\nECHO \"hi\"\r\n"

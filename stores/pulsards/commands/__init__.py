@@ -8,6 +8,7 @@ from . import (
     bitmaps,
     connection,
     dump,
+    functions,
     geo,
     hashes,
     help,
@@ -31,7 +32,7 @@ from . import (
     zsetpops,
 )
 
-__all__ = ["bitfield", "bitmaps", "connection", "dump", "geo", "hashes", "help", "hyperloglog",
-           "keys", "lists", "monitor", "pubsub", "scripting", "server", "sets", "sort",
-           "sortedsets", "streamgroups", "streamreads", "streams", "strings", "tracking",
-           "transactions", "zsetops", "zsetpops"]
+__all__ = ["bitfield", "bitmaps", "connection", "dump", "functions", "geo", "hashes", "help",
+           "hyperloglog", "keys", "lists", "monitor", "pubsub", "scripting", "server", "sets",
+           "sort", "sortedsets", "streamgroups", "streamreads", "streams", "strings",
+           "tracking", "transactions", "zsetops", "zsetpops"]

@@ -12,8 +12,8 @@ from ..keyspace import now_ms
 from ..reply import NOT_FLOAT, NOT_INTEGER, SYNTAX, CommandError
 
 __all__ = ["glob_matcher", "ld_add", "ld_format", "mpop_args", "positive_count", "random_count",
-           "range_float", "strtod", "timeout_ms", "to_float", "to_int", "to_long_double",
-           "upper"]
+           "range_float", "strtod", "subcommand_error", "timeout_ms", "to_float", "to_int",
+           "to_long_double", "upper"]
 
 _FLOAT_OK: Final = re.compile(rb"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z"
                               rb"|[-+]?inf(?:inity)?\Z", re.IGNORECASE)
@@ -211,6 +211,13 @@ def random_count(arg: bytes, paired: bool) -> int:
     if paired and not -(LLONG_MAX // 2) <= count <= LLONG_MAX // 2:
         raise _HALF_RANGE
     return count
+
+
+def subcommand_error(args: list[bytes], parent: str) -> CommandError:
+    """Redis' error for a subcommand given the wrong arguments."""
+    sub = args[1].decode("utf-8", "replace")
+    return CommandError(f"ERR unknown subcommand or wrong number of arguments for "
+                        f"'{sub[:128]}'. Try {parent} HELP.")
 
 
 def upper(arg: bytes) -> bytes:

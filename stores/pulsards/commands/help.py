@@ -1,5 +1,5 @@
 """HELP of the container commands whose families live in several modules:
-CLIENT, COMMAND, CONFIG, MEMORY, PUBSUB and SCRIPT (OBJECT, XGROUP and XINFO
+CLIENT, COMMAND, CONFIG, FUNCTION, MEMORY, PUBSUB and SCRIPT (OBJECT, XGROUP and XINFO
 answer their own).  Each lists the subcommands pulsards implements, in the
 layout of Redis' HELP replies; the texts are pulsards' own.
 """
@@ -48,6 +48,18 @@ HELPS: Final[dict[str, list[tuple[str, str]]]] = {
         ("GET <pattern> [<pattern> ...]", "Return the options matching the glob patterns."),
         ("SET <option> <value> [<option> <value> ...]", "Change options at run time."),
         ("RESETSTAT", "Zero the counters INFO reports."),
+    ],
+    "FUNCTION": [
+        ("DELETE <library>", "Delete a library and its functions."),
+        ("DUMP", "Return every library as a payload FUNCTION RESTORE takes."),
+        ("FLUSH [ASYNC|SYNC]", "Delete every library."),
+        ("KILL", "End the running function (pulsards ends a long read-only one itself)."),
+        ("LIST [LIBRARYNAME <pattern>] [WITHCODE]", "Describe the libraries and their "
+                                                    "functions."),
+        ("LOAD [REPLACE] <code>", "Load a library whose first line is #!lua name=<name>."),
+        ("RESTORE <payload> [FLUSH|APPEND|REPLACE]", "Load the libraries of a FUNCTION DUMP "
+                                                     "payload."),
+        ("STATS", "Return the number of libraries and functions."),
     ],
     "MEMORY": [
         ("USAGE <key> [SAMPLES <count>]", "Estimate the bytes a key and its value take."),

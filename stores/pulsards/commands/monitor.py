@@ -39,7 +39,8 @@ _ESCAPES: Final = {ord("\\"): b"\\\\", ord('"'): b'\\"', ord("\n"): b"\\n", ord(
                    ord("\t"): b"\\t", 7: b"\\a", 8: b"\\b"}
 _PLAIN: Final = re.compile(rb"[ !#-\[\]-~]*\Z").match  # printable, no quote or backslash
 _KEYSPACE: Final = frozenset({"write", "readonly", "may_replicate"})
-_SHOWN_BEFORE: Final = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro"})
+_SHOWN_BEFORE: Final = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall",
+                                  "fcall_ro"})
 
 
 def _repr(arg: bytes) -> bytes:

@@ -19,7 +19,7 @@ from ..notify import STREAM, publish_event
 from ..reply import OK, ONE, ZERO, CommandError, bulk, help_reply, integer, map_reply
 from ..stream import MAX_ID, U64, Group, Nack, Stream, StreamID, format_id, interval_id, parse_id
 from ..table import command
-from .args import to_int
+from .args import subcommand_error, to_int
 from .lists import null_array
 from .streams import entries_reply, entry_reply, get_stream
 
@@ -33,11 +33,6 @@ SYNTAX: Final = CommandError("ERR syntax error")
 
 def _text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
-
-
-def _subcommand_error(args: list[bytes], parent: str) -> CommandError:
-    return CommandError(f"ERR unknown subcommand or wrong number of arguments for "
-                        f"'{_text(args[1])}'. Try {parent} HELP.")
 
 
 def _group(c: Client, key: bytes, name: bytes) -> tuple[Stream, Group]:
@@ -121,7 +116,7 @@ def _xgroup(c: Client, args: list[bytes], create: bool = False
                     raise CommandError("ERR value for ENTRIESREAD must be positive or -1")
                 i += 2
             else:
-                raise _subcommand_error(args, "XGROUP")
+                raise subcommand_error(args, "XGROUP")
     s = get_stream(c.db, args[2])
     group = s.groups.get(args[3]) if s is not None else None
     if not mkstream:
@@ -139,7 +134,7 @@ def _xgroup(c: Client, args: list[bytes], create: bool = False
 def xgroup_create(c: Client, args: list[bytes]) -> bytes:
     s, group, entries_read, _ = _xgroup(c, args, create=True)
     if len(args) > 8:
-        raise _subcommand_error(args, "XGROUP")
+        raise subcommand_error(args, "XGROUP")
     if args[4] == b"$":
         sid = s.last_id if s is not None else (0, 0)
     else:
@@ -160,7 +155,7 @@ def xgroup_setid(c: Client, args: list[bytes]) -> bytes:
     s, group, entries_read, _ = _xgroup(c, args)
     assert s is not None and group is not None
     if len(args) not in (5, 7):
-        raise _subcommand_error(args, "XGROUP")
+        raise subcommand_error(args, "XGROUP")
     group.last_id = s.last_id if args[4] == b"$" else parse_id(args[4])[0]
     group.entries_read = entries_read
     publish_event(c.db, STREAM, b"xgroup-setid", args[2])
@@ -419,7 +414,7 @@ def xinfo_stream(c: Client, args: list[bytes]) -> bytes:
     count = 10
     if full and (args[3].upper() != b"FULL" or len(args) not in (4, 6)
                  or (len(args) == 6 and args[4].upper() != b"COUNT")):
-        raise _subcommand_error(args, "XINFO")
+        raise subcommand_error(args, "XINFO")
     if len(args) == 6:
         count = max(0, to_int(args[5]))
     s = get_stream(c.db, args[2])
