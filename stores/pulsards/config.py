@@ -63,6 +63,9 @@ class Config:
     notify_keyspace_events: str = ""
     # Keys CLIENT TRACKING remembers at most (0: no limit), as Redis' option.
     tracking_table_max_keys: int = 1_000_000
+    # SLOWLOG: the µs from which a command is logged (-1: none), how many are kept.
+    slowlog_log_slower_than: int = 10000
+    slowlog_max_len: int = 128
 
     def get(self, name: str) -> str:
         """The ``CONFIG GET`` text of option ``name`` (redis.conf spelling)."""
@@ -97,6 +100,15 @@ class Config:
                 raise ValueError("argument couldn't be parsed into an integer") from None
             if value < 0:
                 raise ValueError("argument must be between 0 and 2147483647 inclusive")
+        elif kind == "llong":
+            least = _LEAST.get(name, 0)
+            try:
+                value = int(text)
+            except ValueError:
+                raise ValueError("argument couldn't be parsed into an integer") from None
+            if not least <= value < 2**63:
+                raise ValueError(f"argument must be between {least} and "
+                                 f"9223372036854775807 inclusive")
         elif kind == "loglevel":
             if text.lower() not in LOGLEVELS:
                 raise ValueError("argument(s) must be one of the following: "
@@ -168,5 +180,9 @@ OPTIONS: Final[dict[str, tuple[str, bool]]] = {
     "stream-node-max-entries": ("int", True),
     "notify-keyspace-events": ("events", True),
     "tracking-table-max-keys": ("int", True),
+    "slowlog-log-slower-than": ("llong", True),
+    "slowlog-max-len": ("llong", True),
 }
+# The least value of the "llong" options that may be negative.
+_LEAST: Final = {"slowlog-log-slower-than": -1}
 assert {f.name for f in fields(Config)} == {n.replace("-", "_") for n in OPTIONS}

@@ -27,6 +27,7 @@ from .functions import Functions
 from .keyspace import Database, Keyspace
 from .notify import Events, parse_flags
 from .persistence import Persistence
+from .slowlog import SlowLog
 from .table import Entry, build_dispatch
 from .tracking import Mode, Tracking
 
@@ -101,6 +102,7 @@ class Server:
         self.scan_sessions: Any = None  # commands.keys' SCAN snapshots, made on first use
         self.scripting: Scripting | None = None  # the Lua state, made by the first script
         self.functions = Functions(self)  # FUNCTION LOAD's libraries
+        self.slowlog = SlowLog(self)
         self._server: asyncio.Server | None = None
         self._unix_server: asyncio.Server | None = None
         # The open append-only file (None with appendonly no: then the write
@@ -115,6 +117,7 @@ class Server:
         self._stopped: asyncio.Event | None = None
         self.port = self.config.port
         self.configure_events()
+        self.rewire()
 
     # ------------------------------------------------------------ wiring
     def configure_events(self) -> None:
@@ -159,15 +162,16 @@ class Server:
             self.observe()
 
     def rewire(self) -> None:
-        """Give every command the handler for what is on: its plain one, wrapped
-        by keyspace events, wrapped by the AOF (which logs what the command did)."""
+        """Give every command the handler for what is on: its plain one, timed
+        for the slow log, wrapped by keyspace events, wrapped by the AOF (which
+        logs what the command did)."""
         seen: set[int] = set()
         for entry in self.dispatch.values():
             for one in (entry, *entry.subcommands.values()):
                 if id(one) in seen:
                     continue
                 seen.add(id(one))
-                handler = one.plain
+                handler = self.slowlog.wrap(one, one.plain)
                 if self.events is not None:
                     handler = self.events.wrap(one, handler)
                 if self.aof is not None:

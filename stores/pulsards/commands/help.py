@@ -1,5 +1,5 @@
 """HELP of the container commands whose families live in several modules:
-CLIENT, COMMAND, CONFIG, FUNCTION, MEMORY, PUBSUB and SCRIPT (OBJECT, XGROUP and XINFO
+CLIENT, COMMAND, CONFIG, FUNCTION, MEMORY, PUBSUB, SCRIPT and SLOWLOG (OBJECT, XGROUP and XINFO
 answer their own).  Each lists the subcommands pulsards implements, in the
 layout of Redis' HELP replies; the texts are pulsards' own.
 """
@@ -71,6 +71,12 @@ HELPS: Final[dict[str, list[tuple[str, str]]]] = {
         ("SHARDCHANNELS [<pattern>]", "Return the shard channels with subscribers."),
         ("SHARDNUMSUB [<shardchannel> ...]", "Return the subscriber count of each shard "
                                               "channel."),
+    ],
+    "SLOWLOG": [
+        ("GET [<count>]", "Return the newest <count> entries (10; -1: all): id, unix time, "
+                          "microseconds, arguments, client address and name."),
+        ("LEN", "Return how many entries the log holds."),
+        ("RESET", "Empty the log."),
     ],
     "SCRIPT": [
         ("EXISTS <sha1> [<sha1> ...]", "Say which scripts are cached (1) or not (0)."),

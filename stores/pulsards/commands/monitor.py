@@ -9,7 +9,8 @@ Rules (Redis 7.0's ``call()`` and ``replicationFeedMonitors``):
   commands flagged ``admin`` (CONFIG, CLIENT LIST, MONITOR...) are never
   shown; EVAL and its siblings are shown before their script runs, and the
   commands the script calls after, from ``lua``;
-* AUTH's arguments, and HELLO's two after AUTH, show as ``(redacted)``;
+* the passwords of AUTH, HELLO and MIGRATE show as ``(redacted)``
+  (``slowlog.redacted``, as in the slow log);
 * while a client monitors, every client is *gated* (``Client.update_gate``):
   requests leave the fast path for ``Client._special``, which feeds the
   monitors, so a server nobody monitors pays nothing per request;
@@ -26,6 +27,7 @@ import time
 from typing import TYPE_CHECKING, Final
 
 from ..reply import OK, CommandError
+from ..slowlog import redacted
 from ..table import command
 from .pubsub import PUBSUB_OUTPUT_LIMIT
 
@@ -78,20 +80,6 @@ def shown_before(entry: Entry) -> bool:
     return entry.name in _SHOWN_BEFORE
 
 
-def _redacted(argv: list[bytes]) -> list[bytes]:
-    name = argv[0].upper()
-    if name == b"AUTH":
-        return [argv[0], *(b"(redacted)" for _ in argv[1:])]
-    if name == b"HELLO":
-        out = list(argv)
-        for i in range(2, len(out)):
-            if out[i].upper() == b"AUTH":
-                out[i + 1:i + 3] = [b"(redacted)"] * len(out[i + 1:i + 3])
-                break
-        return out
-    return argv
-
-
 def feed(c: Client, argv: list[bytes], entry: Entry, source: str | None = None) -> bytes:
     """Send the line of ``argv``, run by ``c`` (or its script), to every other
     monitor; the line itself when ``c`` monitors too (it goes out with the
@@ -102,7 +90,7 @@ def feed(c: Client, argv: list[bytes], entry: Entry, source: str | None = None) 
     if source is None:
         source = f"unix:{c.server.config.unixsocket}" if c.unix else c.addr
     head = b"+%d.%06d [%d %s] " % (*divmod(micros, 1_000_000), c.db.index, source.encode())
-    line = head + b" ".join(map(_repr, _redacted(argv))) + b"\r\n"
+    line = head + b" ".join(map(_repr, redacted(argv))) + b"\r\n"
     for monitor in list(c.server.monitors):
         transport = monitor.transport
         if monitor is c or transport is None or monitor.closing:

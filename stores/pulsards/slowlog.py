@@ -1,0 +1,124 @@
+"""SLOWLOG: the commands that took at least ``slowlog-log-slower-than`` µs.
+
+Redis reads the clock around every command.  pulsards times a command by
+wrapping its handler (``Server.rewire``), and only where the log could take
+it: with a threshold above 0, the commands Redis' table does not flag
+``fast`` (the O(1) ones: GET, SET, INCR... never take milliseconds), so the
+hot path of those pays nothing; with 0, every command; with a negative
+threshold, none.  As in Redis, EXEC (``skip_slowlog``) is not logged but
+the commands it runs are, a blocked command is not logged, arguments past
+the 32nd and bytes past the 128th are summarised, passwords are redacted,
+and a command run by a script is logged as the script's (address ``?:0``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Final
+
+from .reply import Blocked, bulk, bulks, integer
+
+if TYPE_CHECKING:
+    from .protocol import Client
+    from .server import Server
+    from .table import Entry, Handler
+
+__all__ = ["SlowLog", "redacted"]
+
+MAX_ARGS: Final = 32  # as Redis' SLOWLOG_ENTRY_MAX_ARGC
+MAX_STRING: Final = 128  # SLOWLOG_ENTRY_MAX_STRING
+
+
+class SlowLog:
+    """The server's slow log, newest entry first."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        # (id, unix time, µs, args, address, name), encoded when asked for.
+        self.entries: deque[tuple[int, int, int, list[bytes], bytes, bytes]] = deque()
+        self.next_id = 0
+
+    def wrap(self, entry: Entry, handler: Handler) -> Handler:
+        """``handler`` timed, when the threshold lets ``entry`` be logged."""
+        threshold = self.server.config.slowlog_log_slower_than
+        flags = entry.spec.flags
+        if (threshold < 0 or "skip_slowlog" in flags or (threshold > 0 and "fast" in flags)
+                or entry.subcommands):  # a container: its subcommands are timed
+            return handler
+        clock = time.perf_counter_ns
+        record = self.record
+
+        def timed(c: Client, args: list[bytes]) -> bytes:
+            blocked = False
+            start = clock()
+            try:
+                return handler(c, args)
+            except Blocked:
+                blocked = True
+                raise
+            finally:
+                elapsed = (clock() - start) // 1000
+                if elapsed >= self.server.config.slowlog_log_slower_than and not blocked:
+                    record(c, args, elapsed)
+
+        return timed
+
+    def record(self, c: Client, args: list[bytes], micros: int) -> None:
+        scripting = self.server.scripting
+        if scripting is not None and scripting.caller is c:
+            address, name = b"?:0", b""
+        else:
+            address, name = c.addr.encode(), c.name or b""
+        self.entries.appendleft((self.next_id, int(time.time()), micros, _shown(args),
+                                 address, name))
+        self.next_id += 1
+        self.trim()
+
+    def trim(self) -> None:
+        """Keep ``slowlog-max-len`` entries."""
+        keep = self.server.config.slowlog_max_len
+        while len(self.entries) > keep:
+            self.entries.pop()
+
+    def reply(self, count: int) -> bytes:
+        """SLOWLOG GET ``count`` (-1: all)."""
+        chosen = list(self.entries) if count < 0 else list(self.entries)[:count]
+        parts = [b"*6\r\n%s%s%s%s%s%s" % (integer(i), integer(when), integer(micros),
+                                          bulks(args), bulk(address), bulk(name))
+                 for i, when, micros, args, address, name in chosen]
+        return b"*%d\r\n%s" % (len(parts), b"".join(parts))
+
+
+def _shown(args: list[bytes]) -> list[bytes]:
+    """``args`` as the log keeps them: secrets redacted, long ones summarised."""
+    args = redacted(args)
+    if len(args) > MAX_ARGS:
+        args = [*args[:MAX_ARGS - 1], b"... (%d more arguments)" % (len(args) - MAX_ARGS + 1)]
+    return [arg if len(arg) <= MAX_STRING
+            else arg[:MAX_STRING] + b"... (%d more bytes)" % (len(arg) - MAX_STRING)
+            for arg in args]
+
+
+def redacted(args: list[bytes]) -> list[bytes]:
+    """``args`` with the passwords of AUTH, HELLO and MIGRATE replaced, as
+    Redis shows them in the slow log and to MONITOR."""
+    name = args[0].upper()
+    if name == b"AUTH":
+        return [args[0], *(b"(redacted)" for _ in args[1:])]
+    shown = list(args)
+    if name == b"HELLO":
+        for i in range(2, len(args)):
+            if args[i].upper() == b"AUTH":
+                shown[i + 1:i + 3] = [b"(redacted)"] * len(shown[i + 1:i + 3])
+                break
+    elif name == b"MIGRATE":
+        for i in range(6, len(args)):
+            word = args[i].upper()
+            if word == b"KEYS":  # keys follow, whatever their names
+                break
+            if word == b"AUTH":
+                shown[i + 1:i + 2] = [b"(redacted)"] * len(shown[i + 1:i + 2])
+            elif word == b"AUTH2":
+                shown[i + 1:i + 3] = [b"(redacted)"] * len(shown[i + 1:i + 3])
+    return shown
