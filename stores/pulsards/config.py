@@ -63,6 +63,8 @@ class Config:
     notify_keyspace_events: str = ""
     # Keys CLIENT TRACKING remembers at most (0: no limit), as Redis' option.
     tracking_table_max_keys: int = 1_000_000
+    # Entries ACL LOG keeps at most (the oldest go first).
+    acllog_max_len: int = 128
     # SLOWLOG: the µs from which a command is logged (-1: none), how many are kept.
     slowlog_log_slower_than: int = 10000
     slowlog_max_len: int = 128
@@ -180,6 +182,7 @@ OPTIONS: Final[dict[str, tuple[str, bool]]] = {
     "stream-node-max-entries": ("int", True),
     "notify-keyspace-events": ("events", True),
     "tracking-table-max-keys": ("int", True),
+    "acllog-max-len": ("int", True),
     "slowlog-log-slower-than": ("llong", True),
     "slowlog-max-len": ("llong", True),
 }

@@ -342,6 +342,12 @@ class Scripting:
                 spec = sub.spec
         if "noscript" in spec.flags:
             return b"-ERR This Redis command is not allowed from script\r\n"
+        if c.user.restricted:  # the caller's ACL rules hold in its scripts
+            from .commands.acl import script_denied
+
+            refused = script_denied(c, argv, entry)
+            if refused is not None:
+                return refused
         if "write" in spec.flags:
             if self.read_only:
                 return b"-ERR Write commands are not allowed from read-only scripts.\r\n"

@@ -31,6 +31,7 @@ from .parser import INLINE_MAX, RequestParser, needs_sdssplitargs
 from .reply import NIL2, NIL3, Blocked, CommandError, ProtocolError, error
 
 if TYPE_CHECKING:
+    from .acl import User
     from .keyspace import Database
     from .server import Server
     from .table import Entry
@@ -115,6 +116,10 @@ class Client(asyncio.Protocol):
         # ``gated`` (in MULTI or not authenticated) sends every request off the
         # hot path; the ``multi`` and ``locked`` properties keep it up to date.
         self.gated = False
+        # The ACL user, and whether AUTH/HELLO (or the default user's nopass)
+        # authenticated it; a user whose commands are checked gates the client.
+        self.user: User = server.acl.default
+        self.authenticated = server.acl.open_default()
         self.tracking: Mode | None = None  # CLIENT TRACKING's options while on
         self.caching = False  # CLIENT CACHING yes/no for the next command
         # CLIENT REPLY: OFF, SKIP (for the next command); ``muted`` while either
@@ -127,7 +132,7 @@ class Client(asyncio.Protocol):
         self.subscriptions: dict[bytes, None] = {}
         self.psubscriptions: dict[bytes, None] = {}
         self.ssubscriptions: dict[bytes, None] = {}  # sharded (SSUBSCRIBE)
-        self.locked = bool(server.config.requirepass)
+        self.locked = not self.authenticated
         self.name = b""
         self.addr = ""
         self.laddr = ""
@@ -394,7 +399,7 @@ class Client(asyncio.Protocol):
         return self._call(req, entry)
 
     def _special(self, req: list[bytes], entry: Entry | None) -> bytes:
-        """Everything off the hot path: unknown names, arity, NOAUTH, MULTI queueing."""
+        """Everything off the hot path: unknown names, arity, NOAUTH, ACL, MULTI queueing."""
         if self.muted:
             from .commands.connection import run_muted
 
@@ -410,6 +415,12 @@ class Client(asyncio.Protocol):
             return error(f"ERR wrong number of arguments for '{entry.name}' command")
         if self.locked and not entry.no_auth:
             return b"-NOAUTH Authentication required.\r\n"
+        if self.user.restricted:  # ACL: checked before queueing, as Redis does
+            refused = _acl_denied(self, req, entry)
+            if refused is not None:
+                if multi is not None:
+                    self.multi_error = True
+                return refused
         if self.subscribed and entry.name not in _PUBSUB_ALLOWED:
             name = req[0].decode("utf-8", "replace").lower()
             return error(f"ERR Can't execute '{name}': only (P|S)SUBSCRIBE / "
@@ -503,11 +514,11 @@ class Client(asyncio.Protocol):
 
     def update_gate(self) -> None:
         """Recompute ``gated`` after MULTI, AUTH, (UN)SUBSCRIBE, HELLO, MONITOR,
-        CLIENT TRACKING (whose reads are remembered, off the hot path) or
-        CLIENT REPLY."""
+        CLIENT TRACKING (whose reads are remembered, off the hot path), CLIENT
+        REPLY or a change of the ACL user's rules (checked off the hot path)."""
         self.gated = (self._locked or self._multi is not None or self.subscribed
                       or bool(self.server.monitors) or self.tracking is not None
-                      or self.muted)
+                      or self.muted or self.user.restricted)
 
     def select(self, index: int) -> None:
         self.db = self.server.keyspace[index]
@@ -517,6 +528,16 @@ class Client(asyncio.Protocol):
         self.resp3 = version == 3
         self.nil = NIL3 if self.resp3 else NIL2
         self.update_gate()
+
+
+def _acl_denied(c: Client, req: list[bytes], entry: Entry) -> bytes | None:
+    """``commands.acl.denied``, imported once (not at start: it imports the
+    command table, which imports this module)."""
+    global _acl_denied
+    from .commands.acl import denied
+
+    _acl_denied = denied
+    return denied(c, req, entry)
 
 
 _PUBSUB_ALLOWED = frozenset({"subscribe", "psubscribe", "ssubscribe", "unsubscribe",

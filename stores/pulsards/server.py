@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .acl import Acl
 from .aof import AppendOnlyFile
 from .config import Config
 from .functions import Functions
@@ -86,6 +87,7 @@ class Server:
             db.on_ready = self.signal_ready
         self.dispatch: dict[bytes, Entry] = build_dispatch()
         self.clients: dict[int, Client] = {}
+        self.acl = Acl(self.config.requirepass)  # users (requirepass: default's password)
         self.stats = Stats()
         self.started = time.time()
         self.started_monotonic = time.monotonic()

@@ -114,39 +114,16 @@ def implemented() -> list[CommandSpec]:
 # Flags in the order Redis lists them: the generated rows keep that order.
 _FLAG_ORDER: Final = {row[0]: row[2].split() for row in COMMAND_ROWS}
 
-# Redis' ACL category bits, in the order COMMAND INFO lists categories.
-_CATEGORY_ORDER: Final = [
-    "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
-    "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking",
-    "dangerous", "connection", "transaction", "scripting",
-]
-_GROUP_CATEGORY: Final = {
-    "generic": "keyspace", "sorted-set": "sortedset", "transactions": "transaction",
-    "connection": "connection", "string": "string", "list": "list", "hash": "hash",
-    "set": "set", "bitmap": "bitmap", "hyperloglog": "hyperloglog", "geo": "geo",
-    "stream": "stream", "pubsub": "pubsub", "scripting": "scripting",
-}
-_FLAG_CATEGORY: Final = {
-    "write": "write", "readonly": "read", "admin": "admin", "pubsub": "pubsub",
-    "fast": "fast", "blocking": "blocking",
-}
-
-
 def acl_categories(spec: CommandSpec) -> list[str]:
-    """ACL categories derived from the flags and group, as Redis derives most of them."""
-    cats = {cat for flag, cat in _FLAG_CATEGORY.items() if flag in spec.flags}
-    group = _GROUP_CATEGORY.get(spec.group)
-    if group is not None:
-        cats.add(group)
-    if "fast" not in spec.flags:
-        cats.add("slow")
-    if "admin" in spec.flags:
-        cats.add("dangerous")
-    return ["@" + cat for cat in _CATEGORY_ORDER if cat in cats]
+    """COMMAND INFO's ACL categories, in Redis' order (``aclspecs`` derives them)."""
+    from .aclspecs import CATEGORIES, categories
+
+    cats = categories(spec)
+    return ["@" + cat for cat in CATEGORIES if cat in cats]
 
 
 def _key_spec(ks: tuple[Any, ...], spec: CommandSpec) -> dict[str, Any]:
-    flags = ["RO", "access"] if "readonly" in spec.flags else ["RW", "update"]
+    flags = ks[-1].split()
     if ks[0] == "unknown":
         return {"flags": flags, "begin_search": {"type": "unknown", "spec": {}},
                 "find_keys": {"type": "unknown", "spec": {}}}

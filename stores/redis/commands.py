@@ -21,7 +21,8 @@ from ..errors import NamespaceError
 from . import replies
 from .command_table import COMMAND_ROWS
 
-__all__ = ["COMMANDS", "METHODS", "CommandSpec", "Namespace", "find_keys", "lookup"]
+__all__ = ["COMMANDS", "METHODS", "CommandSpec", "Namespace", "find_key_flags", "find_keys",
+           "lookup"]
 
 # Commands the client exposes through other objects, never as plain methods.
 _HIDDEN: Final = frozenset({
@@ -141,9 +142,17 @@ def find_keys(spec: CommandSpec, args: Sequence[Any]) -> list[int] | None:
     Returns ``None`` when a key spec cannot be resolved from the arguments
     (Redis marks those ``unknown``) and the arguments use it.
     """
+    found = find_key_flags(spec, args)
+    return None if found is None else [index for index, _ in found]
+
+
+def find_key_flags(spec: CommandSpec, args: Sequence[Any]) -> list[tuple[int, str]] | None:
+    """Like ``find_keys``, each index paired with its key spec's flags
+    (``"RW access update"``: what ACL's read and write key patterns check)."""
     argc = len(args)
-    found: list[int] = []
+    found: list[tuple[int, str]] = []
     for ks in spec.key_specs:
+        flags = ks[-1]
         if ks[0] == "unknown":
             if _uses_unknown_spec(spec, args):
                 return None
@@ -173,7 +182,7 @@ def find_keys(spec: CommandSpec, args: Sequence[Any]) -> list[int] | None:
                 return None
             start = start + firstkey
             last = start + (numkeys - 1) * step
-        found.extend(range(start, min(last, argc - 1) + 1, step or 1))
+        found.extend((i, flags) for i in range(start, min(last, argc - 1) + 1, step or 1))
     return found
 
 

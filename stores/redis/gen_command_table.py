@@ -29,20 +29,23 @@ def _query(sock: socket.socket, reader: Reader, *args: str) -> Any:
 
 
 def _keyspec(spec: dict[str, Any]) -> tuple[Any, ...]:
+    # The key-spec flags (RO/RW/OW/RM, access/update/insert/delete...) come last:
+    # ACL's read and write key patterns (%R~, %W~) are checked against them.
+    flags = " ".join(spec.get("flags", ()))
     begin, find = spec["begin_search"], spec["find_keys"]
     if begin["type"] == "index":
         head: tuple[Any, ...] = ("index", begin["spec"]["index"])
     elif begin["type"] == "keyword":
         head = ("keyword", begin["spec"]["keyword"], begin["spec"]["startfrom"])
     else:
-        return ("unknown",)
+        return ("unknown", flags)
     if find["type"] == "range":
         s = find["spec"]
-        return (*head, "range", s["lastkey"], s["keystep"], s["limit"])
+        return (*head, "range", s["lastkey"], s["keystep"], s["limit"], flags)
     if find["type"] == "keynum":
         s = find["spec"]
-        return (*head, "keynum", s["keynumidx"], s["firstkey"], s["keystep"])
-    return ("unknown",)
+        return (*head, "keynum", s["keynumidx"], s["firstkey"], s["keystep"], flags)
+    return ("unknown", flags)
 
 
 def _pairs(items: list[Any]) -> dict[str, Any]:
@@ -108,7 +111,8 @@ def main(url: str) -> None:
     print("(``COMMAND`` and ``COMMAND DOCS``); do not edit by hand.")
     print()
     print("Columns: name (``PARENT|SUB`` for subcommands), arity, flags, first key,")
-    print("last key, key step, group, key specs (see ``commands.find_keys``).")
+    print("last key, key step, group, key specs (see ``commands.find_keys``; each")
+    print("ends with its flags, as ``COMMAND INFO`` gives them).")
     print('"""')
     print()
     print("from typing import Any")

@@ -4,6 +4,7 @@ Importing this package registers every handler in ``table.HANDLERS``.
 """
 
 from . import (
+    acl,
     bitfield,
     bitmaps,
     connection,
@@ -32,7 +33,7 @@ from . import (
     zsetpops,
 )
 
-__all__ = ["bitfield", "bitmaps", "connection", "dump", "functions", "geo", "hashes", "help",
-           "hyperloglog", "keys", "lists", "monitor", "pubsub", "scripting", "server", "sets",
-           "sort", "sortedsets", "streamgroups", "streamreads", "streams", "strings",
+__all__ = ["acl", "bitfield", "bitmaps", "connection", "dump", "functions", "geo", "hashes",
+           "help", "hyperloglog", "keys", "lists", "monitor", "pubsub", "scripting", "server",
+           "sets", "sort", "sortedsets", "streamgroups", "streamreads", "streams", "strings",
            "tracking", "transactions", "zsetops", "zsetpops"]

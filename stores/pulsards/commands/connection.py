@@ -1,8 +1,10 @@
-"""Connection commands: PING, ECHO, SELECT, AUTH, HELLO, CLIENT, QUIT, RESET."""
+"""Connection commands: PING, ECHO, SELECT, AUTH, HELLO, CLIENT, QUIT, RESET.
+
+AUTH and HELLO authenticate as an ACL user (``stores.pulsards.acl``).
+"""
 
 from __future__ import annotations
 
-import hmac
 import time
 from typing import TYPE_CHECKING
 
@@ -42,19 +44,24 @@ def select(c: Client, args: list[bytes]) -> bytes:
     return OK
 
 
-def _check_password(c: Client, user: bytes | None, password: bytes) -> None:
-    required = c.server.config.requirepass
-    if user is not None and user != b"default":
-        raise _WRONGPASS
-    if not required:
-        if user is None:
+def _authenticate(c: Client, cmd: bytes, user: bytes | None, password: bytes) -> None:
+    """AUTH [user] pass, HELLO's AUTH (``cmd``): become ``user`` (``default``
+    when left out)."""
+    acl = c.server.acl
+    if user is None:
+        if acl.default.nopass:
             raise CommandError(
                 "ERR AUTH <password> called without any password configured for the "
                 "default user. Are you sure your configuration is correct?")
-        return  # the default user is "nopass": any password works
-    if not hmac.compare_digest(password, required.encode()):
+        user = b"default"
+    found = acl.authenticate(user, password)
+    if found is None:
+        from .acl import log_denial
+
+        log_denial(c, "auth", "multi" if c.in_exec else "toplevel", cmd, user)
         raise _WRONGPASS
-    c.locked = False
+    c.user, c.authenticated = found, True
+    c.locked = False  # and the gate follows the user's rules
 
 
 @command("AUTH")
@@ -62,9 +69,9 @@ def auth(c: Client, args: list[bytes]) -> bytes:
     if len(args) > 3:
         raise SYNTAX
     if len(args) == 2:
-        _check_password(c, None, args[1])
+        _authenticate(c, args[0], None, args[1])
     else:
-        _check_password(c, args[1], args[2])
+        _authenticate(c, args[0], args[1], args[2])
     return OK
 
 
@@ -81,13 +88,11 @@ def hello(c: Client, args: list[bytes]) -> bytes:
             raise CommandError("NOPROTO unsupported protocol version")
     name: bytes | None = None
     i = 2
-    authed = False
-    while i < len(args):
+    while i < len(args):  # AUTH authenticates where it stands, as in Redis 7.0
         option = args[i].upper()
         more = len(args) - i - 1
         if option == b"AUTH" and more >= 2:
-            _check_password(c, args[i + 1], args[i + 2])
-            authed = True
+            _authenticate(c, args[0], args[i + 1], args[i + 2])
             i += 3
         elif option == b"SETNAME" and more >= 1:
             name = args[i + 1]
@@ -96,10 +101,10 @@ def hello(c: Client, args: list[bytes]) -> bytes:
         else:
             text = args[i].decode("utf-8", "replace")
             raise CommandError(f"ERR Syntax error in HELLO option '{text}'")
-    if c.locked and not authed:
+    if c.locked:
         raise CommandError(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise "
-            "the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the "
+            "the HELLO AUTH <user> <pass> option can be used to authenticate the "
             "client and select the RESP protocol version at the same time")
     if name is not None:
         c.name = name
@@ -131,7 +136,9 @@ def reset(c: Client, args: list[bytes]) -> bytes:
     c.select(0)
     c.set_protocol(2)
     c.name = b""
-    c.locked = bool(c.server.config.requirepass)
+    # Back to the default user, authenticated only if it needs no password.
+    c.user, c.authenticated = c.server.acl.default, c.server.acl.open_default()
+    c.locked = not c.authenticated
     return b"+RESET\r\n"
 
 
@@ -175,7 +182,8 @@ def client_line(c: Client) -> str:
         f" db={c.db.index} sub=0 psub=0 ssub=0"
         f" multi={len(c.multi) if c.multi is not None else -1} qbuf={qbuf} qbuf-free=0"
         f" argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r"
-        f" cmd={cmd} user=default redir={redirect_of(c)} resp={3 if c.resp3 else 2}\n"
+        f" cmd={cmd} user={c.user.name.decode('utf-8', 'replace')} redir={redirect_of(c)}"
+        f" resp={3 if c.resp3 else 2}\n"
     )
 
 
@@ -283,7 +291,8 @@ def client_kill(c: Client, args: list[bytes]) -> bytes:
     ids: set[int] = set()
     addrs: set[str] = set()
     laddrs: set[str] = set()
-    others_only = False  # USER/TYPE filters naming what no client here is
+    users: set[bytes] = set()
+    others_only = False  # a TYPE filter naming what no client here is
     for i in range(2, len(args), 2):
         option, value = args[i].upper(), args[i + 1]
         if option == b"ID":
@@ -297,7 +306,9 @@ def client_kill(c: Client, args: list[bytes]) -> bytes:
                 raise SYNTAX
             skipme = value.lower() == b"yes"
         elif option == b"USER":
-            others_only |= value != b"default"
+            if value not in c.server.acl.users:
+                raise CommandError(f"ERR No such user '{value.decode('utf-8', 'replace')}'")
+            users.add(value)
         elif option == b"TYPE":
             others_only |= value.lower() != b"normal"
         else:
@@ -307,7 +318,8 @@ def client_kill(c: Client, args: list[bytes]) -> bytes:
         if (skipme and other is c) or others_only:
             continue
         if ((not ids or other.id in ids) and (not addrs or other.addr in addrs)
-                and (not laddrs or other.laddr in laddrs)):
+                and (not laddrs or other.laddr in laddrs)
+                and (not users or other.user.name in users)):
             _kill(c, other)
             killed += 1
     return integer(killed)

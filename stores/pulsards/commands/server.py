@@ -278,6 +278,11 @@ def _config_changed(server: Server, name: str) -> None:
         persistence.bgrewriteaof()  # so that the new directory holds an AOF too
     elif name == "notify-keyspace-events":
         server.configure_events()
+    elif name == "requirepass":  # the default user's password, as in Redis
+        from .acl import user_changed
+
+        server.acl.set_default_password(server.config.requirepass)
+        user_changed(server, server.acl.default)
     elif name == "slowlog-log-slower-than":
         server.rewire()  # which commands are timed depends on it
     elif name == "slowlog-max-len":

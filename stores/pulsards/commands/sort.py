@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from ...redis.commands import COMMANDS
 from ..reply import SYNTAX, WRONGTYPE, CommandError, bulks, integer
 from ..table import command
 from ..zset import ZSet
@@ -42,7 +43,9 @@ class _Options:
         self.gets: list[bytes] = []
 
 
-def _options(args: list[bytes], readonly: bool) -> _Options:
+def _options(args: list[bytes], readonly: bool, limited: bool) -> _Options:
+    """SORT's options; ``limited``: the user may not read every key, so the
+    BY and GET patterns (which name keys) are refused, as Redis refuses them."""
     opts = _Options()
     i, n = 2, len(args)
     while i < n:
@@ -62,10 +65,16 @@ def _options(args: list[bytes], readonly: bool) -> _Options:
             i += 1
         elif word == b"BY" and left >= 1:
             opts.by = args[i + 1]
+            if limited and b"*" in opts.by:
+                raise CommandError("ERR BY option of SORT denied due to insufficient ACL "
+                                   "permissions.")
             # A BY without "*" means no sorting, whatever BY comes after it.
             opts.nosort = opts.nosort or b"*" not in opts.by
             i += 1
         elif word == b"GET" and left >= 1:
+            if limited:
+                raise CommandError("ERR GET option of SORT denied due to insufficient ACL "
+                                   "permissions.")
             opts.gets.append(args[i + 1])
             i += 1
         else:
@@ -105,7 +114,9 @@ def _elements(value: Any, dontsort: bool, desc: bool) -> list[bytes]:
 
 
 def _sort(c: Client, args: list[bytes], readonly: bool) -> bytes:
-    opts = _options(args, readonly)
+    user = c.user
+    spec = COMMANDS["SORT_RO" if readonly else "SORT"]
+    opts = _options(args, readonly, user.restricted and not user.full_key_access(spec, args))
     db = c.db
     value = db.lookup(args[1])
     if value is not None and value.__class__ not in (deque, set, ZSet):

@@ -1,0 +1,182 @@
+"""What ACL reads from the shared command table: categories, subcommands,
+the commands ACL rules name, and the keys a request touches with the access
+it needs (no I/O; ``acl`` builds users and checks on it).
+
+Categories are derived as Redis 7.0 derives them: its command files give each
+command a type category (``@string``, ``@list``..., which is the command's
+group here) and a few more by hand; ``setImplicitACLCategories`` adds
+``@write``, ``@read`` (not for scripting commands), ``@admin`` and
+``@dangerous``, ``@pubsub``, ``@fast``, ``@blocking`` from the flags, and
+``@slow`` to whatever is not ``@fast``.  The commands whose hand-written
+categories differ from their group are listed in ``_HAND_WRITTEN``; a test
+compares every category with a real redis-server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Final
+
+from ..redis.commands import COMMANDS, CommandSpec, find_key_flags
+
+__all__ = ["CATEGORIES", "READ", "SUBCOMMANDS", "TOP_LEVEL", "WRITE", "by_category",
+           "categories", "key_access", "resolve"]
+
+READ: Final = 1
+WRITE: Final = 2
+
+# Redis' categories, in its order (ACL CAT, COMMAND INFO).
+CATEGORIES: Final = (
+    "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
+    "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking",
+    "dangerous", "connection", "transaction", "scripting",
+)
+_GROUP_CATEGORY: Final = {
+    "generic": "keyspace", "sorted-set": "sortedset", "transactions": "transaction",
+    "connection": "connection", "string": "string", "list": "list", "hash": "hash",
+    "set": "set", "bitmap": "bitmap", "hyperloglog": "hyperloglog", "geo": "geo",
+    "stream": "stream", "pubsub": "pubsub", "scripting": "scripting",
+}
+# The categories Redis 7.0.15's command files give instead of the group's
+# (COMMAND's subcommands inherit COMMAND's).
+_HAND_WRITTEN: Final = {
+    "COMMAND": "connection", "WAIT": "connection", "DBSIZE": "keyspace",
+    "FLUSHALL": "keyspace dangerous", "FLUSHDB": "keyspace dangerous",
+    "SWAPDB": "keyspace dangerous", "KEYS": "keyspace dangerous",
+    "MIGRATE": "keyspace dangerous", "RESTORE": "keyspace dangerous",
+    "RESTORE-ASKING": "keyspace dangerous", "INFO": "dangerous",
+    "LASTSAVE": "admin dangerous", "ROLE": "admin dangerous",
+    "SORT": "set sortedset list dangerous", "SORT_RO": "set sortedset list dangerous",
+    "PUBSUB|HELP": "",
+}
+_FLAG_CATEGORY: Final = {"write": "write", "admin": "admin", "pubsub": "pubsub",
+                         "fast": "fast", "blocking": "blocking"}
+
+# Container -> its subcommands' names; the top-level names, sorted.
+SUBCOMMANDS: Final[dict[str, tuple[str, ...]]] = {}
+for _name in sorted(COMMANDS):
+    if "|" in _name:
+        _parent = _name.split("|")[0]
+        SUBCOMMANDS[_parent] = (*SUBCOMMANDS.get(_parent, ()), _name)
+TOP_LEVEL: Final = tuple(sorted(name for name in COMMANDS if "|" not in name))
+
+
+@cache
+def categories(spec: CommandSpec) -> frozenset[str]:
+    """The ACL categories of a command (without the ``@``)."""
+    parent = spec.name.split("|")[0]
+    hand = _HAND_WRITTEN.get(spec.name, _HAND_WRITTEN.get(parent))
+    if hand is not None:
+        cats = set(hand.split())
+    elif spec.name in SUBCOMMANDS and spec.name != "COMMAND":
+        cats = set()  # a container has no category of its own (CONFIG, CLIENT...)
+    else:
+        group = _GROUP_CATEGORY.get(spec.group)
+        cats = {group} if group else set()
+    cats.update(cat for flag, cat in _FLAG_CATEGORY.items() if flag in spec.flags)
+    if "readonly" in spec.flags and "scripting" not in cats:
+        cats.add("read")
+    if "admin" in spec.flags:
+        cats.add("dangerous")
+    if "fast" not in cats:
+        cats.add("slow")
+    return frozenset(cats)
+
+
+@cache
+def by_category(category: str) -> frozenset[str] | None:
+    """The names of the commands (subcommands included) in a category, None
+    for an unknown category."""
+    if category not in CATEGORIES:
+        return None
+    return frozenset(name for name, spec in COMMANDS.items() if category in categories(spec))
+
+
+def resolve(name: bytes, strict: bool = True, sub: bytes | None = None) -> CommandSpec | None:
+    """The spec of a command as ACL rules name it (``config|get``; ``strict``),
+    or of a request's command and first argument (``strict=False``, ``sub``).
+    Unknown subcommands resolve to None, as Redis' lookupCommand has it."""
+    if strict:
+        parts = name.upper().split(b"|")
+        if len(parts) > 2:
+            return None
+        head, sub = parts[0], parts[1] if len(parts) == 2 else None
+    else:
+        head = name.upper()
+    spec = COMMANDS.get(head.decode("latin-1"))
+    if spec is None or "|" in spec.name:
+        return None
+    if sub is None or spec.name not in SUBCOMMANDS:
+        return None if strict and sub is not None else spec
+    return COMMANDS.get(f"{spec.name}|{sub.upper().decode('latin-1')}")
+
+
+def key_access(spec: CommandSpec, args: Sequence[bytes]) -> list[tuple[int, int]]:
+    """(index, READ/WRITE permission needed) of each key ``args`` names.
+
+    Key-spec flags decide, as in Redis: ``access`` needs read, ``insert``,
+    ``update`` and ``delete`` need write.  SET and BITFIELD (whose flags depend
+    on their options) and SORT (whose STORE key spec is unknown) are read the
+    way Redis' own key procedures read them.
+    """
+    name = spec.name
+    if name == "SET":
+        get = any(a.upper() == b"GET" for a in args[3:])
+        return [(1, READ | WRITE if get else WRITE)]
+    if name == "BITFIELD":
+        return [(1, READ if _bitfield_reads_only(args) else READ | WRITE)]
+    if name in ("SORT", "SORT_RO"):
+        return _sort_keys(args, name == "SORT")
+    fixed = _fixed_keys(spec)
+    if fixed is not None:  # most commands: keys at fixed places (GET, SET, HSET...)
+        argc = len(args)
+        return [key for key in fixed if key[0] < argc]
+    return [(index, _need(flags)) for index, flags in find_key_flags(spec, args) or ()]
+
+
+def _need(flags: str) -> int:
+    need = READ if "access" in flags else 0
+    if "insert" in flags or "update" in flags or "delete" in flags:
+        need |= WRITE
+    return need
+
+
+@cache
+def _fixed_keys(spec: CommandSpec) -> tuple[tuple[int, int], ...] | None:
+    """The keys of a command whose key specs are all fixed indexes, else None."""
+    keys = []
+    for ks in spec.key_specs:
+        if ks[0] != "index" or ks[2] != "range" or ks[3] < 0:
+            return None
+        keys += [(i, _need(ks[-1])) for i in range(ks[1], ks[1] + ks[3] + 1, ks[4] or 1)]
+    return tuple(keys)
+
+
+def _bitfield_reads_only(args: Sequence[bytes]) -> bool:
+    i = 2
+    while i < len(args):
+        word, left = args[i].upper(), len(args) - i - 1
+        if word == b"GET" and left >= 2:
+            i += 3
+        elif word == b"OVERFLOW" and left >= 1:
+            i += 2
+        else:
+            return False  # SET, INCRBY or a syntax error: not read-only
+    return True
+
+
+def _sort_keys(args: Sequence[bytes], store: bool) -> list[tuple[int, int]]:
+    found = [(1, READ)]
+    i = 2
+    while i < len(args):
+        word = args[i].upper()
+        if word == b"LIMIT":
+            i += 2
+        elif word in (b"GET", b"BY"):
+            i += 1
+        elif word == b"STORE" and store and i + 1 < len(args):
+            found[1:] = [(i + 1, WRITE)]  # the last STORE wins, as in Redis
+            i += 1
+        i += 1
+    return found
