@@ -1,18 +1,13 @@
 """ACL users, their rules and the permission check, as Redis 7.0 has them (no I/O).
 
 A ``User`` has flags (``on``/``off``, ``nopass``), SHA-256 password hashes and
-*selectors*: the root one (the rules given outside parentheses) and any
-``(...)`` ones; a command is allowed when one selector allows the command,
-every key it names and every channel.  A ``Selector`` keeps, like Redis, the
-set of allowed commands (Redis' bitmap: subcommands are commands of their own,
-``+config`` allows them all), first arguments allowed for commands otherwise
-denied (``+select|0``), key patterns with their read/write permission and
-channel patterns.  ``Acl`` holds the users and the ACL LOG.
-
-Everything works on the shared command table (``stores.redis.commands``):
-names, subcommands, key positions and their flags, and the categories
-(``aclspecs``).  The connection and the ACL commands (``commands.acl``) use
-this module; nothing here writes to a socket.
+*selectors*: the root one and any ``(...)`` ones; a command is allowed when
+one selector allows the command, every key it names and every channel.  A
+``Selector`` keeps, as Redis does, the set of allowed commands (its bitmap:
+``+config`` allows every subcommand), first arguments allowed for commands
+otherwise denied (``+select|0``), key patterns with their read/write
+permission, channel patterns.  ``Acl`` holds the users and the ACL LOG.
+What ACL reads from the shared command table is ``aclspecs``'.
 """
 
 from __future__ import annotations
@@ -23,16 +18,8 @@ from collections.abc import Sequence
 from typing import Final
 
 from ..redis.commands import COMMANDS, CommandSpec
-from .aclspecs import (
-    CATEGORIES,
-    READ,
-    SUBCOMMANDS,
-    TOP_LEVEL,
-    WRITE,
-    by_category,
-    key_access,
-    resolve,
-)
+from . import aclspecs
+from .aclspecs import READ, SUBCOMMANDS, WRITE, by_category, key_access, resolve
 
 __all__ = ["DENIED_CHANNEL", "DENIED_CMD", "DENIED_KEY", "OK", "RuleError", "Selector",
            "User", "hash_password"]
@@ -271,42 +258,8 @@ class Selector:
 
     # --------------------------------------------------------- describe
     def describe_commands(self) -> str:
-        """The command rules that rebuild this selector, in Redis' way: +@all or
-        -@all, the categories that fit best, then single commands."""
-        additive = not self.future
-        fake = Selector()
-        fake.apply(b"-@all" if additive else b"+@all")
-        rules = ["-@all" if additive else "+@all"]
-        temp = Selector()
-        temp.allowed = set(self.allowed)
-        applied: set[str] = set()
-        while True:
-            best, mindiff, maxsame = "", 1 << 30, 0
-            for cat in CATEGORIES:
-                if cat in applied:
-                    continue
-                members = by_category(cat) or frozenset()
-                on = len(members & temp.allowed)
-                diff, same = (len(members) - on, on) if additive else (on, len(members) - on)
-                if same > diff and (diff < mindiff or (diff == mindiff and same > maxsame)):
-                    best, mindiff, maxsame = cat, diff, same
-            if not best:
-                break
-            sign, inverse = ("+", b"-") if additive else ("-", b"+")
-            fake.apply(f"{sign}@{best}".encode())
-            temp.apply(inverse + b"@" + best.encode())
-            rules.append(f"{sign}@{best}")
-            applied.add(best)
-        for top in TOP_LEVEL:
-            for name in (top, *SUBCOMMANDS.get(top, ())):
-                mine = name in self.allowed
-                if mine != (name in fake.allowed):
-                    rules.append(("+" if mine else "-") + name.lower())
-                    fake.change(COMMANDS[name], mine)
-                if not mine:
-                    rules.extend(f"+{name.lower()}|{arg.decode('latin-1')}"
-                                 for arg in self.firstargs.get(name, ()))
-        return " ".join(rules)
+        """The command rules that rebuild this selector (``aclspecs.describe_commands``)."""
+        return aclspecs.describe_commands(self.allowed, self.future, self.firstargs)
 
     def keys_text(self) -> str:
         """GETUSER's ``keys``: ``~*`` or the patterns (``%R~`` / ``%W~`` for one way)."""

@@ -21,7 +21,7 @@ from typing import Final
 from ..redis.commands import COMMANDS, CommandSpec, find_key_flags
 
 __all__ = ["CATEGORIES", "READ", "SUBCOMMANDS", "TOP_LEVEL", "WRITE", "by_category",
-           "categories", "key_access", "resolve"]
+           "categories", "describe_commands", "key_access", "resolve"]
 
 READ: Final = 1
 WRITE: Final = 2
@@ -91,6 +91,57 @@ def by_category(category: str) -> frozenset[str] | None:
     if category not in CATEGORIES:
         return None
     return frozenset(name for name, spec in COMMANDS.items() if category in categories(spec))
+
+
+@cache
+def _with_subcommands(category: str) -> frozenset[str]:
+    """What ``+@category`` allows: its commands and all their subcommands."""
+    members = by_category(category) or frozenset()
+    return members.union(*(SUBCOMMANDS.get(name, ()) for name in members))
+
+
+def describe_commands(allowed: set[str], future: bool,
+                      firstargs: dict[str, list[bytes]]) -> str:
+    """The command rules that give exactly ``allowed`` (Redis' way): ``+@all``
+    (when it was given: ``future``) or ``-@all``, then the category that fits
+    best while one fits better than not, then single commands and first args."""
+    additive = not future
+    fake = set() if additive else set(COMMANDS)  # what the rules so far allow
+    left = set(allowed)  # what the categories so far did not account for
+    rules = ["-@all" if additive else "+@all"]
+    applied: set[str] = set()
+    while True:
+        best, mindiff, maxsame = "", 1 << 30, 0
+        for cat in CATEGORIES:
+            members = by_category(cat) or frozenset()
+            if cat in applied:
+                continue
+            on = len(members & left)
+            diff, same = (len(members) - on, on) if additive else (on, len(members) - on)
+            if same > diff and (diff < mindiff or (diff == mindiff and same > maxsame)):
+                best, mindiff, maxsame = cat, diff, same
+        if not best:
+            break
+        names = _with_subcommands(best)
+        if additive:
+            fake |= names
+            left -= names
+        else:
+            fake -= names
+            left |= names
+        rules.append(("+@" if additive else "-@") + best)
+        applied.add(best)
+    for top in TOP_LEVEL:
+        for name in (top, *SUBCOMMANDS.get(top, ())):
+            mine = name in allowed
+            if mine != (name in fake):
+                rules.append(("+" if mine else "-") + name.lower())
+                changed = {name, *SUBCOMMANDS.get(name, ())}
+                fake = fake | changed if mine else fake - changed
+            if not mine:
+                rules += [f"+{name.lower()}|{arg.decode('latin-1')}"
+                          for arg in firstargs.get(name, ())]
+    return " ".join(rules)
 
 
 def resolve(name: bytes, strict: bool = True, sub: bytes | None = None) -> CommandSpec | None:
