@@ -46,12 +46,13 @@ def answers(host: str, port: int, timeout: float = 1.0) -> bool:
     return reply.startswith((b"+PONG", b"-NOAUTH"))
 
 
-def start_server(host: str, port: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(host: str, port: int, *options: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A redis-server on host:port (more redis.conf ``options`` as flags)."""
     workdir = tempfile.mkdtemp(prefix="arbiter-stores-redis-")
     proc = subprocess.Popen(
         [
             "redis-server", "--bind", host, "--port", str(port),
-            "--save", "", "--appendonly", "no", "--dir", workdir,
+            "--save", "", "--appendonly", "no", "--dir", workdir, *options,
         ],
         stdout=subprocess.DEVNULL,
     )

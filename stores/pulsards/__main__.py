@@ -32,6 +32,7 @@ _FLAGS = {
     "appendfilename": "append-only file name (appendonly.aof)",
     "appendfsync": "always, everysec (default) or no",
     "notify-keyspace-events": "keyspace events to publish, in Redis' letters (KEA: all)",
+    "enable-debug-command": "no (default), yes, or local (loopback and unix socket clients)",
 }
 
 

@@ -68,6 +68,9 @@ class Config:
     # SLOWLOG: the µs from which a command is logged (-1: none), how many are kept.
     slowlog_log_slower_than: int = 10000
     slowlog_max_len: int = 128
+    # DEBUG and MODULE LOAD: no, yes or local (loopback and unix socket clients).
+    enable_debug_command: str = "no"
+    enable_module_command: str = "no"
 
     def get(self, name: str) -> str:
         """The ``CONFIG GET`` text of option ``name`` (redis.conf spelling)."""
@@ -111,6 +114,10 @@ class Config:
             if not least <= value < 2**63:
                 raise ValueError(f"argument must be between {least} and "
                                  f"9223372036854775807 inclusive")
+        elif kind == "protected":
+            if text.lower() not in ("no", "yes", "local"):
+                raise ValueError("argument(s) must be one of the following: no, yes, local")
+            value = text.lower()
         elif kind == "loglevel":
             if text.lower() not in LOGLEVELS:
                 raise ValueError("argument(s) must be one of the following: "
@@ -185,6 +192,8 @@ OPTIONS: Final[dict[str, tuple[str, bool]]] = {
     "acllog-max-len": ("int", True),
     "slowlog-log-slower-than": ("llong", True),
     "slowlog-max-len": ("llong", True),
+    "enable-debug-command": ("protected", False),
+    "enable-module-command": ("protected", False),
 }
 # The least value of the "llong" options that may be negative.
 _LEAST: Final = {"slowlog-log-slower-than": -1}

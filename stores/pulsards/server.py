@@ -105,6 +105,7 @@ class Server:
         self.scripting: Scripting | None = None  # the Lua state, made by the first script
         self.functions = Functions(self)  # FUNCTION LOAD's libraries
         self.slowlog = SlowLog(self)
+        self.active_expire = True  # DEBUG SET-ACTIVE-EXPIRE 0 stops the expiry cycle
         self._server: asyncio.Server | None = None
         self._unix_server: asyncio.Server | None = None
         # The open append-only file (None with appendonly no: then the write
@@ -259,7 +260,8 @@ class Server:
         """serverCron: active expiry and idle timeouts, ``hz`` times a second."""
         loop = asyncio.get_running_loop()
         budget = 250.0 / self.config.hz  # 25% of a tick, as Redis' slow cycle
-        self.keyspace.active_expire(budget)
+        if self.active_expire:
+            self.keyspace.active_expire(budget)
         if self.ready_keys:  # an expired stream answers its XREADGROUP waiters
             self.serve_blocked()
         self.persistence.cron()

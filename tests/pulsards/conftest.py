@@ -11,6 +11,7 @@ Every process started here is stopped here.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -103,6 +104,14 @@ def _redis_address() -> tuple[str, int]:
 def private_redis() -> Iterator[tuple[str, int]]:
     """A redis-server of the session's own on a free port (FLUSHALL and SWAPDB
     are not for the shared one), stopped at the end."""
+    with redis_server() as address:
+        yield address
+
+
+@contextlib.contextmanager
+def redis_server(*options: str) -> Iterator[tuple[str, int]]:
+    """A redis-server of the test's own (``options``: redis.conf ones as
+    flags) on a free port, stopped at the end."""
     import shutil
 
     from with_redis import free_port, start_server
@@ -110,7 +119,7 @@ def private_redis() -> Iterator[tuple[str, int]]:
     if shutil.which("redis-server") is None:  # REDIS_URL may name a remote server
         pytest.skip("redis-server is not on PATH")
     port = free_port()
-    proc, workdir = start_server("127.0.0.1", port)
+    proc, workdir = start_server("127.0.0.1", port, *options)
     try:
         yield "127.0.0.1", port
     finally:

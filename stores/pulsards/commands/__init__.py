@@ -8,6 +8,7 @@ from . import (
     bitfield,
     bitmaps,
     connection,
+    debug,
     dump,
     functions,
     geo,
@@ -33,7 +34,7 @@ from . import (
     zsetpops,
 )
 
-__all__ = ["acl", "bitfield", "bitmaps", "connection", "dump", "functions", "geo", "hashes",
-           "help", "hyperloglog", "keys", "lists", "monitor", "pubsub", "scripting", "server",
-           "sets", "sort", "sortedsets", "streamgroups", "streamreads", "streams", "strings",
-           "tracking", "transactions", "zsetops", "zsetpops"]
+__all__ = ["acl", "bitfield", "bitmaps", "connection", "debug", "dump", "functions", "geo",
+           "hashes", "help", "hyperloglog", "keys", "lists", "monitor", "pubsub", "scripting",
+           "server", "sets", "sort", "sortedsets", "streamgroups", "streamreads", "streams",
+           "strings", "tracking", "transactions", "zsetops", "zsetpops"]
