@@ -218,7 +218,10 @@ class Client(asyncio.Protocol):
         if self.closing:
             return
         server = self.server
-        if self.parser is not None or self._locked or len(data) > server.config.proto_max_bulk_len:
+        if (self.parser is not None or self._locked or self.blocked is not None
+                or len(data) > server.config.proto_max_bulk_len):
+            # (A blocked client's requests wait in the exact parser behind the
+            # blocking command, which was the last of its read.)
             self._slow(data)
             return
         if data[0] == 42:

@@ -19,6 +19,7 @@ import pytest
 import redis
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from polling import wait_for
 
 from stores.pulsards.config import Config
 from stores.pulsards.parser import RequestParser, split_args
@@ -331,3 +332,30 @@ def test_client_no_evict_shows_in_client_list(rp: redis.Redis) -> None:
     assert "e" in rp.client_info()["flags"]
     rp.execute_command("CLIENT", "NO-EVICT", "OFF")
     assert rp.client_info()["flags"] == "N"
+
+
+def test_a_blocked_clients_later_requests_wait_for_its_reply(
+        either: tuple[str, int]) -> None:
+    """Requests read while a client is blocked are answered after the
+    blocking command, in order (a pipelining client relies on it)."""
+    with socket.create_connection(either, timeout=5) as sock, \
+            redis.Redis(*either, db=12) as admin:
+        sock.sendall(b"SELECT 12\r\nCLIENT ID\r\n")
+        reader = hiredis.Reader()
+        replies: list[Any] = []
+
+        def read(count: int) -> list[Any]:
+            while len(replies) < count:
+                item = reader.gets()
+                if item is False:
+                    reader.feed(sock.recv(65536))
+                else:
+                    replies.append(item)
+            return replies[:count]
+
+        own_id = read(2)[1]
+        sock.sendall(b"BLPOP nothing 0.3\r\n")
+        wait_for(lambda: any(c["id"] == str(own_id) and "b" in c["flags"]
+                             for c in admin.client_list()), 5, "the client to block")
+        sock.sendall(b"PING\r\nECHO after\r\n")  # a later read, while blocked
+        assert read(5)[2:] == [None, b"PONG", b"after"]
