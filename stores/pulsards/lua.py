@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from .protocol import Client
     from .server import Server
 
-__all__ = ["Scripting", "scripting"]
+__all__ = ["Scripting", "scripting", "shebang_flags"]
 
 log = logging.getLogger("stores.pulsards")
 
@@ -335,11 +335,7 @@ class Scripting:
             return b"-ERR Unknown Redis command called from script\r\n"
         if not entry.lo <= len(argv) <= entry.hi:
             return b"-ERR Wrong number of args calling Redis command from script\r\n"
-        spec = entry.spec
-        if entry.subcommands and len(argv) > 1:
-            sub = entry.subcommands.get(argv[1].upper())
-            if sub is not None:
-                spec = sub.spec
+        spec = entry.spec_of(argv)
         if "noscript" in spec.flags:
             return b"-ERR This Redis command is not allowed from script\r\n"
         if c.user.restricted:  # the caller's ACL rules hold in its scripts
@@ -414,6 +410,11 @@ def _lua_int(value: Any, position: int, name: str) -> int:
 
 _SCRIPT_FLAGS = frozenset({b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster",
                            b"allow-cross-slot-keys"})
+
+
+def shebang_flags(body: bytes) -> set[bytes]:
+    """The flags of a script's ``#!lua flags=...`` line (CommandError when bad)."""
+    return _shebang(body)[0]
 
 
 def _shebang(body: bytes) -> tuple[set[bytes], bytes]:

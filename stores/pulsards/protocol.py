@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, cast
 import hiredis
 
 from .parser import INLINE_MAX, RequestParser, needs_sdssplitargs
+from .pause import hold, holds
 from .reply import NIL2, NIL3, Blocked, CommandError, ProtocolError, error
 
 if TYPE_CHECKING:
@@ -170,8 +171,8 @@ class Client(asyncio.Protocol):
             return
         server.clients[self.id] = self
         server.stats.connections += 1
-        if server.monitors:  # MONITOR may have come between __init__ and now
-            self.update_gate()
+        # MONITOR or CLIENT PAUSE may have come between __init__ and now.
+        self.update_gate()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -428,6 +429,9 @@ class Client(asyncio.Protocol):
             name = req[0].decode("utf-8", "replace").lower()
             return error(f"ERR Can't execute '{name}': only (P|S)SUBSCRIBE / "
                          "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+        if self.server.pause is not None and holds(self, req, entry):
+            hold(self.server, self, req)  # run again when the pause ends (pause.unpause)
+            raise Blocked
         if multi is not None and entry.name not in _MULTI_IMMEDIATE:
             multi.append(req)
             return b"+QUEUED\r\n"
@@ -480,6 +484,17 @@ class Client(asyncio.Protocol):
         if self.parser is not None:
             asyncio.get_running_loop().call_soon(self._resume)
 
+    def run_held(self, req: list[bytes]) -> None:
+        """Run the request a pause held, then the ones queued behind it."""
+        if self.closing or self.transport is None:
+            return
+        try:
+            self._write([self.execute(req)])
+        except Blocked:  # a blocking command that now waits for its keys
+            return
+        if self.parser is not None and self.blocked is None:
+            self._resume()
+
     def _resume(self) -> None:
         if self.closing or self.blocked is not None or self.parser is None:
             return
@@ -518,10 +533,11 @@ class Client(asyncio.Protocol):
     def update_gate(self) -> None:
         """Recompute ``gated`` after MULTI, AUTH, (UN)SUBSCRIBE, HELLO, MONITOR,
         CLIENT TRACKING (whose reads are remembered, off the hot path), CLIENT
-        REPLY or a change of the ACL user's rules (checked off the hot path)."""
+        REPLY, a change of the ACL user's rules (checked off the hot path) or
+        CLIENT PAUSE/UNPAUSE (``pause.holds`` decides off the hot path)."""
         self.gated = (self._locked or self._multi is not None or self.subscribed
                       or bool(self.server.monitors) or self.tracking is not None
-                      or self.muted or self.user.restricted)
+                      or self.muted or self.user.restricted or self.server.pause is not None)
 
     def select(self, index: int) -> None:
         self.db = self.server.keyspace[index]

@@ -34,6 +34,7 @@ from .tracking import Mode, Tracking
 
 if TYPE_CHECKING:
     from .lua import Scripting
+    from .pause import Pause
     from .protocol import Client
 
 __all__ = ["Server", "Stats", "Waiter", "run"]
@@ -106,6 +107,7 @@ class Server:
         self.functions = Functions(self)  # FUNCTION LOAD's libraries
         self.slowlog = SlowLog(self)
         self.active_expire = True  # DEBUG SET-ACTIVE-EXPIRE 0 stops the expiry cycle
+        self.pause: Pause | None = None  # CLIENT PAUSE in force
         self._server: asyncio.Server | None = None
         self._unix_server: asyncio.Server | None = None
         # The open append-only file (None with appendonly no: then the write
@@ -260,7 +262,7 @@ class Server:
         """serverCron: active expiry and idle timeouts, ``hz`` times a second."""
         loop = asyncio.get_running_loop()
         budget = 250.0 / self.config.hz  # 25% of a tick, as Redis' slow cycle
-        if self.active_expire:
+        if self.active_expire and self.pause is None:
             self.keyspace.active_expire(budget)
         if self.ready_keys:  # an expired stream answers its XREADGROUP waiters
             self.serve_blocked()
@@ -283,6 +285,8 @@ class Server:
         self.clients.pop(client.id, None)
         if client.blocked is not None:
             self._remove_waiter(client.blocked)
+            if self.pause is not None and client.blocked in self.pause.held:
+                self.pause.held.remove(client.blocked)
             client.blocked = None
 
     # ------------------------------------------------------------- blocking

@@ -60,6 +60,14 @@ class Entry:
         self.name = spec.name.lower()
         self.subcommands: dict[bytes, Entry] = {}
 
+    def spec_of(self, args: list[bytes]) -> CommandSpec:
+        """The spec of the subcommand ``args`` name, else this command's own."""
+        if self.subcommands and len(args) > 1:
+            sub = self.subcommands.get(args[1].upper())
+            if sub is not None:
+                return sub.spec
+        return self.spec
+
 
 def _container(parent: str, own: Handler | None) -> Handler:
     def dispatch(client: Client, args: list[bytes]) -> bytes:

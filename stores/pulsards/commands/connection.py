@@ -9,9 +9,10 @@ import time
 from typing import TYPE_CHECKING
 
 from ...redis.resp import encode_reply
+from ..pause import pause, unpause
 from ..reply import OK, PONG, SYNTAX, CommandError, bulk, integer
 from ..table import command
-from .args import to_int
+from .args import subcommand_error, to_int
 from .tracking import redirect_of
 
 if TYPE_CHECKING:
@@ -259,8 +260,7 @@ def client_unblock(c: Client, args: list[bytes]) -> bytes:
     """End another client's blocking command as if it timed out (or, with
     ERROR, with an ``-UNBLOCKED`` error); 1 if it was blocked, else 0."""
     if len(args) > 4:
-        raise CommandError(f"ERR unknown subcommand or wrong number of arguments for "
-                           f"'{args[1].decode('utf-8', 'replace')}'. Try CLIENT HELP.")
+        raise subcommand_error(args, "CLIENT")
     reply = None
     if len(args) == 4:
         reason = args[3].upper()
@@ -269,10 +269,35 @@ def client_unblock(c: Client, args: list[bytes]) -> bytes:
         elif reason != b"TIMEOUT":
             raise CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
     target = c.server.clients.get(to_int(args[2]))
-    if target is None or target.blocked is None:
+    if target is None or target.blocked is None or not target.blocked.keys:
+        # A client held by CLIENT PAUSE (a wait on no key) is left held, as
+        # Redis 7.2 does (7.0.15 crashes).
         return b":0\r\n"
     c.server.release(target.blocked, reply)
     return b":1\r\n"
+
+
+@command("CLIENT|PAUSE")
+def client_pause(c: Client, args: list[bytes]) -> bytes:
+    if len(args) > 4:
+        raise subcommand_error(args, "CLIENT")
+    milliseconds = to_int(args[2], CommandError("ERR timeout is not an integer or out of range"))
+    if milliseconds < 0:
+        raise CommandError("ERR timeout is negative")
+    everything = True
+    if len(args) == 4:
+        mode = args[3].upper()
+        if mode not in (b"WRITE", b"ALL"):
+            raise CommandError("ERR CLIENT PAUSE mode must be WRITE or ALL")
+        everything = mode == b"ALL"
+    pause(c.server, everything, milliseconds)
+    return OK
+
+
+@command("CLIENT|UNPAUSE")
+def client_unpause(c: Client, args: list[bytes]) -> bytes:
+    unpause(c.server)
+    return OK
 
 
 @command("CLIENT|KILL")

@@ -29,12 +29,15 @@ HELPS: Final[dict[str, list[tuple[str, str]]]] = {
                                                  "(ID, ADDR, LADDR, TYPE, USER, SKIPME)."),
         ("LIST [TYPE <type>] [ID <id> ...]", "Describe the connections, one line each."),
         ("NO-EVICT (ON|OFF)", "Accepted: pulsards never evicts a client."),
+        ("PAUSE <milliseconds> [WRITE|ALL]", "Hold every command (ALL) or the writes "
+                                             "(WRITE) of all clients for a while."),
         ("REPLY (ON|OFF|SKIP)", "Answer every command, none, or all but the next one."),
         ("SETNAME <name>", "Name this connection."),
         ("TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> ...] [OPTIN] "
          "[OPTOUT] [NOLOOP]", "Be told when the keys this connection read change."),
         ("TRACKINGINFO", "Return the tracking options of this connection."),
         ("UNBLOCK <id> [TIMEOUT|ERROR]", "End another connection's blocking command."),
+        ("UNPAUSE", "End CLIENT PAUSE: the held commands run."),
     ],
     "COMMAND": [
         ("(no subcommand)", "Describe every command."),

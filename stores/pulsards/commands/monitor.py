@@ -62,17 +62,9 @@ def _repr(arg: bytes) -> bytes:
     return bytes(out)
 
 
-def _spec_flags(entry: Entry, argv: list[bytes]) -> frozenset[str]:
-    if entry.subcommands and len(argv) > 1:
-        sub = entry.subcommands.get(argv[1].upper())
-        if sub is not None:
-            return sub.spec.flags
-    return entry.spec.flags
-
-
 def forbidden(entry: Entry, argv: list[bytes]) -> bool:
     """Whether a monitoring client is refused this command (it touches keys)."""
-    return not _KEYSPACE.isdisjoint(_spec_flags(entry, argv))
+    return not _KEYSPACE.isdisjoint(entry.spec_of(argv).flags)
 
 
 def shown_before(entry: Entry) -> bool:
@@ -84,7 +76,7 @@ def feed(c: Client, argv: list[bytes], entry: Entry, source: str | None = None) 
     """Send the line of ``argv``, run by ``c`` (or its script), to every other
     monitor; the line itself when ``c`` monitors too (it goes out with the
     reply, as Redis' output buffer orders them), else nothing."""
-    if "admin" in _spec_flags(entry, argv):
+    if "admin" in entry.spec_of(argv).flags:
         return b""
     micros = time.time_ns() // 1000
     if source is None:
