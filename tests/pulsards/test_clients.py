@@ -127,6 +127,27 @@ def test_scan_returns_every_key_once_with_writes_between(rp: redis.Redis) -> Non
     assert list(rp.scan_iter(_type="list")) == [b"other"]
 
 
+def test_command_list_is_redis_list_of_what_pulsards_implements(
+        private_redis: tuple[str, int], pulsards: Any) -> None:
+    """COMMAND LIST (subcommands included) and its filters give Redis' names,
+    less the commands pulsards does not have."""
+    address = (pulsards.host, pulsards.port)
+    real = redis.Redis(*private_redis)
+    ours = redis.Redis(*address)
+    try:
+        ours_all = set(ours.command_list())
+        assert b"client|list" in ours_all and b"get" in ours_all
+        assert ours_all <= set(real.command_list())
+        for filters in [{"pattern": "xgroup*"}, {"pattern": "CLIENT|*"},
+                        {"category": "hyperloglog"}, {"category": "Keyspace"},
+                        {"category": "nosuch"}, {"module": "x"}]:
+            assert set(ours.command_list(**filters)) == \
+                set(real.command_list(**filters)) & ours_all, filters
+    finally:
+        real.close()
+        ours.close()
+
+
 def test_command_table_is_the_shared_one(rp: redis.Redis) -> None:
     from stores.pulsards.table import implemented
 

@@ -44,8 +44,11 @@ HELPS: Final[dict[str, list[tuple[str, str]]]] = {
         ("COUNT", "Return how many commands there are."),
         ("DOCS [<name> ...]", "Return the documentation of commands (none is kept)."),
         ("GETKEYS <command> [<arg> ...]", "Return the keys a command would use."),
+        ("GETKEYSANDFLAGS <command> [<arg> ...]", "Return the keys a command would use, "
+                                                  "each with its flags (RO, RW, access...)."),
         ("INFO [<name> ...]", "Describe the named commands."),
-        ("LIST", "Return the names of the commands."),
+        ("LIST [FILTERBY (MODULE <name>|ACLCAT <category>|PATTERN <pattern>)]",
+         "Return the names of the commands and subcommands."),
     ],
     "CONFIG": [
         ("GET <pattern> [<pattern> ...]", "Return the options matching the glob patterns."),

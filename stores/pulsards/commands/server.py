@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ...redis.resp import encode_reply
 from ..config import OPTIONS
-from ..reply import OK, SYNTAX, CommandError, bulks, integer, map_reply
+from ..reply import OK, SYNTAX, CommandError, bulk, bulks, integer, map_reply
 from ..stream import Stream
 from ..table import command, command_info, implemented
-from .args import subcommand_error, timeout_ms, to_int
+from .args import glob_matcher, subcommand_error, timeout_ms, to_int
 from .lists import block
 
 if TYPE_CHECKING:
@@ -204,7 +204,27 @@ def command_info_(c: Client, args: list[bytes]) -> bytes:
 
 @command("COMMAND|LIST")
 def command_list(c: Client, args: list[bytes]) -> bytes:
-    return bulks(spec.name.lower().encode() for spec in implemented())
+    """The implemented commands and subcommands (``client|list``), as Redis
+    7 lists them; FILTERBY MODULE (none), ACLCAT or PATTERN (case-insensitive)."""
+    from ..aclspecs import categories
+
+    specs = [sub.spec for entry in c.server.dispatch.values()
+             for sub in (entry, *entry.subcommands.values())]
+    names = sorted({spec.name.lower().encode(): spec for spec in specs}.items())
+    if len(args) == 2:
+        return bulks(name for name, _ in names)
+    if len(args) != 5 or args[2].upper() != b"FILTERBY":
+        raise SYNTAX
+    kind, value = args[3].upper(), args[4]
+    if kind == b"MODULE":
+        return b"*0\r\n"
+    if kind == b"ACLCAT":
+        category = value.decode("utf-8", "replace").lower()
+        return bulks(name for name, spec in names if category in categories(spec))
+    if kind == b"PATTERN":
+        match = glob_matcher(value.lower()).match
+        return bulks(name for name, _ in names if match(name))
+    raise SYNTAX
 
 
 @command("COMMAND|DOCS")
@@ -213,19 +233,68 @@ def command_docs(c: Client, args: list[bytes]) -> bytes:
     return b"%0\r\n" if c.resp3 else b"*0\r\n"
 
 
-@command("COMMAND|GETKEYS")
-def command_getkeys(c: Client, args: list[bytes]) -> bytes:
-    from ...redis.commands import find_keys, lookup
+def _keys_of(args: list[bytes]) -> tuple[str, list[tuple[int, str]]]:
+    """The command COMMAND GETKEYS(ANDFLAGS) is asked about, and its keys'
+    (index, flags), with Redis' errors."""
+    from ...redis.commands import find_key_flags, lookup
 
     spec = lookup(args[2:])
     if spec is None:
         raise CommandError("ERR Invalid command specified")
     if not spec.key_specs:
         raise CommandError("ERR The command has no key arguments")
-    indexes = find_keys(spec, args[2:])
-    if indexes is None:
+    argc = len(args) - 2
+    if (spec.arity >= 0 and argc != spec.arity) or argc < -spec.arity:
+        raise CommandError("ERR Invalid number of arguments specified for command")
+    found = (_sort_keys(args[2:]) if spec.name in ("SORT", "SORT_RO")
+             else find_key_flags(spec, args[2:]))
+    if found is None:
         raise CommandError("ERR Invalid arguments specified for command")
-    return bulks(args[2 + i] for i in indexes)
+    return spec.name, found
+
+
+def _sort_keys(args: list[bytes]) -> list[tuple[int, str]]:
+    """SORT's keys as Redis' sortGetKeys finds them: the sorted key, and the
+    STORE destination (BY and GET patterns are not keys)."""
+    found = [(1, "RO access")]
+    skip = {b"LIMIT": 2, b"GET": 1, b"BY": 1}
+    i = 2
+    while i < len(args):
+        word = args[i].upper()
+        if word == b"STORE" and i + 1 < len(args):
+            found[1:] = [(i + 1, "OW update")]  # the last STORE wins
+            i += 1
+        i += 1 + skip.get(word, 0)
+    return found
+
+
+@command("COMMAND|GETKEYS")
+def command_getkeys(c: Client, args: list[bytes]) -> bytes:
+    return bulks(args[2 + index] for index, _ in _keys_of(args)[1])
+
+
+@command("COMMAND|GETKEYSANDFLAGS")
+def command_getkeysandflags(c: Client, args: list[bytes]) -> bytes:
+    name, found = _keys_of(args)
+    kind = b"~" if c.resp3 else b"*"
+    parts = []
+    for index, flags in found:
+        words = _variable_key_flags(name, args[2:], flags).split()
+        parts.append(b"*2\r\n%s%s%d\r\n%s" % (bulk(args[2 + index]), kind, len(words),
+                                               b"".join(b"+%s\r\n" % w.encode() for w in words)))
+    return b"*%d\r\n%s" % (len(parts), b"".join(parts))
+
+
+def _variable_key_flags(name: str, args: list[bytes], flags: str) -> str:
+    """The flags of a key whose spec says they vary (Redis' getkeys procs)."""
+    if name == "SET":  # GET reads the old value
+        if not any(a.upper() == b"GET" for a in args[3:]):
+            return "OW update"
+    elif name == "BITFIELD":  # only GETs: a read
+        ops = [a.upper() for a in args[2:]]
+        if b"SET" not in ops and b"INCRBY" not in ops:
+            return "RO access"
+    return flags.replace(" variable_flags", "")
 
 
 # ------------------------------------------------------------------ CONFIG
