@@ -48,7 +48,8 @@ _HAND_WRITTEN: Final = {
     "RESTORE-ASKING": "keyspace dangerous", "INFO": "dangerous",
     "LASTSAVE": "admin dangerous", "ROLE": "admin dangerous",
     "SORT": "set sortedset list dangerous", "SORT_RO": "set sortedset list dangerous",
-    "PUBSUB|HELP": "",
+    "PUBSUB|HELP": "", "ASKING": "connection", "READONLY": "connection",
+    "READWRITE": "connection",
 }
 _FLAG_CATEGORY: Final = {"write": "write", "admin": "admin", "pubsub": "pubsub",
                          "fast": "fast", "blocking": "blocking"}

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from stores.redis.resp import Reader, encode_command
 
-SKIPPED_GROUPS = {"cluster", "sentinel"}
+SKIPPED_GROUPS = {"sentinel"}
 
 
 def _query(sock: socket.socket, reader: Reader, *args: str) -> Any:

@@ -1,5 +1,6 @@
-"""DEBUG, MODULE and LOLWUT on pulsards, compared byte for byte with Redis:
-refused under the default options, and what DEBUG answers once enabled."""
+"""DEBUG, MODULE, LOLWUT and the cluster commands on pulsards, compared byte
+for byte with Redis: refused under the default options (cluster support
+disabled), and what DEBUG answers once enabled."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from .conftest import ServerProcess, redis_server, start_pulsards
 DEFAULT = [b"DEBUG SLEEP 0", b"DEBUG HELP", b"DEBUG", b"MODULE LIST", b"MODULE LOAD x",
            b"MODULE LOADEX x", b"MODULE UNLOAD x", b"MODULE", b"MODULE NOPE",
            b"LOLWUT VERSION x", b"CONFIG SET enable-debug-command yes",
-           b"CONFIG SET enable-module-command yes"]
+           b"CONFIG SET enable-module-command yes", b"CLUSTER INFO", b"CLUSTER HELP",
+           b"CLUSTER SLOTS", b"CLUSTER KEYSLOT k", b"CLUSTER BOGUS", b"CLUSTER",
+           b"CLUSTER INFO extra", b"READONLY", b"READWRITE", b"ASKING", b"ASKING x"]
 
 ENABLED = [
     b"DEBUG POPULATE 3", b"DEBUG POPULATE 2 pre 10", b"MGET key:0 key:2 pre:1",

@@ -1,4 +1,4 @@
-"""DEBUG, MODULE and LOLWUT.
+"""DEBUG, MODULE, LOLWUT, and the cluster commands of a standalone server.
 
 DEBUG is refused unless ``enable-debug-command`` is ``yes`` (or ``local``
 and the client is on the loopback or the unix socket), as in Redis 7.  Of
@@ -7,6 +7,8 @@ SLEEP, OBJECT, SET-ACTIVE-EXPIRE, POPULATE, PROTOCOL (a reply of each RESP3
 type, byte for byte Redis'), RELOAD, LOG, ERROR, CHANGE-REPL-ID and HELP.
 MODULE lists no module and refuses to load one, as Redis does under its
 default ``enable-module-command no`` (pulsards cannot load Redis modules).
+CLUSTER (every subcommand), READONLY, READWRITE and ASKING answer what Redis
+answers without ``cluster-enabled``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Final
 
+from ...redis.commands import COMMANDS
 from ..reply import OK, CommandError, bulk, help_reply
 from ..table import command
 from .args import strtod, subcommand_error, to_int
@@ -244,3 +247,14 @@ def lolwut(c: Client, args: list[bytes]) -> bytes:
     if len(args) >= 3 and args[1].upper() == b"VERSION":
         to_int(args[2])  # Redis checks it is a number, then draws that version's art
     return bulk(b"pulsards, a Redis in Python. Redis ver. 7.0.15\n")
+
+
+# ----------------------------------------------------------------- cluster
+def _no_cluster(c: Client, args: list[bytes]) -> bytes:
+    # pulsards is a standalone server: what Redis with cluster-enabled no answers.
+    raise CommandError("ERR This instance has cluster support disabled")
+
+
+for _name in ("READONLY", "READWRITE", "ASKING", *[
+        name for name in COMMANDS if name.startswith("CLUSTER|")]):
+    command(_name)(_no_cluster)
