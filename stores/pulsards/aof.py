@@ -212,12 +212,20 @@ class AppendOnlyFile:
         if fd is None:
             return True
         try:
+            monitored = self.server.config.latency_monitor_threshold
+            started = time.monotonic() if monitored else 0.0
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
+            if monitored:
+                written = time.monotonic()
+                self.server.latency.add("aof-write", int((written - started) * 1000))
             if self.fsync == "always":
                 os.fdatasync(fd)
                 self.last_fsync = time.monotonic()
+                if monitored:
+                    self.server.latency.add("aof-fsync-always",
+                                            int((self.last_fsync - written) * 1000))
             else:
                 self.unsynced = True
                 if self.fsync == "everysec":

@@ -68,6 +68,10 @@ class Config:
     # SLOWLOG: the µs from which a command is logged (-1: none), how many are kept.
     slowlog_log_slower_than: int = 10000
     slowlog_max_len: int = 128
+    # LATENCY: events that took this many ms or more are recorded (0: none).
+    latency_monitor_threshold: int = 0
+    # Per-command latency histograms: pulsards keeps none (only "no").
+    latency_tracking: str = "no"
     # DEBUG and MODULE LOAD: no, yes or local (loopback and unix socket clients).
     enable_debug_command: str = "no"
     enable_module_command: str = "no"
@@ -114,6 +118,12 @@ class Config:
             if not least <= value < 2**63:
                 raise ValueError(f"argument must be between {least} and "
                                  f"9223372036854775807 inclusive")
+        elif kind == "tracking":
+            if text.lower() not in ("yes", "no"):
+                raise ValueError("argument must be 'yes' or 'no'")
+            if text.lower() == "yes":
+                raise ValueError("pulsards keeps no per-command latency histograms")
+            value = "no"
         elif kind == "protected":
             if text.lower() not in ("no", "yes", "local"):
                 raise ValueError("argument(s) must be one of the following: no, yes, local")
@@ -192,6 +202,8 @@ OPTIONS: Final[dict[str, tuple[str, bool]]] = {
     "acllog-max-len": ("int", True),
     "slowlog-log-slower-than": ("llong", True),
     "slowlog-max-len": ("llong", True),
+    "latency-monitor-threshold": ("llong", True),
+    "latency-tracking": ("tracking", True),
     "enable-debug-command": ("protected", False),
     "enable-module-command": ("protected", False),
 }

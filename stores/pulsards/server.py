@@ -26,6 +26,7 @@ from .aof import AppendOnlyFile
 from .config import Config
 from .functions import Functions
 from .keyspace import Database, Keyspace
+from .latency import LatencyMonitor
 from .notify import Events, parse_flags
 from .persistence import Persistence
 from .slowlog import SlowLog
@@ -106,6 +107,7 @@ class Server:
         self.scripting: Scripting | None = None  # the Lua state, made by the first script
         self.functions = Functions(self)  # FUNCTION LOAD's libraries
         self.slowlog = SlowLog(self)
+        self.latency = LatencyMonitor(self)
         self.active_expire = True  # DEBUG SET-ACTIVE-EXPIRE 0 stops the expiry cycle
         self.pause: Pause | None = None  # CLIENT PAUSE in force
         self._server: asyncio.Server | None = None
@@ -263,7 +265,10 @@ class Server:
         loop = asyncio.get_running_loop()
         budget = 250.0 / self.config.hz  # 25% of a tick, as Redis' slow cycle
         if self.active_expire and self.pause is None:
+            started = time.monotonic()
             self.keyspace.active_expire(budget)
+            if self.config.latency_monitor_threshold:
+                self.latency.add("expire-cycle", int((time.monotonic() - started) * 1000))
         if self.ready_keys:  # an expired stream answers its XREADGROUP waiters
             self.serve_blocked()
         self.persistence.cron()

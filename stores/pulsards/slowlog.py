@@ -5,7 +5,9 @@ wrapping its handler (``Server.rewire``), and only where the log could take
 it: with a threshold above 0, the commands Redis' table does not flag
 ``fast`` (the O(1) ones: GET, SET, INCR... never take milliseconds), so the
 hot path of those pays nothing; with 0, every command; with a negative
-threshold, none.  As in Redis, EXEC (``skip_slowlog``) is not logged but
+threshold, none.  With the latency monitor on (``latency.py``) every
+command is timed, and the same wrapper reports its ``command`` and
+``fast-command`` events.  As in Redis, EXEC (``skip_slowlog``) is not logged but
 the commands it runs are, a blocked command is not logged, arguments past
 the 32nd and bytes past the 128th are summarised, passwords are redacted,
 and a command run by a script is logged as the script's (address ``?:0``).
@@ -41,13 +43,19 @@ class SlowLog:
 
     def wrap(self, entry: Entry, handler: Handler) -> Handler:
         """``handler`` timed, when the threshold lets ``entry`` be logged."""
-        threshold = self.server.config.slowlog_log_slower_than
+        config = self.server.config
+        threshold = config.slowlog_log_slower_than
         flags = entry.spec.flags
-        if (threshold < 0 or "skip_slowlog" in flags or (threshold > 0 and "fast" in flags)
-                or entry.subcommands):  # a container: its subcommands are timed
+        if entry.subcommands:  # a container: its subcommands are timed
+            return handler
+        logged = threshold == 0 or (threshold > 0 and "fast" not in flags)
+        if not (logged and "skip_slowlog" not in flags) and not config.latency_monitor_threshold:
             return handler
         clock = time.perf_counter_ns
         record = self.record
+        latency = self.server.latency
+        event = "fast-command" if "fast" in flags else "command"
+        skip = "skip_slowlog" in flags
 
         def timed(c: Client, args: list[bytes]) -> bytes:
             blocked = False
@@ -59,8 +67,12 @@ class SlowLog:
                 raise
             finally:
                 elapsed = (clock() - start) // 1000
-                if elapsed >= self.server.config.slowlog_log_slower_than and not blocked:
-                    record(c, args, elapsed)
+                if not blocked:
+                    least = config.slowlog_log_slower_than
+                    if 0 <= least <= elapsed and not skip:
+                        record(c, args, elapsed)
+                    if config.latency_monitor_threshold:
+                        latency.add(event, elapsed // 1000)
 
         return timed
 

@@ -9,6 +9,7 @@ from . import (
     bitmaps,
     connection,
     debug,
+    diagnostics,
     dump,
     functions,
     geo,
@@ -34,7 +35,8 @@ from . import (
     zsetpops,
 )
 
-__all__ = ["acl", "bitfield", "bitmaps", "connection", "debug", "dump", "functions", "geo",
-           "hashes", "help", "hyperloglog", "keys", "lists", "monitor", "pubsub", "scripting",
-           "server", "sets", "sort", "sortedsets", "streamgroups", "streamreads", "streams",
-           "strings", "tracking", "transactions", "zsetops", "zsetpops"]
+__all__ = ["acl", "bitfield", "bitmaps", "connection", "debug", "diagnostics", "dump",
+           "functions", "geo", "hashes", "help", "hyperloglog", "keys", "lists", "monitor",
+           "pubsub", "scripting", "server", "sets", "sort", "sortedsets", "streamgroups",
+           "streamreads", "streams", "strings", "tracking", "transactions", "zsetops",
+           "zsetpops"]

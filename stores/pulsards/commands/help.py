@@ -1,7 +1,8 @@
 """HELP of the container commands whose families live in several modules:
-CLIENT, COMMAND, CONFIG, FUNCTION, MEMORY, PUBSUB, SCRIPT and SLOWLOG (OBJECT, XGROUP and XINFO
-answer their own).  Each lists the subcommands pulsards implements, in the
-layout of Redis' HELP replies; the texts are pulsards' own.
+CLIENT, COMMAND, CONFIG, FUNCTION, LATENCY, MEMORY, PUBSUB, SCRIPT and
+SLOWLOG (OBJECT, XGROUP and XINFO answer their own).  Each lists the
+subcommands pulsards implements, in the layout of Redis' HELP replies; the
+texts are pulsards' own.
 """
 
 from __future__ import annotations
@@ -66,6 +67,15 @@ HELPS: Final[dict[str, list[tuple[str, str]]]] = {
         ("RESTORE <payload> [FLUSH|APPEND|REPLACE]", "Load the libraries of a FUNCTION DUMP "
                                                      "payload."),
         ("STATS", "Return the number of libraries and functions."),
+    ],
+    "LATENCY": [
+        ("DOCTOR", "Report the latency events recorded."),
+        ("GRAPH <event>", "Draw an event's samples."),
+        ("HISTOGRAM [<command> ...]", "Per-command histograms: none are kept "
+                                      "(latency-tracking no)."),
+        ("HISTORY <event>", "Return an event's samples: unix time and milliseconds."),
+        ("LATEST", "Return each event's name, last time, last and worst milliseconds."),
+        ("RESET [<event> ...]", "Forget the events' samples; how many were reset."),
     ],
     "MEMORY": [
         ("USAGE <key> [SAMPLES <count>]", "Estimate the bytes a key and its value take."),

@@ -8,14 +8,14 @@ import os
 import platform
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from ...redis.resp import encode_reply
 from ..config import OPTIONS
 from ..reply import OK, SYNTAX, CommandError, bulk, bulks, integer, map_reply
 from ..stream import Stream
 from ..table import command, command_info, implemented
-from .args import glob_matcher, subcommand_error, timeout_ms, to_int
+from .args import glob_matcher, timeout_ms, to_int
 from .lists import block
 
 if TYPE_CHECKING:
@@ -352,8 +352,8 @@ def _config_changed(server: Server, name: str) -> None:
 
         server.acl.set_default_password(server.config.requirepass)
         user_changed(server, server.acl.default)
-    elif name == "slowlog-log-slower-than":
-        server.rewire()  # which commands are timed depends on it
+    elif name in ("slowlog-log-slower-than", "latency-monitor-threshold"):
+        server.rewire()  # which commands are timed depends on them
     elif name == "slowlog-max-len":
         server.slowlog.trim()
 
@@ -478,29 +478,3 @@ def wait(c: Client, args: list[bytes]) -> bytes:
     if wanted <= 0:
         return b":0\r\n"
     return block(c, [], lambda db, key: None, timeout / 1000, b":0\r\n")
-
-
-@command("SLOWLOG|GET")
-def slowlog_get(c: Client, args: list[bytes]) -> bytes:
-    if len(args) > 3:
-        raise subcommand_error(args, "SLOWLOG")
-    count = 10
-    if len(args) == 3:
-        count = to_int(args[2], _SLOWLOG_COUNT)
-        if count < -1:
-            raise _SLOWLOG_COUNT
-    return c.server.slowlog.reply(count)
-
-
-_SLOWLOG_COUNT: Final = CommandError("ERR count should be greater than or equal to -1")
-
-
-@command("SLOWLOG|LEN")
-def slowlog_len(c: Client, args: list[bytes]) -> bytes:
-    return integer(len(c.server.slowlog.entries))
-
-
-@command("SLOWLOG|RESET")
-def slowlog_reset(c: Client, args: list[bytes]) -> bytes:
-    c.server.slowlog.entries.clear()
-    return OK
