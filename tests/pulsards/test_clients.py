@@ -148,6 +148,29 @@ def test_command_list_is_redis_list_of_what_pulsards_implements(
         ours.close()
 
 
+def test_info_sections_and_cpu_as_redis(private_redis: tuple[str, int], pulsards: Any,
+                                       rp: redis.Redis) -> None:
+    """INFO's sections are Redis' (but the per-command and per-error counters,
+    which pulsards does not keep), CPU times included."""
+    with redis.Redis(*private_redis) as real, \
+            redis.Redis(pulsards.host, pulsards.port) as raw:
+        real.response_callbacks.clear()  # the text, not redis-py's dict
+        raw.response_callbacks.clear()
+        for section in ("default", "everything"):
+            theirs = [line for line in real.execute_command("INFO", section).splitlines()
+                      if line.startswith(b"# ")]
+            ours = [line for line in raw.execute_command("INFO", section).splitlines()
+                    if line.startswith(b"# ")]
+            not_kept = {b"# Commandstats", b"# Errorstats", b"# Latencystats"}
+            assert ours == [name for name in theirs if name not in not_kept]
+        fields = [{line.split(b":")[0] for line in client.execute_command("INFO", "cpu")
+                   .splitlines()[1:] if line} for client in (real, raw)]
+        assert fields[1] == fields[0]
+    cpu = rp.info("cpu")
+    assert cpu["used_cpu_user"] > 0 and cpu["used_cpu_user_main_thread"] <= cpu["used_cpu_user"]
+    assert rp.info("cluster") == {"cluster_enabled": 0}
+
+
 def test_command_table_is_the_shared_one(rp: redis.Redis) -> None:
     from stores.pulsards.table import implemented
 

@@ -140,8 +140,27 @@ def _sections(server: Server) -> dict[str, list[tuple[str, Any]]]:
             ("tracking_total_prefixes", len(tracking.prefixes) if tracking is not None else 0),
         ],
         "replication": [("role", "master"), ("connected_slaves", 0)],
+        "cpu": _cpu(),
+        "modules": [],
+        "cluster": [("cluster_enabled", 0)],
         "keyspace": keyspace,
     }
+
+
+def _cpu() -> list[tuple[str, str]]:
+    """INFO cpu: seconds of system and user time (the process's, its
+    children's, and the main thread's: the one that runs the loop)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    thread = resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF))
+    return [(name, f"{value:.6f}") for name, value in (
+        ("used_cpu_sys", own.ru_stime), ("used_cpu_user", own.ru_utime),
+        ("used_cpu_sys_children", children.ru_stime),
+        ("used_cpu_user_children", children.ru_utime),
+        ("used_cpu_sys_main_thread", thread.ru_stime),
+        ("used_cpu_user_main_thread", thread.ru_utime))]
 
 
 def info_text(server: Server, wanted: list[str]) -> str:
@@ -154,7 +173,7 @@ def info_text(server: Server, wanted: list[str]) -> str:
         chosen = [name for name in sections if name in names]
     blocks = []
     for name in chosen:
-        lines = [f"# {name.capitalize()}"]
+        lines = ["# CPU" if name == "cpu" else f"# {name.capitalize()}"]
         lines += [f"{key}:{value}" for key, value in sections[name]]
         blocks.append("\r\n".join(lines) + "\r\n")
     return "\r\n".join(blocks)
