@@ -75,6 +75,15 @@ def _sorted(template: Draw) -> Draw:
     return lambda data: ("~", *template(data))
 
 
+# Blocking forms: served at once when an element is there, else a short wait.
+BLOCKING: list[Draw] = [
+    _c("BLPOP", KEY, KEY, "0.01"), _c("BRPOP", KEY, st.sampled_from(["0.01", "-1", "x"])),
+    _c("BLMOVE", KEY, KEY, SIDE, SIDE, "0.01"), _c("BRPOPLPUSH", KEY, KEY, "0.01"),
+    _c("BLMPOP", "0.01", "2", KEY, KEY, SIDE, "COUNT", INT),
+    _c("BZPOPMIN", KEY, KEY, "0.01"), _c("BZPOPMAX", KEY, "0.01"),
+    _c("BZMPOP", "0.01", "1", KEY, st.sampled_from(["MIN", "MAX"]), "COUNT", INT),
+]
+
 COMMANDS: list[Draw] = [
     # strings
     _c("SET", KEY, VALUE), _c("SET", KEY, VALUE, "NX"), _c("SET", KEY, VALUE, "XX", "GET"),
@@ -196,12 +205,7 @@ COMMANDS: list[Draw] = [
     _c("LPOS", KEY, VALUE, "RANK", st.sampled_from(["-1", "-2"]), "MAXLEN", INT),
     _c("RENAME", KEY, KEY), _c("EXPIRE", KEY, "-1"), _c("PERSIST", KEY), _c("GETSET", KEY, VALUE),
     _sorted(_c("SUNION", KEY, KEY, KEY)), _sorted(_c("SDIFF", KEY)), _c("SMOVE", KEY, KEY, MEMBER),
-    # blocking forms: served at once when an element is there, else a short wait
-    _c("BLPOP", KEY, KEY, "0.01"), _c("BRPOP", KEY, st.sampled_from(["0.01", "-1", "x"])),
-    _c("BLMOVE", KEY, KEY, SIDE, SIDE, "0.01"), _c("BRPOPLPUSH", KEY, KEY, "0.01"),
-    _c("BLMPOP", "0.01", "2", KEY, KEY, SIDE, "COUNT", INT),
-    _c("BZPOPMIN", KEY, KEY, "0.01"), _c("BZPOPMAX", KEY, "0.01"),
-    _c("BZMPOP", "0.01", "1", KEY, st.sampled_from(["MIN", "MAX"]), "COUNT", INT),
+    *BLOCKING,
     # SORT (a set's order without sorting is its own: compared sorted)
     _c("SORT", KEY), _c("SORT", KEY, "ALPHA", "DESC"), _c("SORT", KEY, "LIMIT", INT, INT),
     _c("SORT", KEY, "ALPHA", "STORE", KEY), _c("SORT", KEY, "DESC", "STORE", KEY),
