@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 
+from .aclfile import AclFileError
 from .conffile import ConfigFileError, parse_config
 from .config import FSYNC_MODES, LOGLEVELS, Config
 from .persistence import LoadError
@@ -33,6 +34,7 @@ _FLAGS = {
     "appendfsync": "always, everysec (default) or no",
     "notify-keyspace-events": "keyspace events to publish, in Redis' letters (KEA: all)",
     "enable-debug-command": "no (default), yes, or local (loopback and unix socket clients)",
+    "aclfile": "ACL file of users (ACL LOAD/SAVE; loaded at start), relative to --dir",
 }
 
 
@@ -91,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         run(config, ready)
+    except AclFileError as exc:  # Redis' text, as redis-server logs it
+        print(exc, file=sys.stderr)
+        return 1
     except LoadError as exc:
         print(f"pulsards: {exc}", file=sys.stderr)
         return 1

@@ -104,6 +104,9 @@ def parse_config(text: str, config: Config | None = None) -> Config:
                                                 f"({exc})") from None
         name = args[0].lower()
         values = args[1:]
+        if name == "user" and values:
+            _add_user(config, values, lineno, line)
+            continue
         if name not in OPTIONS:
             raise ConfigFileError(lineno, line, "Bad directive or wrong number of arguments")
         # bind takes several addresses and save several pairs; the rest one value.
@@ -118,3 +121,14 @@ def parse_config(text: str, config: Config | None = None) -> Config:
         except ValueError as exc:
             raise ConfigFileError(lineno, line, str(exc)) from None
     return config
+
+
+def _add_user(config: Config, args: list[str], lineno: int, line: str) -> None:
+    """A ``user <name> <rules...>`` line: checked now (the errors Redis finds
+    while reading its config file), its users created at start."""
+    from .aclfile import check_directive, directive_rules
+
+    reason = check_directive(args, config.users)
+    if reason is not None:
+        raise ConfigFileError(lineno, line, reason)
+    config.users.append(directive_rules(args))

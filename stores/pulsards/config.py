@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from .notify import flags_text, parse_flags
@@ -75,6 +75,12 @@ class Config:
     # DEBUG and MODULE LOAD: no, yes or local (loopback and unix socket clients).
     enable_debug_command: str = "no"
     enable_module_command: str = "no"
+    # The ACL file (ACL LOAD, ACL SAVE, read at start), relative to ``dir``.
+    aclfile: str = ""
+    # Not an option: the config file's ``user`` lines, each the name then its
+    # rules (``aclfile.directive_rules``), created at start.  CONFIG GET does
+    # not show them, as in Redis.
+    users: list[list[bytes]] = field(default_factory=list)
 
     def get(self, name: str) -> str:
         """The ``CONFIG GET`` text of option ``name`` (redis.conf spelling)."""
@@ -206,7 +212,8 @@ OPTIONS: Final[dict[str, tuple[str, bool]]] = {
     "latency-tracking": ("tracking", True),
     "enable-debug-command": ("protected", False),
     "enable-module-command": ("protected", False),
+    "aclfile": ("str", False),
 }
 # The least value of the "llong" options that may be negative.
 _LEAST: Final = {"slowlog-log-slower-than": -1}
-assert {f.name for f in fields(Config)} == {n.replace("-", "_") for n in OPTIONS}
+assert {f.name for f in fields(Config)} == {n.replace("-", "_") for n in OPTIONS} | {"users"}

@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,7 +33,7 @@ from .snapshot import Entry, SnapshotError, decode_snapshot, encode_snapshot
 if TYPE_CHECKING:
     from .server import Server
 
-__all__ = ["LoadError", "Persistence"]
+__all__ = ["LoadError", "Persistence", "write_file"]
 
 log = logging.getLogger("stores.pulsards")
 
@@ -109,7 +109,7 @@ class Persistence:
             self.loading = False
         if cfg.appendonly == "yes":
             if not aof_exists:
-                self._write_file(aof_path, self._rewrite_commands())
+                write_file(aof_path, self._rewrite_commands())
             self.open_aof(aof_path)
 
     def load_aof(self, path: str) -> None:
@@ -212,17 +212,6 @@ class Persistence:
                 self.kill_child()
 
     # -------------------------------------------------------------- snapshot
-    def _write_file(self, path: str, chunks: Iterator[bytes]) -> None:
-        """Write ``chunks`` to a temp file, fsync it and rename it to ``path``."""
-        temp = os.path.join(os.path.dirname(path), f"temp-{os.getpid()}.tmp")
-        with open(temp, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-        _fsync_dir(path)
-
     def _snapshot_chunks(self) -> Iterator[bytes]:
         now = now_ms()
         dbs = self.server.keyspace.dbs
@@ -235,7 +224,7 @@ class Persistence:
 
     def save(self) -> None:
         """SAVE: write the snapshot now, blocking the server as Redis does."""
-        self._write_file(self.snapshot_path(), self._snapshot_chunks())
+        write_file(self.snapshot_path(), self._snapshot_chunks())
         self.lastsave = int(time.time())
         self.rdb_saves += 1
         log.info("DB saved on disk")
@@ -431,6 +420,24 @@ def _die_with_parent(parent: int) -> None:
         pass
     if os.getppid() != parent:  # the parent died before prctl
         os._exit(1)
+
+
+def write_file(path: str, chunks: Iterable[bytes], temp: str | None = None) -> None:
+    """Write ``chunks`` to a temp file (``temp``, else ``temp-<pid>.tmp`` beside
+    ``path``), fsync it and rename it to ``path``: the old file stays whole
+    until the new one is.  A temp file left by a failure is removed."""
+    temp = temp or os.path.join(os.path.dirname(path), f"temp-{os.getpid()}.tmp")
+    try:
+        with open(temp, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        _unlink(temp)
+        raise
+    _fsync_dir(path)
 
 
 def _unlink(path: str) -> None:

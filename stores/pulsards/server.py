@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .acl import Acl
+from .aclfile import load_at_startup
 from .aof import AppendOnlyFile
 from .config import Config
 from .functions import Functions
@@ -193,11 +194,13 @@ class Server:
         """Load the data, listen on ``config.bind``/``config.port`` (and
         ``config.unixsocket``); sets ``port`` to the real one.
 
-        Raises ``persistence.LoadError`` when the AOF or snapshot is damaged.
+        Raises ``persistence.LoadError`` when the AOF or snapshot is damaged,
+        ``aclfile.AclFileError`` when the users cannot be loaded.
         """
         from .protocol import Client
 
         loop = asyncio.get_running_loop()
+        load_at_startup(self.acl, self.config)  # before the data, as Redis does
         self.persistence.load()
         hosts = self.config.bind.split() or ["127.0.0.1"]
         self._server = await loop.create_server(

@@ -9,12 +9,14 @@ and ``script_denied`` return the error reply and log the denial (ACL LOG).
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import TYPE_CHECKING, Final
 
 from ...redis.commands import CommandSpec
 from ..acl import DENIED_CHANNEL, DENIED_CMD, OK, LogEntry, RuleError, Selector, User
+from ..aclfile import AclFileError, read_users, replace_users, save_users, user_line
 from ..aclspecs import CATEGORIES, by_category, resolve
 from ..reply import OK as OK_REPLY
 from ..reply import CommandError, bulk, bulks, double, help_reply, integer, map_reply, set_reply
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     from ..table import Entry
 
 __all__ = ["denied", "forget_user", "script_denied", "user_changed"]
+
+log = logging.getLogger("stores.pulsards")
 
 _REASONS: Final = {DENIED_CMD: "command", 2: "key", DENIED_CHANNEL: "channel"}
 _EXEC_REASONS: Final = {
@@ -204,9 +208,10 @@ def acl_deluser(c: Client, args: list[bytes]) -> bytes:
 
 
 def _selector_fields(selector: Selector) -> list[tuple[bytes, bytes]]:
-    return [(bulk(b"commands"), bulk(selector.describe_commands().encode())),
-            (bulk(b"keys"), bulk(selector.keys_text().encode())),
-            (bulk(b"channels"), bulk(selector.channels_text().encode()))]
+    # (Patterns are bytes, described as latin-1 text: encoded back so.)
+    return [(bulk(b"commands"), bulk(selector.describe_commands().encode("latin-1"))),
+            (bulk(b"keys"), bulk(selector.keys_text().encode("latin-1"))),
+            (bulk(b"channels"), bulk(selector.channels_text().encode("latin-1")))]
 
 
 @command("ACL|GETUSER")
@@ -234,8 +239,7 @@ def acl_users(c: Client, args: list[bytes]) -> bytes:
 @command("ACL|LIST")
 def acl_list(c: Client, args: list[bytes]) -> bytes:
     users = c.server.acl.users
-    return bulks([b"user %s %s" % (name, users[name].describe().encode())
-                  for name in sorted(users)])
+    return bulks([user_line(users[name]) for name in sorted(users)])
 
 
 @command("ACL|WHOAMI")
@@ -320,12 +324,35 @@ def acl_dryrun(c: Client, args: list[bytes]) -> bytes:
 
 @command("ACL|LOAD")
 def acl_load(c: Client, args: list[bytes]) -> bytes:
-    raise _NO_ACLFILE
+    server = c.server
+    if not server.config.aclfile:
+        raise _NO_ACLFILE
+    try:
+        users = read_users(server.config)
+    except AclFileError as exc:  # every user as it was
+        raise CommandError(f"ERR {exc}") from None
+    acl = server.acl
+    gone = replace_users(acl, users)
+    user_changed(server, acl.default)
+    # Redis 7.0 frees every user but default, closing their connections even
+    # when the file left them as they were (the caller's own after its reply).
+    for user in gone:
+        forget_user(c, user)
+    return OK_REPLY
 
 
 @command("ACL|SAVE")
 def acl_save(c: Client, args: list[bytes]) -> bytes:
-    raise _NO_ACLFILE
+    server = c.server
+    if not server.config.aclfile:
+        raise _NO_ACLFILE
+    try:
+        save_users(server.config, server.acl.users)
+    except OSError as exc:
+        log.warning("Saving the ACL file %r for ACL SAVE: %s", server.config.aclfile, exc)
+        raise CommandError("ERR There was an error trying to save the ACLs. Please check the "
+                           "server logs for more information") from None
+    return OK_REPLY
 
 
 @command("ACL|HELP")
