@@ -2,10 +2,10 @@
 
 Redis reads the clock around every command.  pulsards times a command by
 wrapping its handler (``Server.rewire``), and only where the log could take
-it: with a threshold above 0, the commands Redis' table does not flag
-``fast`` (the O(1) ones: GET, SET, INCR... never take milliseconds), so the
-hot path of those pays nothing; with 0, every command; with a negative
-threshold, none.  With the latency monitor on (``latency.py``) every
+it: with a threshold above 0, the commands that are neither flagged ``fast``
+nor documented O(1) by Redis (GET, SET, INCR... never take milliseconds),
+so the hot path of those pays nothing; with 0, every command; with a
+negative threshold, none.  With the latency monitor on (``latency.py``) every
 command is timed, and the same wrapper reports its ``command`` and
 ``fast-command`` events.  As in Redis, EXEC (``skip_slowlog``) is not logged but
 the commands it runs are, a blocked command is not logged, arguments past
@@ -19,7 +19,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Final
 
-from .reply import Blocked, bulk, bulks, integer
+from .reply import CommandError, bulk, bulks, integer
 
 if TYPE_CHECKING:
     from .protocol import Client
@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 __all__ = ["SlowLog", "redacted"]
 
+# Documented O(1) by Redis (COMMAND DOCS) though not flagged fast: timed
+# only at threshold 0, so that SET's hot path pays nothing for the log.
+_CONSTANT_TIME: Final = frozenset({"set", "setex", "psetex", "setbit", "lmove", "rpoplpush",
+                                   "blmove", "brpoplpush", "randomkey"})
 MAX_ARGS: Final = 32  # as Redis' SLOWLOG_ENTRY_MAX_ARGC
 MAX_STRING: Final = 128  # SLOWLOG_ENTRY_MAX_STRING
 
@@ -42,37 +46,47 @@ class SlowLog:
         self.next_id = 0
 
     def wrap(self, entry: Entry, handler: Handler) -> Handler:
-        """``handler`` timed, when the threshold lets ``entry`` be logged."""
+        """``handler`` timed, when the thresholds let ``entry`` be logged (they
+        are read here: ``Server.rewire`` runs again when CONFIG SET changes them)."""
         config = self.server.config
         threshold = config.slowlog_log_slower_than
+        monitored = config.latency_monitor_threshold
         flags = entry.spec.flags
         if entry.subcommands:  # a container: its subcommands are timed
             return handler
-        logged = threshold == 0 or (threshold > 0 and "fast" not in flags)
-        if not (logged and "skip_slowlog" not in flags) and not config.latency_monitor_threshold:
+        loggable = threshold >= 0 and "skip_slowlog" not in flags
+        cheap = "fast" in flags or entry.name in _CONSTANT_TIME
+        # CONFIG SET may change the thresholds: it is judged by the new ones, as in Redis.
+        dynamic = entry.name == "config|set"
+        if not (loggable and (threshold == 0 or not cheap)) and not monitored and not dynamic:
             return handler
+        never = 1 << 62
+        least = threshold * 1000 if loggable else never  # ns
+        spike = monitored * 1_000_000 if monitored else never
+        first = 0 if dynamic else min(least, spike)
         clock = time.perf_counter_ns
         record = self.record
         latency = self.server.latency
         event = "fast-command" if "fast" in flags else "command"
         skip = "skip_slowlog" in flags
 
+        def note(c: Client, args: list[bytes], elapsed: int) -> None:
+            if 0 <= config.slowlog_log_slower_than * 1000 <= elapsed and not skip:
+                record(c, args, elapsed // 1000)
+            latency.add(event, elapsed // 1_000_000)  # when it reaches the threshold
+
+        # No try/finally: a command that blocked (Blocked) is not logged.
         def timed(c: Client, args: list[bytes]) -> bytes:
-            blocked = False
             start = clock()
             try:
-                return handler(c, args)
-            except Blocked:
-                blocked = True
+                reply = handler(c, args)
+            except CommandError:
+                if (elapsed := clock() - start) >= first:
+                    note(c, args, elapsed)
                 raise
-            finally:
-                elapsed = (clock() - start) // 1000
-                if not blocked:
-                    least = config.slowlog_log_slower_than
-                    if 0 <= least <= elapsed and not skip:
-                        record(c, args, elapsed)
-                    if config.latency_monitor_threshold:
-                        latency.add(event, elapsed // 1000)
+            if (elapsed := clock() - start) >= first:
+                note(c, args, elapsed)
+            return reply
 
         return timed
 
