@@ -127,24 +127,43 @@ def _shown(args: list[bytes]) -> list[bytes]:
 
 
 def redacted(args: list[bytes]) -> list[bytes]:
-    """``args`` with the passwords of AUTH, HELLO and MIGRATE replaced, as
-    Redis shows them in the slow log and to MONITOR."""
-    name = args[0].upper()
-    if name == b"AUTH":
-        return [args[0], *(b"(redacted)" for _ in args[1:])]
+    """``args`` with their secrets replaced, as Redis 7.0 shows them in the
+    slow log and to MONITOR: AUTH's arguments, HELLO's and MIGRATE's
+    passwords (their options read in order, as the commands read them), ACL
+    SETUSER's arguments and the value of CONFIG SET requirepass/masterauth."""
     shown = list(args)
-    if name == b"HELLO":
-        for i in range(2, len(args)):
-            if args[i].upper() == b"AUTH":
-                shown[i + 1:i + 3] = [b"(redacted)"] * len(shown[i + 1:i + 3])
+
+    def hide(start: int, count: int) -> None:
+        shown[start:start + count] = [b"(redacted)"] * len(shown[start:start + count])
+
+    name = args[0].upper()
+    sub = args[1].upper() if len(args) > 1 else b""
+    if name == b"AUTH":
+        hide(1, len(args))
+    elif name == b"HELLO":
+        i = 2
+        while i < len(args):
+            word = args[i].upper()
+            if word == b"AUTH" and i + 2 < len(args):
+                hide(i + 1, 2)
+                i += 3
+            elif word == b"SETNAME" and i + 1 < len(args):
+                i += 2
+            else:
                 break
     elif name == b"MIGRATE":
-        for i in range(6, len(args)):
+        i = 6
+        while i < len(args):
             word = args[i].upper()
             if word == b"KEYS":  # keys follow, whatever their names
                 break
-            if word == b"AUTH":
-                shown[i + 1:i + 2] = [b"(redacted)"] * len(shown[i + 1:i + 2])
-            elif word == b"AUTH2":
-                shown[i + 1:i + 3] = [b"(redacted)"] * len(shown[i + 1:i + 3])
+            skip = {b"AUTH": 1, b"AUTH2": 2}.get(word, 0)
+            hide(i + 1, skip)
+            i += 1 + skip
+    elif name == b"ACL" and sub == b"SETUSER":
+        hide(2, len(args))
+    elif name == b"CONFIG" and sub == b"SET":
+        for i in range(2, len(args) - 1, 2):
+            if args[i].lower() in (b"requirepass", b"masterauth"):
+                hide(i + 1, 1)
     return shown

@@ -336,6 +336,20 @@ def test_deluser_off_and_revoked_channels(servers: list[Address]) -> None:
                 conn.close()
 
 
+def test_a_subscriber_that_had_every_channel_loses_the_revoked_ones(
+        servers: list[Address]) -> None:
+    for address in servers:
+        with redis.Redis(*address) as admin:
+            admin.execute_command("ACL", "SETUSER", "su", "on", ">pw", "+@all", "~*", "&*")
+            sub = Conn(address)
+            assert sub.send(("AUTH", "su", "pw")) == b"+OK\r\n"
+            assert sub.send(("SUBSCRIBE", "foo")).endswith(b":1\r\n")
+            admin.execute_command("ACL", "SETUSER", "su", "resetchannels", "&bar")
+            wait_for(sub.closed, what="the subscriber's close")
+            assert admin.publish("foo", "secret") == 0
+            sub.close()
+
+
 # ------------------------------------------------------------ categories
 def test_categories_agree(servers: list[Address]) -> None:
     from stores.pulsards.table import build_dispatch

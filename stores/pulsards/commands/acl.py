@@ -165,7 +165,10 @@ def _kill_revoked_subscribers(c: Client, user: User, before: User) -> None:
     if any(s.allchannels for s in user.selectors):
         return
     allowed = {ch for s in user.selectors for ch in s.channels}
-    if all(ch in allowed for s in before.selectors for ch in s.channels):
+    # Nothing revoked when every pattern allowed before still is (a user that
+    # had allchannels lost it: its subscriptions are checked).
+    if (not any(s.allchannels for s in before.selectors)
+            and all(ch in allowed for s in before.selectors for ch in s.channels)):
         return
     probe = user.selectors[0].copy()
     probe.channels = dict.fromkeys(allowed)

@@ -9,8 +9,8 @@ Rules (Redis 7.0's ``call()`` and ``replicationFeedMonitors``):
   commands flagged ``admin`` (CONFIG, CLIENT LIST, MONITOR...) are never
   shown; EVAL and its siblings are shown before their script runs, and the
   commands the script calls after, from ``lua``;
-* the passwords of AUTH, HELLO and MIGRATE show as ``(redacted)``
-  (``slowlog.redacted``, as in the slow log);
+* secrets (AUTH's arguments, HELLO's and MIGRATE's passwords) show as
+  ``(redacted)`` (``slowlog.redacted``, as in the slow log);
 * while a client monitors, every client is *gated* (``Client.update_gate``):
   requests leave the fast path for ``Client._special``, which feeds the
   monitors, so a server nobody monitors pays nothing per request;
