@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["Pause", "holds", "pause", "unpause"]
 
 # Redis' may_replicate commands (COMMAND INFO does not show that flag, so the
-# shared table lacks it); EVAL, EVALSHA and FCALL are decided by their scripts.
+# shared table lacks it); EVAL, EVALSHA and FCALL are decided by their scripts
+# (may_replicate too when there is none).
 _MAY_REPLICATE = frozenset({"publish", "spublish", "pfcount"})
 
 
@@ -79,12 +80,11 @@ def unpause(server: Server) -> None:
     server.pause = None
     for client in server.clients.values():
         client.update_gate()
+    # Each on its own loop turn, oldest first: not inside the command that
+    # ended the pause (an EXEC holding CLIENT UNPAUSE stays isolated).
+    loop = asyncio.get_running_loop()
     for waiter in current.held:
-        client = waiter.client
-        if client.blocked is waiter:
-            client.blocked = None
-            assert waiter.argv is not None
-            client.run_held(waiter.argv)
+        loop.call_soon(waiter.client.run_held, waiter)
 
 
 def hold(server: Server, client: Client, req: list[bytes]) -> None:
@@ -94,6 +94,7 @@ def hold(server: Server, client: Client, req: list[bytes]) -> None:
     assert server.pause is not None
     waiter = Waiter(client, client.db, [], _never, b"")
     waiter.argv = req
+    waiter.held = True
     client.blocked = waiter
     server.pause.held.append(waiter)
 
@@ -131,9 +132,9 @@ def _no_writes(c: Client, name: str, req: list[bytes]) -> bool:
     """Whether the script or function ``req`` runs is flagged ``no-writes``."""
     from .lua import shebang_flags
 
-    if name == "fcall":  # an unknown function: FCALL's own flags, which do not write
+    if name == "fcall":  # an unknown function: FCALL's own flags (may_replicate)
         function = c.server.functions.current.functions.get(req[1].lower())
-        return function is None or "no-writes" in function.flags
+        return function is not None and "no-writes" in function.flags
     if name == "evalsha":
         scripting = c.server.scripting
         return scripting is not None and req[1].lower() in scripting.no_writes

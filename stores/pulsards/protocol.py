@@ -429,7 +429,7 @@ class Client(asyncio.Protocol):
             name = req[0].decode("utf-8", "replace").lower()
             return error(f"ERR Can't execute '{name}': only (P|S)SUBSCRIBE / "
                          "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
-        if self.server.pause is not None and holds(self, req, entry):
+        if self.server.pause is not None and not self.in_exec and holds(self, req, entry):
             hold(self.server, self, req)  # run again when the pause ends (pause.unpause)
             raise Blocked
         if multi is not None and entry.name not in _MULTI_IMMEDIATE:
@@ -484,14 +484,19 @@ class Client(asyncio.Protocol):
         if self.parser is not None:
             asyncio.get_running_loop().call_soon(self._resume)
 
-    def run_held(self, req: list[bytes]) -> None:
-        """Run the request a pause held, then the ones queued behind it."""
-        if self.closing or self.transport is None:
+    def run_held(self, waiter: Any) -> None:
+        """Run the request a pause held (``pause.unpause``), then the ones
+        queued behind it."""
+        if self.blocked is not waiter or self.closing or self.transport is None:
             return
+        self.blocked = None
         try:
-            self._write([self.execute(req)])
+            self._write([self.execute(waiter.argv)])
         except Blocked:  # a blocking command that now waits for its keys
             return
+        finally:
+            if self.server.ready_keys:  # it pushed: serve the waiters now
+                self.server.serve_blocked()
         if self.parser is not None and self.blocked is None:
             self._resume()
 

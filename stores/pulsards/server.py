@@ -62,7 +62,7 @@ Serve = Callable[[Database, bytes], bytes | None]
 class Waiter:
     """A client parked in a blocking command on some keys of one database."""
 
-    __slots__ = ("argv", "client", "db", "keys", "serve", "timeout_reply", "timer",
+    __slots__ = ("argv", "client", "db", "held", "keys", "serve", "timeout_reply", "timer",
                  "wake_on_delete")
 
     def __init__(self, client: Client, db: Database, keys: list[bytes], serve: Serve,
@@ -78,6 +78,8 @@ class Waiter:
         self.argv: list[bytes] | None = None
         # Served (with an error) when one of its keys is deleted (XREADGROUP).
         self.wake_on_delete = False
+        # Held by CLIENT PAUSE (``argv`` runs when the pause ends), not blocked.
+        self.held = False
 
 
 class Server:

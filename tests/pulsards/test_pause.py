@@ -214,3 +214,64 @@ def test_keys_do_not_expire_in_the_background_while_paused(pulsards: ServerProce
     finally:
         admin.client_unpause()
         admin.close()
+
+
+def _edge_cases(address: tuple[str, int]) -> list[Any]:
+    """A pause inside MULTI, UNPAUSE inside EXEC, WAIT under CLIENT UNBLOCK,
+    FCALL of no function and CLIENT REPLY SKIP before a held command."""
+    admin = redis.Redis(*address, db=12)
+    admin.flushdb()
+    a, b, c = (Raw(address) for _ in range(3))
+    got: list[Any] = []
+    try:
+        for conn in (a, b, c):
+            conn.send("SELECT", 12)
+            conn.read(1)
+        # A pause queued in MULTI: the writes after it in the EXEC still run.
+        a.send("MULTI")
+        a.send("CLIENT", "PAUSE", 10_000, "WRITE")
+        a.send("SET", "x", "1")
+        a.send("EXEC")
+        a.send("CLIENT", "UNPAUSE")
+        got.append(a.read(5))
+        # UNPAUSE inside EXEC: the held write runs after the EXEC.
+        admin.set("ua", "old")
+        a.send("CLIENT", "PAUSE", 10_000, "WRITE")
+        got.append(a.read(1))
+        b.send("SET", "ua", "new")
+        wait_for(lambda: _blocked(admin) == 1, 5, "the held SET")
+        for command in (("MULTI",), ("GET", "ua"), ("CLIENT", "UNPAUSE"), ("GET", "ua"),
+                        ("EXEC",)):
+            a.send(*command)
+        got += [a.read(5), b.read(1), admin.get("ua")]
+        # FCALL of a function that does not exist is held under WRITE; SKIP waits.
+        a.send("CLIENT", "PAUSE", 10_000, "WRITE")
+        got.append(a.read(1))
+        b.send("FCALL", "nosuchfunction", 0)
+        c.send("CLIENT", "REPLY", "SKIP")
+        c.send("SET", "skipped", "1")
+        c.send("PING")
+        wait_for(lambda: _blocked(admin) == 2, 5, "the held FCALL and SET")
+        admin.client_unpause()
+        got += [b.read(1), c.read(1), admin.get("skipped")]
+        # CLIENT UNBLOCK ends a WAIT.
+        b.send("CLIENT", "ID")
+        (b_id,) = b.read(1)
+        b.send("WAIT", 1, 0)
+        wait_for(lambda: _blocked(admin) == 1, 5, "the WAIT")
+        got += [admin.client_unblock(b_id), b.read(1)]
+        return got
+    finally:
+        admin.client_unpause()
+        for conn in (a, b, c):
+            conn.close()
+        admin.flushdb()
+        admin.close()
+
+
+def test_pause_edge_cases_as_redis(private_redis: tuple[str, int],
+                                   pulsards: ServerProcess) -> None:
+    real = _edge_cases(private_redis)
+    ours = _edge_cases((pulsards.host, pulsards.port))
+    assert ours == real
+    assert ours[0][3] == [b"OK", b"OK"] and ours[2][-1] == [b"old", b"OK", b"old"]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ...redis.resp import encode_reply
 from ..pause import pause, unpause
-from ..reply import OK, PONG, SYNTAX, CommandError, bulk, integer
+from ..reply import OK, PONG, SYNTAX, Blocked, CommandError, bulk, integer
 from ..table import command
 from .args import subcommand_error, to_int
 from .tracking import redirect_of
@@ -214,6 +214,12 @@ def run_muted(c: Client, req: list[bytes], entry: Entry | None) -> bytes:
     c.muted = False
     try:
         reply = c._special(req, entry)
+    except Blocked:
+        # Held by CLIENT PAUSE: SKIP waits for the command (a blocking one
+        # is answered later in any case, as in Redis).
+        if c.blocked is not None and c.blocked.held:
+            c.skip_next, c.skip_this = c.skip_this, False
+        raise
     finally:
         quiet = c.reply_off or c.skip_this
         c.skip_this = False
@@ -269,9 +275,9 @@ def client_unblock(c: Client, args: list[bytes]) -> bytes:
         elif reason != b"TIMEOUT":
             raise CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
     target = c.server.clients.get(to_int(args[2]))
-    if target is None or target.blocked is None or not target.blocked.keys:
-        # A client held by CLIENT PAUSE (a wait on no key) is left held, as
-        # Redis 7.2 does (7.0.15 crashes).
+    if target is None or target.blocked is None or target.blocked.held:
+        # A client held by CLIENT PAUSE is left held, as Redis 7.2 does
+        # (7.0.15 crashes).
         return b":0\r\n"
     c.server.release(target.blocked, reply)
     return b":1\r\n"
