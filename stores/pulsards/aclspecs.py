@@ -21,7 +21,7 @@ from typing import Final
 from ..redis.commands import COMMANDS, CommandSpec, find_key_flags
 
 __all__ = ["CATEGORIES", "READ", "SUBCOMMANDS", "TOP_LEVEL", "WRITE", "by_category",
-           "categories", "describe_commands", "key_access", "resolve"]
+           "categories", "describe_commands", "key_access", "key_flags", "resolve"]
 
 READ: Final = 1
 WRITE: Final = 2
@@ -164,27 +164,43 @@ def resolve(name: bytes, strict: bool = True, sub: bytes | None = None) -> Comma
     return COMMANDS.get(f"{spec.name}|{sub.upper().decode('latin-1')}")
 
 
-def key_access(spec: CommandSpec, args: Sequence[bytes]) -> list[tuple[int, int]]:
-    """(index, READ/WRITE permission needed) of each key ``args`` names.
+def key_flags(spec: CommandSpec, args: Sequence[bytes]) -> list[tuple[int, str]] | None:
+    """(index, Redis' key flags) of each key ``args`` names, as Redis' key
+    procedures find them (COMMAND GETKEYS and GETKEYSANDFLAGS answer from
+    this; None: the arguments do not say).
 
-    Key-spec flags decide, as in Redis: ``access`` needs read, ``insert``,
-    ``update`` and ``delete`` need write.  SET and BITFIELD (whose flags depend
-    on their options) and SORT (whose STORE key spec is unknown) are read the
-    way Redis' own key procedures read them.
+    The key specs decide, but for the commands Redis reads with procedures
+    of their own: SET and BITFIELD (flags depending on their options), SORT
+    (whose STORE key spec is unknown) and MIGRATE (KEYS replaces the key).
     """
     name = spec.name
     if name == "SET":
-        get = any(a.upper() == b"GET" for a in args[3:])
-        return [(1, READ | WRITE if get else WRITE)]
+        return [(1, "RW access update" if any(a.upper() == b"GET" for a in args[3:])
+                 else "OW update")]
     if name == "BITFIELD":
-        return [(1, READ if _bitfield_reads_only(args) else READ | WRITE)]
+        return [(1, "RO access" if _bitfield_reads_only(args) else "RW access update")]
     if name in ("SORT", "SORT_RO"):
         return _sort_keys(args, name == "SORT")
-    fixed = _fixed_keys(spec)
-    if fixed is not None:  # most commands: keys at fixed places (GET, SET, HSET...)
+    if name == "MIGRATE":
+        return _migrate_keys(args)
+    return find_key_flags(spec, args)
+
+
+def key_access(spec: CommandSpec, args: Sequence[bytes]) -> list[tuple[int, int]]:
+    """(index, READ/WRITE permission needed) of each key ``args`` names.
+
+    Key flags decide, as in Redis: ``access`` needs read, ``insert``,
+    ``update`` and ``delete`` need write.
+    """
+    fixed = _fixed_keys(spec) if spec.name not in _OWN_PROCEDURES else None
+    if fixed is not None:  # most commands: keys at fixed places (GET, HSET...)
         argc = len(args)
         return [key for key in fixed if key[0] < argc]
-    return [(index, _need(flags)) for index, flags in find_key_flags(spec, args) or ()]
+    return [(index, _need(flags)) for index, flags in key_flags(spec, args) or ()]
+
+
+# The commands key_flags reads as Redis' key procedures do, not by key specs.
+_OWN_PROCEDURES: Final = frozenset({"SET", "BITFIELD", "SORT", "SORT_RO", "MIGRATE"})
 
 
 def _need(flags: str) -> int:
@@ -218,8 +234,8 @@ def _bitfield_reads_only(args: Sequence[bytes]) -> bool:
     return True
 
 
-def _sort_keys(args: Sequence[bytes], store: bool) -> list[tuple[int, int]]:
-    found = [(1, READ)]
+def _sort_keys(args: Sequence[bytes], store: bool) -> list[tuple[int, str]]:
+    found = [(1, "RO access")]
     i = 2
     while i < len(args):
         word = args[i].upper()
@@ -228,7 +244,21 @@ def _sort_keys(args: Sequence[bytes], store: bool) -> list[tuple[int, int]]:
         elif word in (b"GET", b"BY"):
             i += 1
         elif word == b"STORE" and store and i + 1 < len(args):
-            found[1:] = [(i + 1, WRITE)]  # the last STORE wins, as in Redis
+            found[1:] = [(i + 1, "OW update")]  # the last STORE wins, as in Redis
             i += 1
         i += 1
     return found
+
+
+def _migrate_keys(args: Sequence[bytes]) -> list[tuple[int, str]]:
+    """MIGRATE's key, or those after KEYS (then the key must be empty)."""
+    skip = {b"AUTH": 1, b"AUTH2": 2}
+    i = 6
+    while i < len(args):
+        word = args[i].upper()
+        if word == b"KEYS":
+            if args[3]:
+                return []
+            return [(j, "RW access delete") for j in range(i + 1, len(args))]
+        i += 1 + skip.get(word, 0)
+    return [(3, "RW access delete")] if len(args) > 3 else []

@@ -182,6 +182,8 @@ def find_key_flags(spec: CommandSpec, args: Sequence[Any]) -> list[tuple[int, st
                 return None
             start = start + firstkey
             last = start + (numkeys - 1) * step
+            if numkeys < 1 or last >= argc:
+                return None  # Redis' invalid spec: no key is known (EVAL s 0 too)
         found.extend((i, flags) for i in range(start, min(last, argc - 1) + 1, step or 1))
     return found
 

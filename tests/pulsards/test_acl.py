@@ -350,6 +350,27 @@ def test_a_subscriber_that_had_every_channel_loses_the_revoked_ones(
             sub.close()
 
 
+def test_keys_a_restricted_user_is_checked_on_are_redis_ones(servers: list[Address]) -> None:
+    """MIGRATE's KEYS replace its key argument; a numkeys out of range names
+    no key (the command answers its own error, not NOPERM)."""
+    replies = []
+    for address in servers:
+        with redis.Redis(*address) as admin:
+            admin.execute_command("ACL", "SETUSER", "keyed", "on", ">pw", "+@all", "~allowed*")
+        conn = Conn(address)
+        assert conn.send(("AUTH", "keyed", "pw")) == b"+OK\r\n"
+        replies.append([conn.send(command) for command in (
+            ("MIGRATE", "127.0.0.1", "1", "", "0", "10", "KEYS", "allowed1"),
+            ("MIGRATE", "127.0.0.1", "1", "", "0", "10", "KEYS", "other"),
+            ("EVAL", "return 1", "5", "allowed"),
+            ("ZUNIONSTORE", "allowedd", "99999999999999999999", "a"),
+            ("ZUNIONSTORE", "allowedd", "0", "a"),
+            ("SET", "other", "v"))])
+        conn.close()
+    assert replies[1] == replies[0]
+    assert replies[0][0] == b"+NOKEY\r\n" and replies[0][-1].startswith(b"-NOPERM")
+
+
 # ------------------------------------------------------------ categories
 def test_categories_agree(servers: list[Address]) -> None:
     from stores.pulsards.table import build_dispatch

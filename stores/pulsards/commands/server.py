@@ -252,10 +252,11 @@ def command_docs(c: Client, args: list[bytes]) -> bytes:
     return b"%0\r\n" if c.resp3 else b"*0\r\n"
 
 
-def _keys_of(args: list[bytes]) -> tuple[str, list[tuple[int, str]]]:
-    """The command COMMAND GETKEYS(ANDFLAGS) is asked about, and its keys'
-    (index, flags), with Redis' errors."""
-    from ...redis.commands import find_key_flags, lookup
+def _keys_of(args: list[bytes]) -> list[tuple[int, str]]:
+    """The keys of the command COMMAND GETKEYS(ANDFLAGS) is asked about, with
+    their flags (``aclspecs.key_flags``), and Redis' errors."""
+    from ...redis.commands import lookup
+    from ..aclspecs import key_flags
 
     spec = lookup(args[2:])
     if spec is None:
@@ -265,55 +266,28 @@ def _keys_of(args: list[bytes]) -> tuple[str, list[tuple[int, str]]]:
     argc = len(args) - 2
     if (spec.arity >= 0 and argc != spec.arity) or argc < -spec.arity:
         raise CommandError("ERR Invalid number of arguments specified for command")
-    found = (_sort_keys(args[2:]) if spec.name in ("SORT", "SORT_RO")
-             else find_key_flags(spec, args[2:]))
-    if found is None:
+    found = key_flags(spec, args[2:])
+    if not found:
+        if "no_mandatory_keys" in spec.flags:  # EVAL s 0: rightly no key
+            return []
         raise CommandError("ERR Invalid arguments specified for command")
-    return spec.name, found
-
-
-def _sort_keys(args: list[bytes]) -> list[tuple[int, str]]:
-    """SORT's keys as Redis' sortGetKeys finds them: the sorted key, and the
-    STORE destination (BY and GET patterns are not keys)."""
-    found = [(1, "RO access")]
-    skip = {b"LIMIT": 2, b"GET": 1, b"BY": 1}
-    i = 2
-    while i < len(args):
-        word = args[i].upper()
-        if word == b"STORE" and i + 1 < len(args):
-            found[1:] = [(i + 1, "OW update")]  # the last STORE wins
-            i += 1
-        i += 1 + skip.get(word, 0)
     return found
 
 
 @command("COMMAND|GETKEYS")
 def command_getkeys(c: Client, args: list[bytes]) -> bytes:
-    return bulks(args[2 + index] for index, _ in _keys_of(args)[1])
+    return bulks(args[2 + index] for index, _ in _keys_of(args))
 
 
 @command("COMMAND|GETKEYSANDFLAGS")
 def command_getkeysandflags(c: Client, args: list[bytes]) -> bytes:
-    name, found = _keys_of(args)
     kind = b"~" if c.resp3 else b"*"
     parts = []
-    for index, flags in found:
-        words = _variable_key_flags(name, args[2:], flags).split()
+    for index, flags in _keys_of(args):
+        words = flags.replace(" variable_flags", "").replace(" incomplete", "").split()
         parts.append(b"*2\r\n%s%s%d\r\n%s" % (bulk(args[2 + index]), kind, len(words),
                                                b"".join(b"+%s\r\n" % w.encode() for w in words)))
     return b"*%d\r\n%s" % (len(parts), b"".join(parts))
-
-
-def _variable_key_flags(name: str, args: list[bytes], flags: str) -> str:
-    """The flags of a key whose spec says they vary (Redis' getkeys procs)."""
-    if name == "SET":  # GET reads the old value
-        if not any(a.upper() == b"GET" for a in args[3:]):
-            return "OW update"
-    elif name == "BITFIELD":  # only GETs: a read
-        ops = [a.upper() for a in args[2:]]
-        if b"SET" not in ops and b"INCRBY" not in ops:
-            return "RO access"
-    return flags.replace(" variable_flags", "")
 
 
 # ------------------------------------------------------------------ CONFIG
