@@ -201,6 +201,9 @@ local function named_arguments(args)
 end
 
 local function register_function(...)
+  if not register then  -- kept by a library and called later, from a function
+    fail('redis.register_function can only be called on FUNCTION LOAD command')
+  end
   local count = select('#', ...)
   if count < 1 or count > 2 then fail('wrong number of arguments to redis.register_function') end
   if count == 1 then

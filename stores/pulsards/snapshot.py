@@ -2,9 +2,9 @@
 
 Pure functions, no I/O: ``encode_snapshot`` yields the bytes of a snapshot of
 some databases and ``decode_snapshot`` turns such bytes back into values.  The
-format (version 1), all integers little-endian::
+format (version 2), all integers little-endian::
 
-    file    = MAGIC "PULSARDS" (8 bytes) , version (1 byte, 1) , record* ,
+    file    = MAGIC "PULSARDS" (8 bytes) , version (1 byte, 2) , record* ,
               0xFF , crc32 (4 bytes: zlib.crc32 of every byte before it)
     record  = 0xF5 , string                       a function library's code
             | 0xFE , length                       select database <length>
@@ -19,8 +19,10 @@ format (version 1), all integers little-endian::
     string  = length , bytes
     length  = one byte 0..253 | 0xFE , uint32 | 0xFF , uint64
 
-Function libraries (FUNCTION LOAD's code) come first; a file without them
-is what pulsards wrote before it had functions.  Unknown types, a bad magic,
+Function libraries (FUNCTION LOAD's code) come first.  Version 1 (what
+pulsards wrote before it had functions) is the same without them and is
+read too; a pulsards that knows only version 1 refuses a version 2 file as
+an unknown version rather than half reading it.  Unknown types, a bad magic,
 an unknown version, a short file or a checksum mismatch raise
 ``SnapshotError``: a damaged snapshot is never half loaded.
 """
@@ -40,7 +42,8 @@ __all__ = ["MAGIC", "VERSION", "Entry", "Reader", "Snapshot", "SnapshotError", "
            "decode_value", "encode_snapshot", "encode_value"]
 
 MAGIC: Final = b"PULSARDS"
-VERSION: Final = 1
+VERSION: Final = 2  # 2: function libraries may come first; 1 files are read too
+_READABLE: Final = (1, 2)
 
 _SELECT: Final = 0xFE
 _LIBRARY: Final = 0xF5  # as Redis' RDB_OPCODE_FUNCTION2
@@ -129,7 +132,7 @@ def encode_snapshot(dbs: Iterable[tuple[int, Iterable[Entry]]], chunk: int = 1 <
     crc = 0
     out = [MAGIC, bytes((VERSION,))]
     out += (b"\xf5" + _string(code) for code in libraries)
-    size = 9
+    size = sum(map(len, out))
     for index, entries in dbs:
         selected = False
         for key, value, expire in entries:
@@ -263,7 +266,7 @@ def decode_snapshot(data: bytes) -> Snapshot:
     """The databases and libraries in the bytes ``encode_snapshot`` made."""
     if len(data) < 14 or data[:8] != MAGIC:
         raise SnapshotError("not a pulsards snapshot (bad magic)")
-    if data[8] != VERSION:
+    if data[8] not in _READABLE:
         raise SnapshotError(f"unsupported snapshot version {data[8]}")
     if data[-5] != _EOF or _U32.unpack(data[-4:])[0] != zlib.crc32(data[:-4]):
         raise SnapshotError("snapshot checksum mismatch (damaged or truncated file)")

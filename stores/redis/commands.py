@@ -30,6 +30,7 @@ _HIDDEN: Final = frozenset({
     "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBSCRIBE",  # store.pubsub()
     "SSUBSCRIBE", "SUNSUBSCRIBE", "MONITOR", "SYNC", "PSYNC", "REPLCONF",
     "QUIT", "RESET", "HELLO", "AUTH", "SELECT",  # connection state is the pool's
+    "READONLY", "READWRITE", "ASKING",  # (a cluster connection's state, too)
 })
 
 # Flagged blocking, but they block only when given the BLOCK option.

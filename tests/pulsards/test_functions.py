@@ -108,6 +108,8 @@ redis.register_function('hgetall', function()
 redis.register_function('lists', function() return redis.call('function', 'list') end)
 redis.register_function('env', function() return type(_G) end)
 redis.register_function('many', function() return 1, 2 end)
+local api = redis
+redis.register_function('kept', function() api.register_function('m', function() end) end)
 """
 
 SETUP: list[tuple[Any, ...]] = [("SET", "s", "abc"), ("SET", "n", "10"), ("HSET", "h", "f", "v")]
@@ -134,6 +136,7 @@ CALLS: list[tuple[Any, ...]] = [
     ("FCALL", "lists", 0),
     ("FCALL", "env", 0),
     ("FCALL", "many", 0),
+    ("FCALL", "kept", 0),
     ("FCALL", "missing", 0),
     ("FCALL", "args", 3, "a"),
     ("FCALL", "args", -1),

@@ -793,3 +793,18 @@ async def test_a_failed_append_acknowledges_nothing(tmp_path: Path) -> None:
         await asyncio.wait_for(server.serve_forever(), 5)  # the server stopped itself
     finally:
         await server.stop()
+
+
+def test_snapshots_hold_libraries_and_version_1_files_still_load() -> None:
+    import zlib
+
+    data = b"".join(encode_snapshot([(0, [(b"k", b"v", None)])], libraries=[b"#!lua name=x"]))
+    assert data[8] == 2
+    assert decode_snapshot(data) == ({0: [(b"k", b"v", None)]}, [b"#!lua name=x"])
+    # Version 1: the same records without libraries, as pulsards wrote before.
+    old = b"PULSARDS\x01\xfe\x00\x00\x01k\x01v\xff"
+    old += zlib.crc32(old).to_bytes(4, "little")
+    assert decode_snapshot(old) == ({0: [(b"k", b"v", None)]}, [])
+    with pytest.raises(SnapshotError, match="version 3"):
+        decode_snapshot(b"PULSARDS\x03" + old[9:-4] + zlib.crc32(
+            b"PULSARDS\x03" + old[9:-4]).to_bytes(4, "little"))
