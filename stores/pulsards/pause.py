@@ -16,7 +16,7 @@ The rules, as Redis 7.0's:
 * No key expires in the background while paused.
 
 Paused, every client is *gated* (``Client.update_gate``): its requests go
-through ``Client._special``, which asks ``holds``; a server that is not
+through ``gate.special``, which asks ``holds``; a server that is not
 paused pays nothing per request.
 """
 

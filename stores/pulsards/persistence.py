@@ -28,7 +28,7 @@ from .aof import AppendOnlyFile, _fsync_dir
 from .aoffile import AofError, AofReader, rewrite_commands
 from .keyspace import Database, now_ms
 from .reply import CommandError
-from .snapshot import Entry, SnapshotError, decode_snapshot, encode_snapshot
+from .snapshot import Entry, Snapshot, SnapshotError, decode_snapshot, encode_snapshot
 
 if TYPE_CHECKING:
     from .server import Server
@@ -164,29 +164,39 @@ class Persistence:
 
     def load_snapshot(self, path: str) -> None:
         started = time.monotonic()
-        with open(path, "rb") as f:
-            data = f.read()
+        self.apply_snapshot(self.read_snapshot(path), path)
+        log.info("DB loaded from disk %s: %.3f seconds", path, time.monotonic() - started)
+
+    def read_snapshot(self, path: str) -> Snapshot:
+        """The snapshot at ``path``, checked (LoadError) before anything changes."""
         try:
-            snapshot = decode_snapshot(data)
-        except SnapshotError as exc:
+            with open(path, "rb") as f:
+                snapshot = decode_snapshot(f.read())
+        except (OSError, SnapshotError) as exc:
             raise LoadError(f"Can't load the snapshot {path}: {exc}") from None
+        keyspace = self.server.keyspace
+        for index in snapshot.dbs:
+            if index >= len(keyspace):
+                raise LoadError(f"snapshot {path} holds database {index}, but there are "
+                                f"{len(keyspace)} (see databases)")
+        return snapshot
+
+    def apply_snapshot(self, snapshot: Snapshot, path: str, merge: bool = False) -> None:
+        """Load a read snapshot (``merge``: its keys and libraries replace the
+        ones of the same names, as DEBUG RELOAD MERGE)."""
         for code in snapshot.libraries:
             try:
-                self.server.functions.load(code, False)
+                self.server.functions.load(code, merge)
             except CommandError as exc:
                 raise LoadError(f"Can't load the snapshot {path}'s function library: "
                                 f"{exc.message}") from None
         keyspace = self.server.keyspace
         for index, entries in snapshot.dbs.items():
-            if index >= len(keyspace):
-                raise LoadError(f"snapshot {path} holds database {index}, but there are "
-                                f"{len(keyspace)} (see databases)")
             db = keyspace[index]
             for key, value, expire in entries:
                 db.data[key] = value
                 if expire is not None:
                     db.set_expire(key, expire)
-        log.info("DB loaded from disk %s: %.3f seconds", path, time.monotonic() - started)
 
     # ------------------------------------------------------------------- AOF
     def open_aof(self, path: str | None) -> AppendOnlyFile:

@@ -13,7 +13,8 @@ with requests queued behind it) switches the connection to *slow mode*: the
 read is parsed again by ``parser.RequestParser``, which skips the requests
 already run and knows Redis' inline syntax, limits and error texts.  Once
 that parser is empty at a request boundary the connection returns to fast
-mode.
+mode.  A *gated* client's requests (MULTI, ACL rules, MONITOR...) go through
+``gate.special`` one by one.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import hiredis
 
+from .gate import call, internal_error, special
 from .parser import INLINE_MAX, RequestParser, needs_sdssplitargs
-from .pause import hold, holds
 from .reply import NIL2, NIL3, Blocked, CommandError, ProtocolError, error
 
 if TYPE_CHECKING:
@@ -76,23 +77,6 @@ def _check_types(req: Any) -> None:
     """Raise TypeError unless ``req`` is a list of bytes (the join's check, no copy)."""
     if req.__class__ is not list or not _ONLY_BYTES(map(type, req)):
         raise TypeError("not a request")
-
-
-def _internal_error(req: list[bytes], exc: Exception) -> bytes:
-    log.error("internal error running %r", req[0], exc_info=exc)
-    return error(f"ERR internal error in '{req[0].decode('utf-8', 'replace')}': {exc!r}")
-
-
-def unknown_command(args: list[bytes]) -> bytes:
-    """Redis' reply to a command name it does not know."""
-    shown = ""
-    for arg in args[1:]:
-        if len(shown) >= 128:
-            break
-        text = arg.decode("utf-8", "replace")[:128 - len(shown)]
-        shown += f"'{text}' "
-    name = args[0].decode("utf-8", "replace")[:128]
-    return error(f"ERR unknown command '{name}', with args beginning with: {shown}")
 
 
 def _not_for_inline(data: bytes) -> bool:
@@ -267,7 +251,7 @@ class Client(asyncio.Protocol):
                 except Blocked:
                     break
                 except Exception as exc:  # a bug: answer, log, keep serving
-                    append(_internal_error(req, exc))
+                    append(internal_error(req, exc))
             else:
                 try:
                     append(self._special(req, entry))
@@ -403,75 +387,11 @@ class Client(asyncio.Protocol):
         return self._call(req, entry)
 
     def _special(self, req: list[bytes], entry: Entry | None) -> bytes:
-        """Everything off the hot path: unknown names, arity, NOAUTH, ACL, MULTI queueing."""
-        if self.muted:
-            from .commands.connection import run_muted
-
-            return run_muted(self, req, entry)
-        multi = self.multi
-        if entry is None:
-            if multi is not None:
-                self.multi_error = True
-            return unknown_command(req)
-        if not entry.lo <= len(req) <= entry.hi:
-            if multi is not None:
-                self.multi_error = True
-            return error(f"ERR wrong number of arguments for '{entry.name}' command")
-        if self.locked and not entry.no_auth:
-            return b"-NOAUTH Authentication required.\r\n"
-        if self.user.restricted:  # ACL: checked before queueing, as Redis does
-            refused = _acl_denied(self, req, entry)
-            if refused is not None:
-                if multi is not None:
-                    self.multi_error = True
-                return refused
-        if self.subscribed and entry.name not in _PUBSUB_ALLOWED:
-            name = req[0].decode("utf-8", "replace").lower()
-            return error(f"ERR Can't execute '{name}': only (P|S)SUBSCRIBE / "
-                         "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
-        if self.server.pause is not None and not self.in_exec and holds(self, req, entry):
-            hold(self.server, self, req)  # run again when the pause ends (pause.unpause)
-            raise Blocked
-        if multi is not None and entry.name not in _MULTI_IMMEDIATE:
-            multi.append(req)
-            return b"+QUEUED\r\n"
-        run = self._monitored if self.server.monitors else self._call
-        tracking = self.server.tracking
-        if tracking is not None:
-            return tracking.run(self, req, entry, run)
-        return run(req, entry)
+        """Everything off the hot path (``gate.special``)."""
+        return special(self, req, entry)
 
     def _call(self, req: list[bytes], entry: Entry) -> bytes:
-        try:
-            return entry.handler(self, req)
-        except CommandError as exc:
-            return exc.reply()
-        except Blocked:
-            raise
-        except Exception as exc:  # a bug: answer, log, keep serving
-            return _internal_error(req, exc)
-
-    def _monitored(self, req: list[bytes], entry: Entry) -> bytes:
-        """Run a command while clients MONITOR: they see it (commands.monitor)."""
-        from .commands.monitor import feed, forbidden, shown_before
-
-        if self.monitor and forbidden(entry, req):
-            return b"-ERR Replica can't interact with the keyspace\r\n"
-        before = shown_before(entry)
-        own = feed(self, req, entry) if before else b""
-        try:
-            reply = entry.handler(self, req)
-        except CommandError as exc:
-            reply = exc.reply()
-        except Blocked:
-            if not before:
-                feed(self, req, entry)
-            raise
-        except Exception as exc:  # a bug: answer, log, keep serving
-            reply = _internal_error(req, exc)
-        if before:
-            return own + reply
-        return reply + feed(self, req, entry)  # a monitor sees its own after the reply
+        return call(self, req, entry)
 
     # ------------------------------------------------------------ blocking
     def unblock(self, reply: bytes) -> None:
@@ -552,21 +472,6 @@ class Client(asyncio.Protocol):
         self.resp3 = version == 3
         self.nil = NIL3 if self.resp3 else NIL2
         self.update_gate()
-
-
-def _acl_denied(c: Client, req: list[bytes], entry: Entry) -> bytes | None:
-    """``commands.acl.denied``, imported once (not at start: it imports the
-    command table, which imports this module)."""
-    global _acl_denied
-    from .commands.acl import denied
-
-    _acl_denied = denied
-    return denied(c, req, entry)
-
-
-_PUBSUB_ALLOWED = frozenset({"subscribe", "psubscribe", "ssubscribe", "unsubscribe",
-                             "punsubscribe", "sunsubscribe", "ping", "quit", "reset"})
-_MULTI_IMMEDIATE = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
 
 
 def _address(value: Any) -> str:

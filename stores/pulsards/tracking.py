@@ -112,17 +112,17 @@ class Tracking:
 
     # ------------------------------------------------------------ commands
     def run(self, c: Client, req: list[bytes], entry: Entry,
-            call: Callable[[list[bytes], Entry], bytes]) -> bytes:
+            call: Callable[[Client, list[bytes], Entry], bytes]) -> bytes:
         """Run a command of a gated client: remember what a tracking client
         read, and send the runner its own messages after the reply."""
         if self.writer is c:  # a command of its EXEC: the outer run sends
-            reply = call(req, entry)
+            reply = call(c, req, entry)
             self.remember(c, entry, req)
             return reply
         outer, outer_pending = self.writer, self.pending
         self.writer, self.pending = c, []
         try:
-            reply = call(req, entry)
+            reply = call(c, req, entry)
             self.remember(c, entry, req)
             if self.pending:
                 reply += b"".join(self.pending)

@@ -20,12 +20,18 @@ DEFAULT = [b"DEBUG SLEEP 0", b"DEBUG HELP", b"DEBUG", b"MODULE LIST", b"MODULE L
            b"LOLWUT VERSION x", b"CONFIG SET enable-debug-command yes",
            b"CONFIG SET enable-module-command yes", b"CLUSTER INFO", b"CLUSTER HELP",
            b"CLUSTER SLOTS", b"CLUSTER KEYSLOT k", b"CLUSTER BOGUS", b"CLUSTER",
-           b"CLUSTER INFO extra", b"READONLY", b"READWRITE", b"ASKING", b"ASKING x"]
+           b"CLUSTER INFO extra", b"READONLY", b"READWRITE", b"ASKING", b"ASKING x",
+           # (a transaction is one line here: its replies end at EXEC's)
+           b"MULTI\r\nMODULE LOAD /x\r\nPING\r\nEXEC",
+           b"MULTI\r\nDEBUG SLEEP 0\r\nEXEC", b"MULTI\r\nMODULE LIST\r\nEXEC"]
 
 ENABLED = [
     b"DEBUG POPULATE 3", b"DEBUG POPULATE 2 pre 10", b"MGET key:0 key:2 pre:1",
     b"DEBUG POPULATE 2 pre 3", b"MGET pre:0", b"DEBUG POPULATE x", b"DEBUG POPULATE -1",
-    b"DEBUG POPULATE 2 key 0 extra", b"DBSIZE",
+    b"DEBUG POPULATE 2 key 0 extra", b"DBSIZE", b"DEBUG POPULATE 1 popk 3", b"GET popk:0",
+    # DEBUG RELOAD empties the databases as FLUSHALL does: a WATCH fails.
+    b"WATCH wk\r\nDEBUG RELOAD\r\nMULTI\r\nSET wk v\r\nEXEC", b"GET popk:0",
+    b"DEBUG RELOAD NOSAVE NOFLUSH MERGE", b"DBSIZE",
     b"DEBUG ERROR hello", b"DEBUG ERROR -CODE x", b"DEBUG ERROR hello world",
     b"DEBUG LOG", b"DEBUG LOG hi", b"DEBUG SLEEP", b"DEBUG SLEEP 0.01", b"DEBUG SLEEP x",
     b"DEBUG OBJECT", b"DEBUG OBJECT nokey", b"DEBUG CHANGE-REPL-ID", b"DEBUG PROTOCOL",

@@ -2,7 +2,7 @@
 
 Users, rules and the check itself are ``stores.pulsards.acl``'s; this module
 answers the ACL subcommands with Redis 7.0's replies and errors, and is what
-``Client._special`` (for a user whose commands must be checked: the hot path
+``gate.special`` (for a user whose commands must be checked: the hot path
 never gets here) and ``redis.call`` ask before running a command: ``denied``
 and ``script_denied`` return the error reply and log the denial (ACL LOG).
 """

@@ -12,7 +12,7 @@ Rules (Redis 7.0's ``call()`` and ``replicationFeedMonitors``):
 * secrets (AUTH's arguments, HELLO's and MIGRATE's passwords) show as
   ``(redacted)`` (``slowlog.redacted``, as in the slow log);
 * while a client monitors, every client is *gated* (``Client.update_gate``):
-  requests leave the fast path for ``Client._special``, which feeds the
+  requests leave the fast path for ``gate.special``, which feeds the
   monitors, so a server nobody monitors pays nothing per request;
 * a monitoring client may not run commands that read or write keys ("Replica
   can't interact with the keyspace"), gets no reply to a second MONITOR, and

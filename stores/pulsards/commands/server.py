@@ -48,12 +48,18 @@ def flushdb(c: Client, args: list[bytes]) -> bytes:
 @command("FLUSHALL")
 def flushall(c: Client, args: list[bytes]) -> bytes:
     _flush_mode(args)
-    for db in c.server.keyspace.dbs:
-        db.touch_all()
-    c.server.keyspace.flushall()
-    if c.server.tracking is not None:
-        c.server.tracking.flushed(everything=True)
+    empty_all(c.server)
     return OK
+
+
+def empty_all(server: Server) -> None:
+    """Empty every database as FLUSHALL does: watchers, tracking clients and
+    the XREADGROUPs waiting on a stream hear of it."""
+    for db in server.keyspace.dbs:
+        db.touch_all()
+    server.keyspace.flushall()
+    if server.tracking is not None:
+        server.tracking.flushed(everything=True)
 
 
 @command("SWAPDB")

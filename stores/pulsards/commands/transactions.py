@@ -1,6 +1,6 @@
 """Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH with Redis' semantics.
 
-While a client is in MULTI the connection queues commands (``Client._special``)
+While a client is in MULTI the connection queues commands (``gate.special``)
 and flags the transaction when one is rejected (unknown, wrong arity), which
 makes EXEC answer EXECABORT.  WATCH registers the client on
 ``Database.watched``; every write calls ``Database.touch``, which marks the
