@@ -31,7 +31,7 @@ from .latency import LatencyMonitor
 from .notify import Events, parse_flags
 from .persistence import Persistence
 from .slowlog import SlowLog
-from .table import Entry, build_dispatch
+from .table import Entry, all_entries, build_dispatch
 from .tracking import Mode, Tracking
 
 if TYPE_CHECKING:
@@ -175,18 +175,13 @@ class Server:
         """Give every command the handler for what is on: its plain one, timed
         for the slow log, wrapped by keyspace events, wrapped by the AOF (which
         logs what the command did)."""
-        seen: set[int] = set()
-        for entry in self.dispatch.values():
-            for one in (entry, *entry.subcommands.values()):
-                if id(one) in seen:
-                    continue
-                seen.add(id(one))
-                handler = self.slowlog.wrap(one, one.plain)
-                if self.events is not None:
-                    handler = self.events.wrap(one, handler)
-                if self.aof is not None:
-                    handler = self.aof.wrap(one, handler)
-                one.handler = handler
+        for one in all_entries(self.dispatch):
+            handler = self.slowlog.wrap(one, one.plain)
+            if self.events is not None:
+                handler = self.events.wrap(one, handler)
+            if self.aof is not None:
+                handler = self.aof.wrap(one, handler)
+            one.handler = handler
         hook = self.aof.expired if self.aof is not None else None
         for db in self.keyspace.dbs:
             db.on_expired = hook

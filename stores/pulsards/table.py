@@ -23,7 +23,8 @@ from .reply import CommandError
 if TYPE_CHECKING:
     from .protocol import Client
 
-__all__ = ["HANDLERS", "Entry", "Handler", "build_dispatch", "command", "implemented"]
+__all__ = ["HANDLERS", "Entry", "Handler", "all_entries", "build_dispatch", "command",
+           "implemented"]
 
 Handler = Callable[["Client", list[bytes]], bytes]
 
@@ -106,6 +107,13 @@ def build_dispatch() -> dict[bytes, Entry]:
     for key in list(table):
         table[key.lower()] = table[key]
     return table
+
+
+def all_entries(dispatch: dict[bytes, Entry]) -> list[Entry]:
+    """Every entry of ``dispatch`` once (it holds each under two names), and
+    every subcommand's."""
+    tops = {id(entry): entry for entry in dispatch.values()}.values()
+    return [one for entry in tops for one in (entry, *entry.subcommands.values())]
 
 
 def implemented() -> list[CommandSpec]:

@@ -20,7 +20,7 @@ from ..aclfile import AclFileError, read_users, replace_users, save_users, user_
 from ..aclspecs import CATEGORIES, by_category, resolve
 from ..reply import OK as OK_REPLY
 from ..reply import CommandError, bulk, bulks, double, help_reply, integer, map_reply, set_reply
-from ..table import command
+from ..table import all_entries, command
 from .args import subcommand_error, to_int
 from .connection import client_line
 
@@ -261,12 +261,9 @@ def acl_cat(c: Client, args: list[bytes]) -> bytes:
         text = args[2].decode("utf-8", "replace")[:128]
         raise CommandError(f"ERR Unknown category '{text}'")
     # The commands this server has (COMMAND's list), subcommands included.
-    names = []
-    for entry in {e.spec.name: e for e in c.server.dispatch.values()}.values():
-        for spec in (entry.spec, *(sub.spec for sub in entry.subcommands.values())):
-            if spec.name in members:
-                names.append(spec.name.lower().encode())
-    return bulks(sorted(names))
+    return bulks(sorted(entry.spec.name.lower().encode()
+                        for entry in all_entries(c.server.dispatch)
+                        if entry.spec.name in members))
 
 
 @command("ACL|GENPASS")

@@ -14,7 +14,7 @@ from ...redis.resp import encode_reply
 from ..config import OPTIONS
 from ..reply import OK, SYNTAX, CommandError, bulk, bulks, integer, map_reply
 from ..stream import Stream
-from ..table import command, command_info, implemented
+from ..table import all_entries, command, command_info, implemented
 from .args import glob_matcher, timeout_ms, to_int
 from .lists import block
 
@@ -233,9 +233,8 @@ def command_list(c: Client, args: list[bytes]) -> bytes:
     7 lists them; FILTERBY MODULE (none), ACLCAT or PATTERN (case-insensitive)."""
     from ..aclspecs import categories
 
-    specs = [sub.spec for entry in c.server.dispatch.values()
-             for sub in (entry, *entry.subcommands.values())]
-    names = sorted({spec.name.lower().encode(): spec for spec in specs}.items())
+    names = sorted((entry.spec.name.lower().encode(), entry.spec)
+                   for entry in all_entries(c.server.dispatch))
     if len(args) == 2:
         return bulks(name for name, _ in names)
     if len(args) != 5 or args[2].upper() != b"FILTERBY":
