@@ -108,22 +108,15 @@ class Config:
         value: Any
         if kind == "memory":
             value = parse_memory(text)
-        elif kind == "int":
-            try:
-                value = int(text)
-            except ValueError:
-                raise ValueError("argument couldn't be parsed into an integer") from None
-            if value < 0:
-                raise ValueError("argument must be between 0 and 2147483647 inclusive")
-        elif kind == "llong":
+        elif kind in ("int", "llong"):
             least = _LEAST.get(name, 0)
             try:
                 value = int(text)
             except ValueError:
                 raise ValueError("argument couldn't be parsed into an integer") from None
-            if not least <= value < 2**63:
-                raise ValueError(f"argument must be between {least} and "
-                                 f"9223372036854775807 inclusive")
+            if value < least or (kind == "llong" and value >= 2**63):
+                most = 2**31 - 1 if kind == "int" else 2**63 - 1
+                raise ValueError(f"argument must be between {least} and {most} inclusive")
         elif kind == "tracking":
             if text.lower() not in ("yes", "no"):
                 raise ValueError("argument must be 'yes' or 'no'")
