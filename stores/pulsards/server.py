@@ -328,6 +328,7 @@ class Server:
             for waiter in list(queue or ()):
                 # An emptied or deleted key: the waiters' serve() says None
                 # (they wait for the next push) or, for XREADGROUP, an error.
+                started = time.perf_counter_ns()
                 if self.events is None:
                     reply = waiter.serve(db, key)
                 else:
@@ -336,6 +337,7 @@ class Server:
                     # A waiter of another kind (BLPOP behind a BZPOPMIN on a
                     # sorted set): skip it, as Redis does, and serve the rest.
                     continue
+                self.slowlog.served(waiter, time.perf_counter_ns() - started)
                 self._remove_waiter(waiter)
                 if self.aof is not None:
                     self.aof.served(waiter, reply)  # in the file before the reply

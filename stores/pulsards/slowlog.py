@@ -5,12 +5,14 @@ wrapping its handler (``Server.rewire``), and only where the log could take
 it: with a threshold above 0, the commands that are neither flagged ``fast``
 nor documented O(1) by Redis (GET, SET, INCR... never take milliseconds),
 so the hot path of those pays nothing; with 0, every command; with a
-negative threshold, none.  With the latency monitor on (``latency.py``) every
-command is timed, and the same wrapper reports its ``command`` and
-``fast-command`` events.  As in Redis, EXEC (``skip_slowlog``) is not logged but
-the commands it runs are, a blocked command is not logged, arguments past
-the 32nd and bytes past the 128th are summarised, passwords are redacted,
-and a command run by a script is logged as the script's (address ``?:0``).
+negative threshold, none.  With the latency monitor on (``latency.py``)
+every command is timed, and the same wrapper reports its ``command`` and
+``fast-command`` events.  As in Redis, EXEC (``skip_slowlog``) is not
+logged but the commands it runs are, a blocking command that waited is
+logged when it is served (for the serving, not the wait; never when it
+times out), arguments past the 32nd and bytes past the 128th are
+summarised, secrets are redacted, and a command run by a script is logged
+as the script's (address ``?:0``).
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Final
 
-from .reply import CommandError, bulk, bulks, integer
+from .reply import Blocked, CommandError, bulk, bulks, integer
 
 if TYPE_CHECKING:
     from .protocol import Client
-    from .server import Server
+    from .server import Server, Waiter
     from .table import Entry, Handler
 
 __all__ = ["SlowLog", "redacted"]
@@ -75,7 +77,7 @@ class SlowLog:
                 record(c, args, elapsed // 1000)
             latency.add(event, elapsed // 1_000_000)  # when it reaches the threshold
 
-        # No try/finally: a command that blocked (Blocked) is not logged.
+        # No try/finally: a command that blocked is logged when it is served.
         def timed(c: Client, args: list[bytes]) -> bytes:
             start = clock()
             try:
@@ -84,11 +86,21 @@ class SlowLog:
                 if (elapsed := clock() - start) >= first:
                     note(c, args, elapsed)
                 raise
+            except Blocked:
+                c.blocked.argv = args  # for served()
+                raise
             if (elapsed := clock() - start) >= first:
                 note(c, args, elapsed)
             return reply
 
         return timed
+
+    def served(self, waiter: Waiter, elapsed: int) -> None:
+        """A blocking command served after it waited: logged when the serving
+        (not the wait) took ``slowlog-log-slower-than``, as Redis 7.0 does."""
+        threshold = self.server.config.slowlog_log_slower_than
+        if 0 <= threshold * 1000 <= elapsed and waiter.argv is not None:
+            self.record(waiter.client, waiter.argv, elapsed // 1000)
 
     def record(self, c: Client, args: list[bytes], micros: int) -> None:
         scripting = self.server.scripting

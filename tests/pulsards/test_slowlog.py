@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import redis
+from polling import wait_for
 
 from .conftest import ServerProcess
 from .test_tracking import Conn
@@ -136,3 +137,30 @@ def test_a_slow_command_is_logged_at_the_default_threshold(clients: list[redis.R
     assert [entry["command"] for entry in entries][:1] == [b"KEYS key:*"]
     assert entries[0]["duration"] >= 10_000
     assert b"GET key:1" not in [entry["command"] for entry in entries]
+
+
+def test_a_served_blocking_command_is_logged_as_redis_logs_it(
+        clients: list[redis.Redis]) -> None:
+    logs = []
+    for client in clients:
+        kwargs = client.connection_pool.connection_kwargs
+        address = (kwargs["host"], kwargs["port"])
+        client.slowlog_reset()
+        waiter, pusher = Conn(address), Conn(address)
+        for conn in (waiter, pusher):
+            conn.send([b"SELECT", b"12"])
+            conn.sync()
+        client.config_set("slowlog-log-slower-than", 0)
+        waiter.send([b"BLPOP", b"q", b"5"])
+        waiter.send([b"BLPOP", b"nothing", b"0.01"])  # times out: not logged
+        wait_for(lambda c=client: c.info("clients")["blocked_clients"] == 1, 5, "the BLPOP")
+        pusher.send([b"LPUSH", b"q", b"x"])
+        pusher.sync()
+        assert waiter.sync() == [[b"q", b"x"], None]
+        client.config_set("slowlog-log-slower-than", 10000)
+        client.response_callbacks.clear()
+        logs.append([args for args, _, _ in _logged(client)])
+        for conn in (waiter, pusher):
+            conn.sock.close()
+    assert logs[1] == logs[0]
+    assert [b"BLPOP", b"q", b"5"] in logs[0]
