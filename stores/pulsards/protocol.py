@@ -123,7 +123,7 @@ class Client(asyncio.Protocol):
         self.laddr = ""
         self.created = time.monotonic()
         self.last_active = self.created
-        self.last_command = b"NULL"
+        self.last_command: list[bytes] = [b"NULL"]  # the last request (CLIENT LIST's cmd)
         self.closing = False
         self.closed = False
         self.blocked: Any = None  # the waiter object while parked in a blocking command
@@ -266,7 +266,7 @@ class Client(asyncio.Protocol):
         self.last_active = time.monotonic()
         last = reqs[done - 1] if done else None
         if last:
-            self.last_command = last[0]
+            self.last_command = last
         if not self.closing and (more or done < len(reqs)):
             # Not at a request boundary, stopped early, or hiredis balked: the
             # exact parser re-reads this read, skipping the requests already run.
@@ -344,7 +344,7 @@ class Client(asyncio.Protocol):
                 if not req:
                     continue
                 server.stats.commands += 1
-                self.last_command = req[0]
+                self.last_command = req
                 out.append(self.execute(req))
                 if server.ready_keys:
                     server.serve_blocked()

@@ -171,6 +171,22 @@ def test_info_sections_and_cpu_as_redis(private_redis: tuple[str, int], pulsards
     assert rp.info("cluster") == {"cluster_enabled": 0}
 
 
+def test_client_list_names_commands_as_redis(private_redis: tuple[str, int],
+                                             pulsards: Any) -> None:
+    """``cmd=``: a subcommand as ``config|get``; the caller's own, the
+    CLIENT LIST or INFO it is running."""
+    seen = []
+    for address in (private_redis, (pulsards.host, pulsards.port)):
+        with redis.Redis(*address) as one, redis.Redis(*address) as two:
+            one.config_get("port")
+            own = one.client_id()
+            one.client_getname()
+            lines = {c["id"]: c["cmd"] for c in two.client_list()}
+            seen.append([lines[str(own)], lines[str(two.client_id())],
+                         two.client_info()["cmd"]])
+    assert seen[1] == seen[0] == ["client|getname", "client|list", "client|info"]
+
+
 def test_command_table_is_the_shared_one(rp: redis.Redis) -> None:
     from stores.pulsards.table import implemented
 

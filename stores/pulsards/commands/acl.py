@@ -111,7 +111,7 @@ def denied(c: Client, req: list[bytes], entry: Entry) -> bytes | None:
 
     At EXEC (``c.in_exec``) the queued commands are checked again, as Redis
     does, with its "rules changed" error."""
-    c.last_command = req[0]  # the command CLIENT INFO shows in the log entry
+    c.last_command = req  # the command CLIENT INFO shows in the log entry
     in_exec = c.in_exec
     context = "multi" if in_exec or c.multi is not None else "toplevel"
     reason, spec = _check(c, req, entry, context)

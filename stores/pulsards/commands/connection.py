@@ -167,6 +167,17 @@ def client_getname(c: Client, args: list[bytes]) -> bytes:
     return bulk(c.name or None, c.resp3)
 
 
+def _full_name(c: Client, req: list[bytes]) -> str:
+    """A request's command as Redis names it in CLIENT LIST (``client|info``)."""
+    name = req[0].decode("utf-8", "replace").lower()
+    entry = c.server.dispatch.get(req[0].upper())
+    if entry is not None and entry.subcommands and len(req) > 1:
+        sub = entry.subcommands.get(req[1].upper())
+        if sub is not None:
+            return sub.name
+    return name
+
+
 def client_line(c: Client) -> str:
     """One line of CLIENT LIST / CLIENT INFO, in Redis' field order."""
     now = time.monotonic()
@@ -176,7 +187,7 @@ def client_line(c: Client) -> str:
         "t" * (mode is not None), "R" * (mode is not None and mode.broken),
         "B" * (mode is not None and mode.bcast), "e" * c.no_evict)) or "N"
     qbuf = c.parser.pending() if c.parser is not None else 0
-    cmd = c.last_command.decode("utf-8", "replace").lower()
+    cmd = _full_name(c, c.last_command)
     return (
         f"id={c.id} addr={c.addr} laddr={c.laddr} fd=-1 name={c.name.decode('utf-8', 'replace')}"
         f" age={int(now - c.created)} idle={int(now - c.last_active)} flags={flags}"
@@ -253,11 +264,13 @@ def client_list(c: Client, args: list[bytes]) -> bytes:
             clients = clients if kind == b"normal" else []
         else:
             raise SYNTAX
+    c.last_command = args  # Redis shows the running command as the caller's
     return bulk("".join(client_line(x) for x in clients).encode())
 
 
 @command("CLIENT|INFO")
 def client_info(c: Client, args: list[bytes]) -> bytes:
+    c.last_command = args
     return bulk(client_line(c).encode())
 
 
