@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .test_acl import Address, Conn, _reset, servers  # noqa: F401 - a fixture
+from .test_acl import Address, Conn, servers  # noqa: F401 - the fixture below uses it
 from .test_fuzz_agree import _EXPLORE
 
 pytestmark = pytest.mark.timeout(120 + _EXPLORE // 10)
@@ -60,6 +60,12 @@ COMMAND = st.one_of(
 )
 
 
+@pytest.fixture
+def both(servers: list[Address]) -> list[Address]:  # noqa: F811 - test_acl's fixture
+    """[a private redis-server, pulsards]; their users reset after the test."""
+    return servers
+
+
 def _run(address: Address, rules: list[str], script: list[tuple[str, ...]]) -> list[bytes]:
     admin = Conn(address)
     try:
@@ -85,9 +91,9 @@ def _run(address: Address, rules: list[str], script: list[tuple[str, ...]]) -> l
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(rules=st.lists(RULE, max_size=6), script=st.lists(COMMAND, min_size=1, max_size=8))
 def test_random_users_are_allowed_and_refused_as_on_redis(
-        servers: list[Address], rules: list[str], script: list[tuple[str, ...]]) -> None:
-    real = _run(servers[0], rules, script)
-    ours = _run(servers[1], rules, script)
+        both: list[Address], rules: list[str], script: list[tuple[str, ...]]) -> None:
+    real = _run(both[0], rules, script)
+    ours = _run(both[1], rules, script)
     labels: list[Any] = ["setup", "setuser"]
     if len(real) > 2:
         labels += [*[("dryrun", c) for c in script], "auth", *script]
