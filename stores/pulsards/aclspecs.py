@@ -183,7 +183,7 @@ def key_flags(spec: CommandSpec, args: Sequence[bytes]) -> list[tuple[int, str]]
         return _sort_keys(args, name == "SORT")
     if name == "MIGRATE":
         return _migrate_keys(args)
-    return find_key_flags(spec, args)
+    return find_key_flags(spec, args, strict=True)
 
 
 def key_access(spec: CommandSpec, args: Sequence[bytes]) -> list[tuple[int, int]]:

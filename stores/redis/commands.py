@@ -147,9 +147,14 @@ def find_keys(spec: CommandSpec, args: Sequence[Any]) -> list[int] | None:
     return None if found is None else [index for index, _ in found]
 
 
-def find_key_flags(spec: CommandSpec, args: Sequence[Any]) -> list[tuple[int, str]] | None:
+def find_key_flags(spec: CommandSpec, args: Sequence[Any], strict: bool = False
+                   ) -> list[tuple[int, str]] | None:
     """Like ``find_keys``, each index paired with its key spec's flags
-    (``"RW access update"``: what ACL's read and write key patterns check)."""
+    (``"RW access update"``: what ACL's read and write key patterns check).
+
+    ``strict``: a key count below 1 or past the arguments makes the result
+    None, as Redis' key-spec search calls such a spec invalid (COMMAND
+    GETKEYS, ACL); otherwise it finds no key or the keys that are there."""
     argc = len(args)
     found: list[tuple[int, str]] = []
     for ks in spec.key_specs:
@@ -183,7 +188,7 @@ def find_key_flags(spec: CommandSpec, args: Sequence[Any]) -> list[tuple[int, st
                 return None
             start = start + firstkey
             last = start + (numkeys - 1) * step
-            if numkeys < 1 or last >= argc:
+            if strict and (numkeys < 1 or last >= argc):
                 return None  # Redis' invalid spec: no key is known (EVAL s 0 too)
         found.extend((i, flags) for i in range(start, min(last, argc - 1) + 1, step or 1))
     return found

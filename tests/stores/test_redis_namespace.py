@@ -224,6 +224,7 @@ async def test_scripts_and_locks_are_namespaced(ns_store: RedisStore, redis_py: 
     script = c.register_script(f"-- {uuid.uuid4().hex}\n"
                                "return redis.call('incrby', KEYS[1], ARGV[1])")
     assert await script(keys=["counter"], args=[3]) == 3
+    assert await c.eval("return ARGV[1]", 0, "no keys") == b"no keys"  # none to prefix
     pipe = c.pipeline()
     await script(keys=["counter"], args=[1], client=pipe)
     assert await pipe.commit() == [4]
