@@ -13,8 +13,13 @@ import redis
 from polling import wait_for
 
 from stores.pulsards.aoffile import encode_command
+from stores.pulsards.config import Config
+from stores.pulsards.keyspace import now_ms
+from stores.pulsards.pause import pause, unpause
+from stores.pulsards.server import Server
 
 from .conftest import ServerProcess
+from .test_protocol import connect
 
 
 class Raw:
@@ -199,21 +204,33 @@ def test_client_unblock_leaves_a_held_client_held(pulsards: ServerProcess) -> No
         admin.close()
 
 
-def test_keys_do_not_expire_in_the_background_while_paused(pulsards: ServerProcess) -> None:
-    admin = redis.Redis(pulsards.host, pulsards.port)
+async def test_the_expiry_cycle_stops_while_paused_or_switched_off() -> None:
+    """Run the server's cron tick by hand: a lapsed key stays while a pause
+    holds (either mode) or DEBUG SET-ACTIVE-EXPIRE 0 is in force, and goes at
+    the first tick after."""
+    server = Server(Config(port=0, enable_debug_command="yes"))
+    client, _ = connect(server)
+    db = server.keyspace[0]
+
+    def lapsed() -> bool:
+        db.set(b"short", b"v")
+        db.set_expire(b"short", now_ms() - 1)
+        server._tick()  # the expiry cycle, once
+        return b"short" in db.data
+
     try:
-        admin.set("short", "v", px=1)
-        admin.set("other", "v")
-        admin.client_pause(10_000, all=False)
-        # Several expiry cycles (hz 10) pass; none removes the lapsed key.
-        started = time.monotonic()
-        wait_for(lambda: time.monotonic() - started > 0.35, 1, "time to pass")
-        assert admin.dbsize() == 2
-        admin.client_unpause()
-        wait_for(lambda: admin.dbsize() == 1, 2, "the expiry cycle after the pause")
+        for everything in (False, True):
+            pause(server, everything, 10_000)
+            assert lapsed()
+            unpause(server)
+            assert not lapsed()
+        client.data_received(b"DEBUG SET-ACTIVE-EXPIRE 0\r\n")
+        assert lapsed()
+        client.data_received(b"DEBUG SET-ACTIVE-EXPIRE 1\r\n")
+        assert not lapsed()
     finally:
-        admin.client_unpause()
-        admin.close()
+        if server._cron is not None:
+            server._cron.cancel()
 
 
 def _edge_cases(address: tuple[str, int]) -> list[Any]:
