@@ -23,7 +23,7 @@ import asyncio
 import logging
 import re
 import time
-from operator import length_hint
+from operator import itemgetter, length_hint
 from typing import TYPE_CHECKING, Any, cast
 
 import hiredis
@@ -48,6 +48,7 @@ log = logging.getLogger("stores.pulsards")
 # (A read starts with a header, checked apart.  A search led by a literal is
 # several times faster than one led by a character class, and the other list
 # types are rare enough that a memchr for each decides whether to look.)
+_name = itemgetter(0)
 _huge_array = re.compile(rb"\n\*[0-9]{7}").search
 _huge_aggregate = re.compile(rb"\n[~>|][0-9]{7}").search
 
@@ -223,9 +224,63 @@ class Client(asyncio.Protocol):
         else:
             self._slow(data)
             return
+        out: list[bytes] = []
+        if len(reqs) > 1 and not self.gated and self._run_batch(reqs, out):
+            done = len(reqs)
+        else:
+            done = self._run_each(reqs, out)
+        server.stats.commands += done
+        self.last_active = time.monotonic()
+        last = reqs[done - 1] if done else None
+        if last:
+            self.last_command = last
+        if not self.closing and (more or done < len(reqs)):
+            # Not at a request boundary, stopped early, or hiredis balked: the
+            # exact parser re-reads this read, skipping the requests already run.
+            self.reader = hiredis.Reader()
+            self.parser = parser = self._new_parser()
+            parser.feed(data)
+            try:
+                for _ in range(done):
+                    parser.gets()
+            except ProtocolError as exc:
+                self._protocol_error(exc, out)
+            else:
+                if self.blocked is None:
+                    self._run_parser(out)
+        if out:
+            self._write(out)
+
+    def _run_batch(self, reqs: list[Any], out: list[bytes]) -> bool:
+        """Answer a read of one command (same name, same arity) through the
+        command's batch handler (``table.batch``); False when it has none or
+        declines, and nothing ran."""
+        first = reqs[0]
+        if first.__class__ is not list or not first:
+            return False
+        entry = self.server.dispatch.get(first[0])
+        if entry is None or entry.batch is None:
+            return False
+        n = len(reqs)
+        size = len(first)
+        if (not entry.lo <= size <= entry.hi or list(map(len, reqs)).count(size) != n
+                or list(map(_name, reqs)).count(first[0]) != n):
+            return False
+        try:
+            reply = entry.batch(self, reqs)
+        except Exception:  # a bug: the one-by-one path still answers
+            log.exception("batch of %s failed", entry.name)
+            return False
+        if reply is None:
+            return False
+        out.append(reply)
+        return True
+
+    def _run_each(self, reqs: list[Any], out: list[bytes]) -> int:
+        """Run ``reqs`` one by one into ``out``; how many ran."""
+        server = self.server
         dispatch = server.dispatch
         ready = server.ready_keys
-        out: list[bytes] = []
         append = out.append
         skip = 0
         it = iter(reqs)
@@ -261,28 +316,7 @@ class Client(asyncio.Protocol):
                 server.serve_blocked()
             if self.closing:
                 break
-        done = len(reqs) - length_hint(it) - skip
-        server.stats.commands += done
-        self.last_active = time.monotonic()
-        last = reqs[done - 1] if done else None
-        if last:
-            self.last_command = last
-        if not self.closing and (more or done < len(reqs)):
-            # Not at a request boundary, stopped early, or hiredis balked: the
-            # exact parser re-reads this read, skipping the requests already run.
-            self.reader = hiredis.Reader()
-            self.parser = parser = self._new_parser()
-            parser.feed(data)
-            try:
-                for _ in range(done):
-                    parser.gets()
-            except ProtocolError as exc:
-                self._protocol_error(exc, out)
-            else:
-                if self.blocked is None:
-                    self._run_parser(out)
-        if out:
-            self._write(out)
+        return len(reqs) - length_hint(it) - skip
 
     def _parse(self, data: bytes) -> tuple[list[Any], bool]:
         """The complete requests in ``data`` (checked), and whether bytes follow them."""

@@ -182,6 +182,7 @@ class Server:
             if self.aof is not None:
                 handler = self.aof.wrap(one, handler)
             one.handler = handler
+            one.batch = one.batch_plain if handler is one.plain else None
         hook = self.aof.expired if self.aof is not None else None
         for db in self.keyspace.dbs:
             db.on_expired = hook

@@ -9,6 +9,13 @@ dict the connection looks names up in.
 
 A handler is ``handler(client, args) -> bytes``: ``args`` are the request's
 ``bytes`` (the command name included) and the result is the encoded reply.
+
+A command may also register a *batch* handler (``@batch("GET")``): the
+connection hands it a whole read of that one command (same name, same
+number of arguments), as pipelining clients send, and it answers them all at
+once with C-level loops, or returns ``None`` when any request needs the
+one-by-one path (a missing key, an option, a watcher...).  It must decide
+that before it changes anything.
 """
 
 from __future__ import annotations
@@ -23,12 +30,14 @@ from .reply import CommandError
 if TYPE_CHECKING:
     from .protocol import Client
 
-__all__ = ["HANDLERS", "Entry", "Handler", "all_entries", "build_dispatch", "command",
-           "implemented"]
+__all__ = ["BATCHES", "HANDLERS", "BatchHandler", "Entry", "Handler", "all_entries", "batch",
+           "build_dispatch", "command", "implemented"]
 
 Handler = Callable[["Client", list[bytes]], bytes]
+BatchHandler = Callable[["Client", list[list[bytes]]], "bytes | None"]
 
 HANDLERS: Final[dict[str, Handler]] = {}
+BATCHES: Final[dict[str, BatchHandler]] = {}
 
 
 def command(name: str) -> Callable[[Handler], Handler]:
@@ -44,16 +53,32 @@ def command(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def batch(name: str) -> Callable[[BatchHandler], BatchHandler]:
+    """Register the decorated function as the batch handler of ``name``."""
+    key = name.upper()
+
+    def register(handler: BatchHandler) -> BatchHandler:
+        BATCHES[key] = handler
+        return handler
+
+    return register
+
+
 class Entry:
     """What the connection needs to run one command, resolved once at start."""
 
-    __slots__ = ("handler", "hi", "lo", "name", "no_auth", "plain", "spec", "subcommands")
+    __slots__ = ("batch", "batch_plain", "handler", "hi", "lo", "name", "no_auth", "plain",
+                 "spec", "subcommands")
 
-    def __init__(self, spec: CommandSpec, handler: Handler) -> None:
+    def __init__(self, spec: CommandSpec, handler: Handler,
+                 batch: BatchHandler | None = None) -> None:
         self.spec = spec
         # ``handler`` is ``plain`` (the registered one) as wrapped by what is on:
         # keyspace events, the AOF (``Server.rewire``).
         self.handler = self.plain = handler
+        # ``batch`` is ``batch_plain`` while ``handler`` is ``plain``, else None:
+        # a wrapper must see each command.
+        self.batch = self.batch_plain = batch
         # Arity as an inclusive range of len(args): fixed N, or at least -N.
         self.lo = spec.arity if spec.arity >= 0 else -spec.arity
         self.hi = spec.arity if spec.arity >= 0 else 1 << 30
@@ -95,7 +120,7 @@ def build_dispatch() -> dict[bytes, Entry]:
     for name, handler in HANDLERS.items():
         if "|" in name:
             continue
-        table[name.encode()] = Entry(COMMANDS[name], handler)
+        table[name.encode()] = Entry(COMMANDS[name], handler, BATCHES.get(name))
     for name, handler in HANDLERS.items():
         if "|" not in name:
             continue

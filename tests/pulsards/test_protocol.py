@@ -133,6 +133,9 @@ class FakeTransport:
     def write(self, data: bytes) -> None:
         self.writes.append(data)
 
+    def get_write_buffer_size(self) -> int:
+        return 0  # writes are taken at once
+
     def close(self) -> None:
         self.closed = True
 

@@ -158,9 +158,11 @@ def _cpu() -> list[tuple[str, str]]:
     children's, and the main thread's: the one that runs the loop)."""
     import resource
 
+    # The thread first: the process's times, read after, include all of it
+    # (read the other way round the thread's could exceed the process's).
+    thread = resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF))
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    thread = resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF))
     return [(name, f"{value:.6f}") for name, value in (
         ("used_cpu_sys", own.ru_stime), ("used_cpu_user", own.ru_utime),
         ("used_cpu_sys_children", children.ru_stime),

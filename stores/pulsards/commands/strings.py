@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from ..keyspace import Database, now_ms
@@ -16,7 +17,7 @@ from ..reply import (
     bulks,
     integer,
 )
-from ..table import command
+from ..table import batch, command
 from .args import LLONG_MAX, LLONG_MIN, ld_add, ld_format, to_int, to_long_double
 from .lcs import lcs_reply
 
@@ -52,6 +53,40 @@ def get(c: Client, args: list[bytes]) -> bytes:
     if value.__class__ is not bytes:
         raise WRONGTYPE
     return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+_key = itemgetter(1)
+_key_value = itemgetter(1, 2)
+
+
+@batch("GET")
+def get_batch(c: Client, reqs: list[list[bytes]]) -> bytes | None:
+    """GETs of keys without a TTL, at once; ``None`` when one holds another type."""
+    db = c.db
+    keys = list(map(_key, reqs))
+    if db.expires and not db.expires.keys().isdisjoint(keys):
+        return None  # one may be expired
+    try:
+        # The replies are the items of an array reply of the values.
+        reply = bulks(list(map(db.data.get, keys)), c.resp3)
+    except TypeError:  # a list, a hash...: its GET answers WRONGTYPE
+        return None
+    return reply[reply.index(b"\n") + 1:]
+
+
+@batch("SET")
+def set_batch(c: Client, reqs: list[list[bytes]]) -> bytes | None:
+    """``SET key value`` requests at once; ``None`` when they have options or
+    a watcher, an observer or a waiter must hear of each write."""
+    db = c.db
+    if len(reqs[0]) != 3 or db.signals:
+        return None
+    expires = db.expires
+    if expires:
+        for key in map(_key, reqs):
+            expires.pop(key, None)
+    db.data.update(map(_key_value, reqs))
+    return OK * len(reqs)
 
 
 def _expire_arg(arg: bytes, name: str) -> int:
