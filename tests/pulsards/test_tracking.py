@@ -259,9 +259,26 @@ REDIRECT = _steps("""
 0 SET r 2
 """)
 
+# A move signals its destination first, then its source (lmoveHandlePush).
+MOVES = _steps("""
+0 HELLO 3
+0 CLIENT TRACKING ON
+1 RPUSH a 1 2
+1 RPUSH b 0
+0 MGET a b
+1 LMOVE a b LEFT RIGHT
+0 MGET a b
+1 RPOPLPUSH a b
+0 MGET a b
+1 BRPOPLPUSH b a 0.01
+0 MGET a b
+1 BLMOVE a b RIGHT LEFT 0.01
+""")
 
-@pytest.mark.parametrize(("conns", "steps"), [(2, DEFAULT), (2, BCAST), (2, OPT), (4, REDIRECT)],
-                         ids=["default", "bcast", "optin-optout", "redirect"])
+
+@pytest.mark.parametrize(("conns", "steps"), [(2, DEFAULT), (2, BCAST), (2, OPT), (4, REDIRECT),
+                                              (2, MOVES)],
+                         ids=["default", "bcast", "optin-optout", "redirect", "moves"])
 def test_invalidations_as_redis(private_redis: tuple[str, int], pulsards: Any, conns: int,
                                 steps: list[Step]) -> None:
     _agree(private_redis, pulsards, conns, steps)

@@ -321,9 +321,11 @@ def _move(c: Client, db: Database, src: bytes, dst: bytes, from_left: bool,
         target.appendleft(value)
     else:
         target.append(value)
-    # After the push: a one-element list moved onto itself is not emptied.
-    _popped(db, src, lst)
+    # The destination's change is signalled first, as Redis does (tracking
+    # clients see its invalidation first).  After the push: a one-element
+    # list moved onto itself is not emptied.
     db.touch(dst)
+    _popped(db, src, lst)
     c.server.signal_ready(db, dst)
     return value
 
