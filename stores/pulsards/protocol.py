@@ -4,7 +4,9 @@ The hot path (``data_received`` while the connection is in *fast mode*) works
 in two passes over a read: parse and check every complete request in it
 (``hiredis.Reader`` for multibulk requests, ``bytes.split`` for whole inline
 lines without quotes), then run them through the dispatch table and write all
-replies with a single ``transport.write``.
+replies with a single ``transport.write``.  A read that is a run of one
+command with a batch handler (GET, ``SET key value``) is answered by it at
+once, unless it declines.
 
 Fast mode is only used when a read starts at a request boundary and holds
 nothing unusual.  Anything else (quoted inline arguments, a request split
@@ -48,9 +50,9 @@ log = logging.getLogger("stores.pulsards")
 # (A read starts with a header, checked apart.  A search led by a literal is
 # several times faster than one led by a character class, and the other list
 # types are rare enough that a memchr for each decides whether to look.)
-_name = itemgetter(0)
 _huge_array = re.compile(rb"\n\*[0-9]{7}").search
 _huge_aggregate = re.compile(rb"\n[~>|][0-9]{7}").search
+_name = itemgetter(0)  # a request's command name
 
 
 def _not_for_fast_path(data: bytes) -> bool:
