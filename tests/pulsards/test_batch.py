@@ -57,7 +57,8 @@ def _counting_batches(server: Server) -> list[str]:
     return answered
 
 
-# Requests the batch handlers must decline, alone or in a run of their own.
+# Mixed, or repeated in a run of their own: wrong arities and SET options, which
+# the batch handlers must decline.
 ODD = [(b"GET", KEYS[0]), (b"GET", KEYS[0], b"extra"), (b"SET", KEYS[1], b"v", b"EX", b"100"),
        (b"SET", KEYS[2], b"v", b"KEEPTTL"), (b"SET", KEYS[2]), (b"SET", KEYS[3], b"v", b"GET")]
 VALUES = st.one_of(st.binary(max_size=8), st.sampled_from([b"x" * 1023, b"y" * 1024]))
