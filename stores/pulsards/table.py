@@ -14,7 +14,7 @@ A command may also register a *batch* handler (``@batch("GET")``): the
 connection hands it a whole read of that one command (same name, same
 number of arguments), as pipelining clients send, and it answers them all at
 once with C-level loops, or returns ``None`` when any request needs the
-one-by-one path (a missing key, an option, a watcher...).  It must decide
+one-by-one path (a key with a TTL, an option, a watcher...).  It must decide
 that before it changes anything.
 """
 
