@@ -1,7 +1,9 @@
 """The Python cost of a pipelined request in pulsards, without any socket.
 
 Feeds reads of 16 pipelined requests (GET, SET or PING) to
-``Client.data_received`` with a transport that drops the replies, and prints
+``Client.data_received`` of 8 connections whose transports drop the replies,
+then lets the loop turn (the replies are written at the end of a turn, as in
+the server: ``Server.write_pending``), on uvloop like the server, and prints
 the nanoseconds per request (the best of several rounds: the machine's other
 load only adds).  ``--user`` also measures a connection authenticated as an
 ACL user whose commands are checked (``~bench:* +@all``).
@@ -16,11 +18,14 @@ import asyncio
 import time
 from typing import Any
 
+import uvloop
+
 from stores.pulsards.config import Config
 from stores.pulsards.protocol import Client
 from stores.pulsards.server import Server
 
 PIPELINE = 16
+CONNECTIONS = 8  # reads a loop turn serves
 
 
 class NullTransport:
@@ -61,25 +66,28 @@ def _client(server: Server, user: bool) -> Client:
     return client
 
 
-def measure(client: Client, data: bytes, reads: int) -> float:
+async def measure(clients: list[Client], data: bytes, reads: int) -> float:
     """Nanoseconds per request over ``reads`` reads."""
-    feed = client.data_received
+    feeds = [client.data_received for client in clients]
+    turns = reads // len(clients)
     start = time.perf_counter_ns()
-    for _ in range(reads):
-        feed(data)
-    return (time.perf_counter_ns() - start) / (reads * PIPELINE)
+    for _ in range(turns):
+        for feed in feeds:
+            feed(data)
+        await asyncio.sleep(0)  # the turn ends: write_pending writes the replies
+    return (time.perf_counter_ns() - start) / (turns * len(clients) * PIPELINE)
 
 
 async def main(rounds: int, reads: int, user: bool) -> None:
     server = Server(Config(port=0))
-    clients = {"default": _client(server, False)}
+    clients = {"default": [_client(server, False) for _ in range(CONNECTIONS)]}
     if user:
-        clients["acl user"] = _client(server, True)
+        clients["acl user"] = [_client(server, True) for _ in range(CONNECTIONS)]
     best: dict[tuple[str, str], float] = {}
     for _ in range(rounds):
-        for who, client in clients.items():
+        for who, connections in clients.items():
             for name, data in READS.items():
-                ns = measure(client, data, reads)
+                ns = await measure(connections, data, reads)
                 key = (who, name)
                 best[key] = min(best.get(key, ns), ns)
     for (who, name), ns in sorted(best.items()):
@@ -92,4 +100,4 @@ if __name__ == "__main__":
     parser.add_argument("--reads", type=int, default=20000)
     parser.add_argument("--user", action="store_true")
     ns = parser.parse_args()
-    asyncio.run(main(ns.rounds, ns.reads, ns.user))
+    uvloop.run(main(ns.rounds, ns.reads, ns.user))

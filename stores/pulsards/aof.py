@@ -196,15 +196,12 @@ class AppendOnlyFile:
             ok = self._write(data)
         deferred, self.deferred = self.deferred, []
         for client, reply in deferred:
-            transport = client.transport
-            if transport is None or client.closed:
+            if client.transport is None or client.closed:
                 continue
             if not ok:  # never acknowledge what is not in the file
                 client.abort()
                 continue
-            transport.write(reply)
-            if client.closing:
-                transport.close()
+            client.send(reply)
 
     def _write(self, data: bytes) -> bool:
         """Append ``data`` (and fsync with ``always``); False when that failed."""

@@ -3,10 +3,18 @@
 The hot path (``data_received`` while the connection is in *fast mode*) works
 in two passes over a read: parse and check every complete request in it
 (``hiredis.Reader`` for multibulk requests, ``bytes.split`` for whole inline
-lines without quotes), then run them through the dispatch table and write all
-replies with a single ``transport.write``.  A read that is a run of one
-command with a batch handler (GET, ``SET key value``) is answered by it at
-once, unless it declines.
+lines without quotes), then run them through the dispatch table.  A read that
+is a run of one command with a batch handler (GET, ``SET key value``) is
+answered by it at once, unless it declines.
+
+Replies are not written at once: a connection's output (replies, and the
+pub/sub messages and MONITOR lines other clients' commands send it) waits in
+``outbuf`` until the end of the event loop's turn, when ``Server.write_pending``
+hands every waiting connection's output to its transport in one write, as
+Redis writes its clients' buffers in ``beforeSleep``.  The clients served by one
+turn then get their replies back to back: a client that pipelines over many
+connections is woken once for them, not once for each (waking a sleeping
+process is a large part of what a reply costs the server).
 
 Fast mode is only used when a read starts at a request boundary and holds
 nothing unusual.  Anything else (quoted inline arguments, a request split
@@ -129,6 +137,8 @@ class Client(asyncio.Protocol):
         self.last_command: list[bytes] = [b"NULL"]  # the last request (CLIENT LIST's cmd)
         self.closing = False
         self.closed = False
+        # Output waiting for the end of the loop's turn (``write_pending``).
+        self.outbuf: list[bytes] | None = None
         self.blocked: Any = None  # the waiter object while parked in a blocking command
         self.multi_error = False
         # (db index, key) watched -> whether the key was expired when watched.
@@ -163,6 +173,7 @@ class Client(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.outbuf = None
         self.server.forget(self)
         if self.watched:
             from .commands.transactions import unwatch_all
@@ -192,12 +203,14 @@ class Client(asyncio.Protocol):
     def close(self) -> None:
         """Close after the replies written so far are flushed."""
         self.closing = True
+        self.flush()
         if self.transport is not None:
             self.transport.close()
 
     def abort(self) -> None:
         """Close now, dropping unsent replies (CLIENT KILL, a stuck subscriber)."""
         self.closing = True
+        self.outbuf = None
         if self.transport is not None:
             self.transport.abort()
 
@@ -398,17 +411,42 @@ class Client(asyncio.Protocol):
         self.closing = True
 
     def _write(self, out: list[bytes]) -> None:
-        transport = self.transport
-        if transport is None:
-            return
-        data = out[0] if len(out) == 1 else b"".join(out)
+        """Queue the replies ``out`` (the list is kept: callers pass a new one)."""
         aof = self.server.aof
         if aof is not None and aof.buf:
             # Commands are waiting to be written to the AOF (and fsynced): the
             # reply goes out after them, in the same loop turn (aof.flush).
-            aof.defer(self, data)
+            aof.defer(self, out[0] if len(out) == 1 else b"".join(out))
             return
-        transport.write(data)
+        if self.outbuf is not None:
+            self.outbuf += out
+        elif len(self.server.clients) > 1:
+            self.outbuf = out
+            self.server.write_later(self)
+        else:  # no other connection to answer in this turn: waiting gains nothing
+            self.outbuf = out
+            self.flush()
+
+    def send(self, data: bytes) -> None:
+        """Queue ``data`` (a pub/sub message, a MONITOR line, a deferred reply)
+        behind this connection's replies so far."""
+        if self.outbuf is None:
+            self.outbuf = [data]
+            self.server.write_later(self)
+        else:
+            self.outbuf.append(data)
+
+    def flush(self) -> None:
+        """Write the queued output in one write (``Server.write_pending``); close
+        the transport after it when the connection is closing."""
+        out = self.outbuf
+        if out is None:
+            return
+        self.outbuf = None
+        transport = self.transport
+        if transport is None or self.closed:
+            return
+        transport.write(out[0] if len(out) == 1 else b"".join(out))
         if self.closing:
             transport.close()
 

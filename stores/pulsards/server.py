@@ -92,6 +92,10 @@ class Server:
             db.on_ready = self.signal_ready
         self.dispatch: dict[bytes, Entry] = build_dispatch()
         self.clients: dict[int, Client] = {}
+        # Connections with output queued this turn (Redis' clients_pending_write).
+        self.pending_writes: list[Client] = []
+        # Set by start(); asyncio.get_running_loop() costs a getpid() system call.
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.acl = Acl(self.config.requirepass)  # users (requirepass: default's password)
         self.stats = Stats()
         self.started = time.time()
@@ -197,7 +201,7 @@ class Server:
         """
         from .protocol import Client
 
-        loop = asyncio.get_running_loop()
+        self.loop = loop = asyncio.get_running_loop()
         load_at_startup(self.acl, self.config)  # before the data, as Redis does
         self.persistence.load()
         hosts = self.config.bind.split() or ["127.0.0.1"]
@@ -282,6 +286,19 @@ class Server:
         self._cron = loop.call_later(1 / self.config.hz, self._tick)
 
     # -------------------------------------------------------------- clients
+    def write_later(self, client: Client) -> None:
+        """Write ``client``'s queued output at the end of this loop turn."""
+        if not self.pending_writes:
+            (self.loop or asyncio.get_running_loop()).call_soon(self.write_pending)
+        self.pending_writes.append(client)
+
+    def write_pending(self) -> None:
+        """Hand every connection's queued output to its transport (Redis'
+        ``handleClientsWithPendingWrites``, run before the loop polls again)."""
+        clients, self.pending_writes = self.pending_writes, []
+        for client in clients:
+            client.flush()
+
     def next_client_id(self) -> int:
         self._next_id += 1
         return self._next_id

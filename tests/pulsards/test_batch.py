@@ -26,7 +26,7 @@ from stores.pulsards.keyspace import now_ms
 from stores.pulsards.server import Server
 
 from .conftest import AGREE_DB, ServerProcess, _redis_address
-from .test_protocol import connect, pack
+from .test_protocol import connect, feed, pack
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -87,9 +87,9 @@ def _run(server: Server, state: list[Any], run: list[tuple[bytes, ...]],
          protocol: int) -> tuple[Any, ...]:
     _load(server, state)
     client, transport = connect(server)
-    client.data_received(pack(("HELLO", protocol)))
+    feed(client, pack(("HELLO", protocol)))
     transport.writes.clear()
-    client.data_received(pack(*run))
+    feed(client, pack(*run))
     db = server.keyspace[0]
     now = now_ms()  # (the two servers' clocks read apart: deadlines compare as live or not)
     return (transport.writes, dict(db.data), {k: when > now for k, when in db.expires.items()},
@@ -112,13 +112,13 @@ async def test_runs_go_through_the_batch_handlers() -> None:
     server = Server(Config(port=0))
     answered = _counting_batches(server)
     client, transport = connect(server)
-    client.data_received(pack(*[("SET", f"k{i}", "v" * i) for i in range(8)]))
-    client.data_received(pack(*[("GET", f"k{i}") for i in range(8)]))  # sizes differ
-    client.data_received(pack(*[("GET", "k3")] * 4))  # one size
-    client.data_received(pack(("GET", "k3"), ("GET", "missing")))
-    client.data_received(pack(("LPUSH", "l", "x"), ("SET", "k3", "v", "EX", "100")))
-    client.data_received(pack(("GET", "k1"), ("GET", "l")))  # declined: another type
-    client.data_received(pack(("GET", "k1"), ("GET", "k3")))  # declined: a TTL
+    feed(client, pack(*[("SET", f"k{i}", "v" * i) for i in range(8)]))
+    feed(client, pack(*[("GET", f"k{i}") for i in range(8)]))  # sizes differ
+    feed(client, pack(*[("GET", "k3")] * 4))  # one size
+    feed(client, pack(("GET", "k3"), ("GET", "missing")))
+    feed(client, pack(("LPUSH", "l", "x"), ("SET", "k3", "v", "EX", "100")))
+    feed(client, pack(("GET", "k1"), ("GET", "l")))  # declined: another type
+    feed(client, pack(("GET", "k1"), ("GET", "k3")))  # declined: a TTL
     assert answered == ["set", "get", "get", "get"]
     assert transport.writes == [
         b"+OK\r\n" * 8,
@@ -134,10 +134,10 @@ async def test_runs_go_through_the_batch_handlers() -> None:
 async def test_a_watched_key_still_fails_the_transaction() -> None:
     server = Server(Config(port=0))
     watcher, seen = connect(server)
-    watcher.data_received(pack(("WATCH", "k1")))
+    feed(watcher, pack(("WATCH", "k1")))
     writer, _ = connect(server)
-    writer.data_received(pack(("SET", "k0", "a"), ("SET", "k1", "b")))
-    watcher.data_received(pack(("MULTI",), ("GET", "k1"), ("EXEC",)))
+    feed(writer, pack(("SET", "k0", "a"), ("SET", "k1", "b")))
+    feed(watcher, pack(("MULTI",), ("GET", "k1"), ("EXEC",)))
     assert seen.writes[-1] == b"+OK\r\n+QUEUED\r\n*-1\r\n"
 
 
@@ -145,12 +145,12 @@ async def test_keyspace_events_and_monitor_see_every_command() -> None:
     server = Server(Config(port=0, notify_keyspace_events="KA"))
     answered = _counting_batches(server)
     subscriber, events = connect(server)
-    subscriber.data_received(pack(("PSUBSCRIBE", "__keyspace@0__:*")))
+    feed(subscriber, pack(("PSUBSCRIBE", "__keyspace@0__:*")))
     monitor, shown = connect(server)
-    monitor.data_received(pack(("MONITOR",)))
+    feed(monitor, pack(("MONITOR",)))
     client, _ = connect(server)
-    client.data_received(pack(*[("SET", f"k{i}", "v") for i in range(3)]))
-    client.data_received(pack(*[("GET", f"k{i}") for i in range(3)]))
+    feed(client, pack(*[("SET", f"k{i}", "v") for i in range(3)]))
+    feed(client, pack(*[("GET", f"k{i}") for i in range(3)]))
     assert answered == []
     assert b"".join(events.writes).count(b"\r\n$3\r\nset\r\n") == 3
     assert b"".join(shown.writes).count(b'"GET"') == 3

@@ -139,6 +139,9 @@ class FakeTransport:
     def close(self) -> None:
         self.closed = True
 
+    def abort(self) -> None:
+        self.closed = True
+
     def get_extra_info(self, name: str) -> Any:
         return ("127.0.0.1", 1)
 
@@ -150,6 +153,12 @@ def connect(server: Server) -> tuple[Client, FakeTransport]:
     return client, transport
 
 
+def feed(client: Client, data: bytes) -> None:
+    """``data`` as one read, then the end of the loop's turn (the queued writes)."""
+    client.data_received(data)
+    client.server.write_pending()
+
+
 def pack(*commands: tuple[Any, ...]) -> bytes:
     return b"".join(hiredis.pack_command(c) for c in commands)
 
@@ -157,14 +166,63 @@ def pack(*commands: tuple[Any, ...]) -> bytes:
 async def test_a_pipeline_is_answered_in_one_write() -> None:
     server = Server(Config(port=0))
     client, transport = connect(server)
-    client.data_received(pack(*[("SET", f"k{i}", i) for i in range(16)], ("GET", "k3"),
-                              ("NOSUCH",), ("GET",), ("INCR", "k1")))
+    feed(client, pack(*[("SET", f"k{i}", i) for i in range(16)], ("GET", "k3"),
+                      ("NOSUCH",), ("GET",), ("INCR", "k1")))
     assert len(transport.writes) == 1
     assert transport.writes[0] == (
         b"+OK\r\n" * 16 + b"$1\r\n3\r\n"
         + b"-ERR unknown command 'NOSUCH', with args beginning with: \r\n"
         + b"-ERR wrong number of arguments for 'get' command\r\n:2\r\n")
     assert client.parser is None  # still on the fast path
+
+
+async def test_replies_are_written_at_the_end_of_the_loop_turn() -> None:
+    # As Redis writes its output buffers before it polls again: the clients a
+    # turn served get their replies back to back.
+    server = Server(Config(port=0))
+    (a, a_out), (b, b_out) = connect(server), connect(server)
+    a.data_received(pack(("SET", "k", "1"), ("GET", "k")))
+    b.data_received(pack(("GET", "k")))
+    b.data_received(pack(("PING",)))  # a second read in the turn joins the first's
+    assert a_out.writes == b_out.writes == []
+    await asyncio.sleep(0)
+    assert a_out.writes == [b"+OK\r\n$1\r\n1\r\n"]
+    assert b_out.writes == [b"$1\r\n1\r\n+PONG\r\n"]
+
+
+async def test_a_lone_connection_is_answered_at_once() -> None:
+    server = Server(Config(port=0))
+    client, transport = connect(server)
+    client.data_received(pack(("PING",)))
+    assert transport.writes == [b"+PONG\r\n"]
+
+
+async def test_a_message_follows_the_replies_queued_before_it() -> None:
+    server = Server(Config(port=0))
+    (sub, sub_out), (pub, pub_out) = connect(server), connect(server)
+    feed(sub, pack(("HELLO", 3), ("SUBSCRIBE", "ch")))
+    sub_out.writes.clear()
+    sub.data_received(pack(("PING", "first")))
+    pub.data_received(pack(("PUBLISH", "ch", "second")))
+    await asyncio.sleep(0)
+    assert sub_out.writes == [b"$5\r\nfirst\r\n"
+                              b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$6\r\nsecond\r\n"]
+    assert pub_out.writes == [b":1\r\n"]
+
+
+async def test_quit_and_close_write_the_queued_replies_first() -> None:
+    server = Server(Config(port=0))
+    (a, a_out), (b, b_out), (c, c_out) = connect(server), connect(server), connect(server)
+    a.data_received(pack(("PING",), ("QUIT",), ("PING",)))  # nothing after QUIT runs
+    b.data_received(pack(("ECHO", "x")))
+    b.close()  # (the idle timeout, SHUTDOWN)
+    c.data_received(pack(("ECHO", "y")))
+    c.abort()  # CLIENT KILL: unsent replies are dropped
+    assert (a_out.writes, a_out.closed) == ([], False)
+    assert (b_out.writes, b_out.closed) == ([b"$1\r\nx\r\n"], True)
+    await asyncio.sleep(0)
+    assert (a_out.writes, a_out.closed) == ([b"+PONG\r\n+OK\r\n"], True)
+    assert c_out.writes == []
 
 
 STREAM = pack(("SET", "a", "x" * 300), ("GET", "a"), ("RPUSH", "l", "1", "2"),
@@ -176,7 +234,7 @@ def replies_for(chunks: list[bytes]) -> bytes:
     server = Server(Config(port=0))
     client, transport = connect(server)
     for chunk in chunks:
-        client.data_received(chunk)
+        feed(client, chunk)
     return b"".join(transport.writes)
 
 
@@ -223,9 +281,9 @@ def test_server_survives_garbage(data: bytes) -> None:
     async def run() -> None:
         server = Server(Config(port=0))
         client, transport = connect(server)
-        client.data_received(data or b"\n")
+        feed(client, data or b"\n")
         good, good_transport = connect(server)
-        good.data_received(b"PING\r\n")
+        feed(good, b"PING\r\n")
         assert good_transport.writes == [b"+PONG\r\n"]
         for chunk in transport.writes:
             assert chunk.endswith(b"\r\n")

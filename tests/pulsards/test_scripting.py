@@ -373,7 +373,7 @@ class _Transport:
         pass
 
 
-def test_without_lupa_scripting_commands_say_what_is_missing(
+async def test_without_lupa_scripting_commands_say_what_is_missing(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from stores.pulsards.protocol import Client
 
@@ -383,6 +383,7 @@ def test_without_lupa_scripting_commands_say_what_is_missing(
     transport = _Transport()
     client.connection_made(transport)  # type: ignore[arg-type]
     client.data_received(b"EVAL \"return 1\" 0\r\nPING\r\n")
+    server.write_pending()
     assert transport.data == (b"-ERR scripting needs the lupa package: "
                               b"pip install 'arbiter-stores[lua]'\r\n+PONG\r\n")
 

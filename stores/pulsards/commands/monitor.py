@@ -90,7 +90,7 @@ def feed(c: Client, argv: list[bytes], entry: Entry, source: str | None = None) 
         if transport.get_write_buffer_size() > PUBSUB_OUTPUT_LIMIT:
             monitor.abort()
             continue
-        transport.write(line)
+        monitor.send(line)
     return line if c.monitor else b""
 
 

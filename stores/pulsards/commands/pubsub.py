@@ -6,10 +6,11 @@ name -> clients) and on each client (``subscriptions``/``psubscriptions``/
 ``ssubscriptions``).  Sharded channels are a namespace of their own, as in a
 Redis without cluster mode: SPUBLISH reaches only SSUBSCRIBE's subscribers
 (``smessage``), and their count in the replies is counted apart.  Messages are
-written straight to each subscriber's transport (RESP3 clients get pushes);
-a subscriber whose unread output passes ``PUBSUB_OUTPUT_LIMIT`` is
-disconnected, like Redis' ``client-output-buffer-limit pubsub`` hard limit,
-so a slow reader cannot make the server's memory grow without bound.
+queued on each subscriber's connection behind its replies so far, written at
+the end of the loop's turn (RESP3 clients get pushes); a subscriber whose
+unread output passes ``PUBSUB_OUTPUT_LIMIT`` is disconnected, like Redis'
+``client-output-buffer-limit pubsub`` hard limit, so a slow reader cannot make
+the server's memory grow without bound.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def deliver(publisher: Client | None, receiver: Client, message: bytes,
                     receiver.addr, PUBSUB_OUTPUT_LIMIT)
         receiver.abort()  # close() would wait for the buffer it cannot drain
         return
-    transport.write(message)
+    receiver.send(message)
 
 
 def publish_message(server: Server, channel: bytes, payload: bytes,
