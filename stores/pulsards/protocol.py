@@ -5,7 +5,8 @@ in two passes over a read: parse and check every complete request in it
 (``hiredis.Reader`` for multibulk requests, ``bytes.split`` for whole inline
 lines without quotes), then run them through the dispatch table.  A read that
 is a run of one command with a batch handler (GET, ``SET key value``) is
-answered by it at once, unless it declines.
+answered by it at once, unless it declines; when its keys (and values) have
+one length it is not even parsed, only split (``runs``).
 
 Replies are not written at once: a connection's output (replies, and the
 pub/sub messages and MONITOR lines other clients' commands send it) waits in
@@ -41,6 +42,7 @@ import hiredis
 from .gate import call, internal_error, special
 from .parser import INLINE_MAX, RequestParser, needs_sdssplitargs
 from .reply import NIL2, NIL3, Blocked, CommandError, ProtocolError, error
+from .runs import columns, shape
 
 if TYPE_CHECKING:
     from .acl import User
@@ -226,6 +228,11 @@ class Client(asyncio.Protocol):
             self._slow(data)
             return
         if data[0] == 42:
+            if data[2:5] == b"\r\n$" and not self.gated and data.find(data[:5], 5) > 0:
+                out: list[bytes] = []
+                if self._run_uniform(data, out):
+                    self._write(out)
+                    return
             if data[1:8].isdigit() or _not_for_fast_path(data):
                 self._slow(data)
                 return
@@ -239,7 +246,7 @@ class Client(asyncio.Protocol):
         else:
             self._slow(data)
             return
-        out: list[bytes] = []
+        out = []
         if len(reqs) > 1 and not self.gated and self._run_batch(reqs, out):
             done = len(reqs)
         else:
@@ -278,11 +285,41 @@ class Client(asyncio.Protocol):
             return False
         n = len(reqs)
         size = len(first)
-        if (not entry.lo <= size <= entry.hi or list(map(len, reqs)).count(size) != n
-                or list(map(_name, reqs)).count(first[0]) != n):
+        if not entry.lo <= size <= entry.hi:
             return False
         try:
-            reply = entry.batch(self, reqs)
+            columns: list[Any] = list(zip(*reqs, strict=True))
+        except ValueError:  # the requests' lengths differ
+            return False
+        if columns.pop(0).count(first[0]) != n:
+            return False
+        return self._call_batch(entry, columns, out)
+
+    def _run_uniform(self, data: bytes, out: list[bytes]) -> bool:
+        """Answer a read that is a run of one request shape (``runs``: GETs of
+        keys of one length, SETs of keys and values of one length each)
+        through the command's batch handler, with no parser; False when the
+        read is not one or the handler declined, and nothing ran."""
+        run = shape(data)
+        if run is None:
+            return False
+        name = run[0]
+        entry = self.server.dispatch.get(name)
+        if entry is None or entry.batch is None or not entry.lo <= len(run[1]) + 1 <= entry.hi:
+            return False
+        args = columns(data, run)
+        if args is None or not self._call_batch(entry, args, out):
+            return False
+        self.server.stats.commands += len(args[0])
+        self.last_active = time.monotonic()
+        self.last_command = [name, *(column[-1] for column in args)]
+        return True
+
+    def _call_batch(self, entry: Entry, columns: list[Any], out: list[bytes]) -> bool:
+        handler = entry.batch
+        assert handler is not None
+        try:
+            reply = handler(self, columns)
         except Exception:  # a bug: the one-by-one path still answers
             log.exception("batch of %s failed", entry.name)
             return False

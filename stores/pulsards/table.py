@@ -12,15 +12,16 @@ A handler is ``handler(client, args) -> bytes``: ``args`` are the request's
 
 A command may also register a *batch* handler (``@batch("GET")``): the
 connection hands it a whole read of that one command (same name, same
-number of arguments), as pipelining clients send, and it answers them all at
-once with C-level loops, or returns ``None`` when any request needs the
-one-by-one path (a key with a TTL, an option, a watcher...).  It must decide
-that before it changes anything.
+number of arguments), as pipelining clients send, as the columns of its
+arguments (``columns[0]`` the first argument of every request, the key of a
+GET run), and it answers them all at once with C-level loops, or returns
+``None`` when any request needs the one-by-one path (a key with a TTL, an
+option, a watcher...).  It must decide that before it changes anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from ..redis.command_table import COMMAND_ROWS
@@ -34,7 +35,7 @@ __all__ = ["BATCHES", "HANDLERS", "BatchHandler", "Entry", "Handler", "all_entri
            "build_dispatch", "command", "implemented"]
 
 Handler = Callable[["Client", list[bytes]], bytes]
-BatchHandler = Callable[["Client", list[list[bytes]]], "bytes | None"]
+BatchHandler = Callable[["Client", "list[Sequence[bytes]]"], "bytes | None"]
 
 HANDLERS: Final[dict[str, Handler]] = {}
 BATCHES: Final[dict[str, BatchHandler]] = {}

@@ -30,7 +30,8 @@ from .test_protocol import connect, feed, pack
 
 pytestmark = pytest.mark.timeout(60)
 
-KEYS = [f"k{i}".encode() for i in range(6)]
+# Keys of two lengths: a run of one length is split without the parser (runs.py).
+KEYS = [f"k{i}".encode() for i in range(6)] + [b"key6", b"key7"]
 
 
 def _without_batches(server: Server) -> Server:
@@ -70,6 +71,9 @@ RUN = st.one_of(
     st.lists(st.tuples(st.sampled_from([b"GET", b"get"]), st.sampled_from(KEYS)),
              min_size=2, max_size=20),
     st.lists(st.tuples(st.just(b"SET"), st.sampled_from(KEYS), VALUES), min_size=2, max_size=20),
+    st.integers(0, 3).flatmap(lambda size: st.lists(st.tuples(  # values of one length
+        st.just(b"SET"), st.sampled_from(KEYS), st.binary(min_size=size, max_size=size)),
+        min_size=2, max_size=20)),
     st.lists(st.sampled_from(ODD), min_size=2, max_size=6),
     st.sampled_from(ODD).flatmap(lambda req: st.lists(st.just(req), min_size=2, max_size=4)))
 

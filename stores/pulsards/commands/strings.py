@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from ..keyspace import Database, now_ms
@@ -22,6 +21,8 @@ from .args import LLONG_MAX, LLONG_MIN, ld_add, ld_format, to_int, to_long_doubl
 from .lcs import lcs_reply
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ..protocol import Client
 
 __all__ = ["add_float", "get_string"]
@@ -55,15 +56,11 @@ def get(c: Client, args: list[bytes]) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
-_key = itemgetter(1)
-_key_value = itemgetter(1, 2)
-
-
 @batch("GET")
-def get_batch(c: Client, reqs: list[list[bytes]]) -> bytes | None:
+def get_batch(c: Client, columns: list[Sequence[bytes]]) -> bytes | None:
     """GETs of keys without a TTL, at once; ``None`` when one holds another type."""
     db = c.db
-    keys = list(map(_key, reqs))
+    keys = columns[0]
     if db.expires and not db.expires.keys().isdisjoint(keys):
         return None  # one may be expired
     try:
@@ -75,18 +72,19 @@ def get_batch(c: Client, reqs: list[list[bytes]]) -> bytes | None:
 
 
 @batch("SET")
-def set_batch(c: Client, reqs: list[list[bytes]]) -> bytes | None:
+def set_batch(c: Client, columns: list[Sequence[bytes]]) -> bytes | None:
     """``SET key value`` requests at once; ``None`` when they have options or
     a watcher, an observer or a waiter must hear of each write."""
     db = c.db
-    if len(reqs[0]) != 3 or db.signals:
+    if len(columns) != 2 or db.signals:
         return None
+    keys, values = columns
     expires = db.expires
     if expires:
-        for key in map(_key, reqs):
+        for key in keys:
             expires.pop(key, None)
-    db.data.update(map(_key_value, reqs))
-    return OK * len(reqs)
+    db.data.update(zip(keys, values, strict=True))
+    return OK * len(keys)
 
 
 def _expire_arg(arg: bytes, name: str) -> int:
