@@ -177,23 +177,30 @@ async def test_the_aof_logs_every_set_of_a_read(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------ with Redis
-def _exchange(address: tuple[str, int], data: bytes, count: int) -> list[Any]:
-    """Send ``data`` in one write; its ``count`` replies."""
+def _reads(address: tuple[str, int], reads: list[tuple[bytes, int]]) -> list[Any]:
+    """Send each read (its bytes, how many replies it gets) in a write of its
+    own, after the replies to the one before; all the replies."""
     with socket.create_connection(address, timeout=10) as sock:
-        sock.sendall(pack(("SELECT", AGREE_DB)) + data)
         reader = hiredis.Reader()
         got: list[Any] = []
-        while len(got) < count + 1:
-            item = reader.gets()
-            if item is False:
-                chunk = sock.recv(65536)
-                assert chunk, "connection closed"
-                reader.feed(chunk)
-                continue
-            got.append(item if not isinstance(item, hiredis.ReplyError) else str(item))
-        sock.sendall(pack(("FLUSHDB",)))
-        assert sock.recv(100) == b"+OK\r\n"
-    return got[1:]
+        for data, count in [(pack(("SELECT", AGREE_DB)), 1), *reads, (pack(("FLUSHDB",)), 1)]:
+            sock.sendall(data)
+            want = len(got) + count
+            while len(got) < want:
+                item = reader.gets()
+                if item is False:
+                    chunk = sock.recv(65536)
+                    assert chunk, "connection closed"
+                    reader.feed(chunk)
+                    continue
+                got.append(item if not isinstance(item, hiredis.ReplyError) else str(item))
+    assert got[-1] == b"OK"
+    return got[1:-1]
+
+
+def _exchange(address: tuple[str, int], data: bytes, count: int) -> list[Any]:
+    """Send ``data`` in one write; its ``count`` replies."""
+    return _reads(address, [(data, count)])
 
 
 @pytest.mark.parametrize("protocol", [2, 3])

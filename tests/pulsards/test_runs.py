@@ -4,7 +4,6 @@ as the one-by-one path answers, and as Redis does."""
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import hiredis
@@ -16,8 +15,8 @@ from stores.pulsards.config import Config
 from stores.pulsards.runs import columns, shape
 from stores.pulsards.server import Server
 
-from .conftest import AGREE_DB, ServerProcess, _redis_address
-from .test_batch import _counting_batches
+from .conftest import ServerProcess, _redis_address
+from .test_batch import _counting_batches, _reads
 from .test_protocol import connect, feed, pack
 
 pytestmark = pytest.mark.timeout(60)
@@ -135,25 +134,6 @@ async def test_runs_are_answered_by_the_batch_handlers() -> None:
     assert transport.writes == [b"+OK\r\n", b"+QUEUED\r\n" * 2, b"*2\r\n$2\r\nab\r\n$2\r\ncd\r\n"]
 
 
-def _reads(address: tuple[str, int], reads: list[list[tuple[Any, ...]]]) -> list[Any]:
-    """Send each read in a write of its own, after the replies to the one before."""
-    with socket.create_connection(address, timeout=10) as sock:
-        reader = hiredis.Reader()
-        got: list[Any] = []
-        for requests in [[("SELECT", AGREE_DB)], *reads, [("FLUSHDB",)]]:
-            sock.sendall(pack(*requests))
-            want = len(got) + len(requests)
-            while len(got) < want:
-                item = reader.gets()
-                if item is False:
-                    chunk = sock.recv(65536)
-                    assert chunk, "connection closed"
-                    reader.feed(chunk)
-                    continue
-                got.append(item if not isinstance(item, hiredis.ReplyError) else str(item))
-    return got[1:-1]
-
-
 @pytest.mark.parametrize("protocol", [2, 3])
 def test_uniform_reads_answer_as_redis(pulsards_server: ServerProcess, protocol: int) -> None:
     tricky = b"ab\r\n*2\r\n$3\r\nGET\r\n$2\r\ncd"
@@ -170,7 +150,8 @@ def test_uniform_reads_answer_as_redis(pulsards_server: ServerProcess, protocol:
         [("TTL", "kk"), ("TYPE", "ll")],
     ]
     assert all(split(pack(*read)) is not None for read in reads[1:5] + reads[7:9])
-    redis = _reads(_redis_address(), reads)
-    ours = _reads((pulsards_server.host, pulsards_server.port), reads)
+    sent = [(pack(*read), len(read)) for read in reads]
+    redis = _reads(_redis_address(), sent)
+    ours = _reads((pulsards_server.host, pulsards_server.port), sent)
     assert ours[1:] == redis[1:]  # (HELLO's server fields differ)
     assert ours[-2:] == [-1, b"string"]
