@@ -34,7 +34,7 @@ import asyncio
 import logging
 import re
 import time
-from operator import itemgetter, length_hint
+from operator import length_hint
 from typing import TYPE_CHECKING, Any, cast
 
 import hiredis
@@ -62,7 +62,6 @@ log = logging.getLogger("stores.pulsards")
 # types are rare enough that a memchr for each decides whether to look.)
 _huge_array = re.compile(rb"\n\*[0-9]{7}").search
 _huge_aggregate = re.compile(rb"\n[~>|][0-9]{7}").search
-_name = itemgetter(0)  # a request's command name
 
 
 def _not_for_fast_path(data: bytes) -> bool:
