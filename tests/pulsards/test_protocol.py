@@ -159,6 +159,14 @@ def feed(client: Client, data: bytes) -> None:
     client.server.write_pending()
 
 
+async def next_turn() -> None:
+    """Let the loop end its turn: the replies queued in it are written."""
+    loop = asyncio.get_running_loop()
+    turn = loop.create_future()
+    loop.call_soon(turn.set_result, None)  # after write_pending, queued before it
+    await turn
+
+
 def pack(*commands: tuple[Any, ...]) -> bytes:
     return b"".join(hiredis.pack_command(c) for c in commands)
 
@@ -185,7 +193,7 @@ async def test_replies_are_written_at_the_end_of_the_loop_turn() -> None:
     b.data_received(pack(("GET", "k")))
     b.data_received(pack(("PING",)))  # a second read in the turn joins the first's
     assert a_out.writes == b_out.writes == []
-    await asyncio.sleep(0)
+    await next_turn()
     assert a_out.writes == [b"+OK\r\n$1\r\n1\r\n"]
     assert b_out.writes == [b"$1\r\n1\r\n+PONG\r\n"]
 
@@ -204,7 +212,7 @@ async def test_a_message_follows_the_replies_queued_before_it() -> None:
     sub_out.writes.clear()
     sub.data_received(pack(("PING", "first")))
     pub.data_received(pack(("PUBLISH", "ch", "second")))
-    await asyncio.sleep(0)
+    await next_turn()
     assert sub_out.writes == [b"$5\r\nfirst\r\n"
                               b">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$6\r\nsecond\r\n"]
     assert pub_out.writes == [b":1\r\n"]
@@ -220,7 +228,7 @@ async def test_quit_and_close_write_the_queued_replies_first() -> None:
     c.abort()  # CLIENT KILL: unsent replies are dropped
     assert (a_out.writes, a_out.closed) == ([], False)
     assert (b_out.writes, b_out.closed) == ([b"$1\r\nx\r\n"], True)
-    await asyncio.sleep(0)
+    await next_turn()
     assert (a_out.writes, a_out.closed) == ([b"+PONG\r\n+OK\r\n"], True)
     assert c_out.writes == []
 
