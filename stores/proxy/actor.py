@@ -60,8 +60,11 @@ class StoreActor(Actor):
         self._batches = 0
         self._batch = 0
         self._largest_batch = 0
+        # Found once: asyncio.get_running_loop() is a getpid system call on 3.11.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def on_start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         store = create_store(self.url, proxy=False)
         if not isinstance(store, RedisStore):
             raise TypeError(f"{self.url}: store actors serve Redis-protocol stores only")
@@ -81,6 +84,11 @@ class StoreActor(Actor):
             raise RuntimeError("store actor is not started")
         return self.store
 
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError("store actor is not started")
+        return self._loop
+
     def _caller(self) -> Connection:
         conn = current_connection()
         if conn is None:
@@ -99,7 +107,7 @@ class StoreActor(Actor):
         if spec is not None and spec.blocking and spec.holds(args):
             return self._blocking(self._caller(), args)
         if not self._batch:
-            asyncio.get_running_loop().call_soon(self._batch_done)
+            self._running_loop().call_soon(self._batch_done)
         self._batch += 1
         return store._transmit(spec, args, timeout)
 
@@ -153,13 +161,13 @@ class StoreActor(Actor):
         """
         check_encoded(count, data)
         if not self._batch:
-            asyncio.get_running_loop().call_soon(self._batch_done)
+            self._running_loop().call_soon(self._batch_done)
         self._batch += count
         conn = self._store().pool.shared_now()
         replies = (conn.execute_encoded(data, count) if conn is not None
                    else asyncio.ensure_future(self._execute_encoded(data, count)))
         # A future, not a coroutine: no task per batch.
-        packed: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        packed: asyncio.Future[list[Any]] = self._running_loop().create_future()
         replies.add_done_callback(functools.partial(_pack_into, packed))
         return packed
 

@@ -87,6 +87,9 @@ class ProxyStore(RedisStore):
 
     _proxy_actor: ActorProxy | None = None
     _proxy_lock: asyncio.Lock | None = None
+    #: The loop the actor was found in: ``asyncio.get_running_loop()`` costs a
+    #: ``getpid`` system call on Python 3.11, too much once per command.
+    _proxy_loop: asyncio.AbstractEventLoop | None = None
     #: Commands waiting for this loop iteration's batch, by command timeout.
     _pending: dict[float | None, tuple[list[bytes], list[asyncio.Future[Any]]]]
     is_proxy: ClassVar[bool] = True
@@ -112,6 +115,7 @@ class ProxyStore(RedisStore):
                 )
                 proxy.on_notification("pubsub", _dispatch_pubsub)
                 proxy.on_notification("pubsub_status", _dispatch_status)
+                self._proxy_loop = asyncio.get_running_loop()
                 self._proxy_actor = proxy
             return self._proxy_actor
 
@@ -135,7 +139,9 @@ class ProxyStore(RedisStore):
         # commands issued in one loop iteration travel as one mailbox message,
         # their RESP in one piece that the store actor writes as it is.
         data = encode_command(args)
-        loop = asyncio.get_running_loop()
+        loop = self._proxy_loop if self._proxy_actor is not None else None
+        if loop is None:
+            loop = asyncio.get_running_loop()
         pending = self._pending
         if not pending:
             loop.call_soon(self._send_pending)

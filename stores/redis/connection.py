@@ -95,7 +95,7 @@ class RedisProtocol(asyncio.Protocol):
             try:
                 reply = reader.gets()
             except Exception as exc:
-                self.abort(ProtocolError(f"malformed reply from the server: {exc}"))
+                self._malformed(exc)
                 return
             if reply is _NOT_ENOUGH:
                 return
@@ -111,7 +111,15 @@ class RedisProtocol(asyncio.Protocol):
                 waiter.replies.append(reply)
                 waiter.count -= 1
                 if waiter.count:
-                    continue
+                    if self._check_push:
+                        continue
+                    # No push can be among the rest of a pipeline's replies.
+                    try:
+                        if not self._fill(waiter):
+                            return
+                    except Exception as exc:
+                        self._malformed(exc)
+                        return
                 waiters.popleft()
                 if not waiter.future.done():
                     waiter.future.set_result(waiter.replies)
@@ -123,6 +131,24 @@ class RedisProtocol(asyncio.Protocol):
                     waiter.set_exception(reply)
                 else:
                     waiter.set_result(reply)
+
+    def _malformed(self, exc: Exception) -> None:
+        self.abort(ProtocolError(f"malformed reply from the server: {exc}"))
+
+    def _fill(self, batch: _Batch) -> bool:
+        """Read ``batch``'s remaining replies; False when the data runs out first."""
+        gets = self._reader.gets
+        append = batch.replies.append
+        count = batch.count
+        while count:
+            reply = gets()
+            if reply is _NOT_ENOUGH:
+                batch.count = count
+                return False
+            append(reply)
+            count -= 1
+        batch.count = 0
+        return True
 
     # ------------------------------------------------------------------ writes
     def write(self, data: bytes) -> None:

@@ -463,6 +463,31 @@ async def test_malformed_reply_fails_every_waiter_of_that_connection() -> None:
             await s.close()
 
 
+@pytest.mark.timeout(10)
+async def test_malformed_reply_inside_a_pipeline_fails_it_and_the_store_recovers() -> None:
+    async def garbage_mid_pipeline(reader: asyncio.StreamReader,
+                                   writer: asyncio.StreamWriter, n: int) -> None:
+        if n == 0:
+            await reader.readuntil(b"c\r\n")
+            writer.write(b"+OK\r\n+OK\r\n:notanumber\r\n")
+            return
+        await reader.read(1024)
+        writer.write(b"+PONG\r\n")
+
+    async with FakeServer(garbage_mid_pipeline) as server:
+        s = create_store(server.url())
+        try:
+            pipe = s.client().pipeline()
+            pipe.execute_command("ECHO", "a").execute_command("ECHO", "b")
+            pipe.execute_command("ECHO", "c")
+            with pytest.raises(stores.ProtocolError):
+                await pipe.commit()
+            await until(lambda: server.eof == [0], deadline=2.0)  # closed by the client
+            assert await s.execute("PING") == b"PONG"  # a fresh connection
+        finally:
+            await s.close()
+
+
 async def test_server_closing_mid_command_is_connection_error() -> None:
     async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                       n: int) -> None:
