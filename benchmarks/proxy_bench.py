@@ -14,7 +14,11 @@ starts pulsards with ``start_store`` on a free port, and measures:
     (auto-pipelined there) vs each worker with its own direct pool.
     Aggregate ops/s and the server connections the mode holds (``CLIENT
     LIST`` filtered by a per-run ``client_name``).  Target: shared >= 1.0x
-    aggregate with <= 1/N the connections.
+    aggregate with <= 1/N the connections.  Also the CPU time the workers,
+    the store actor and the server spend per command in each mode: when the
+    processes outnumber the cores, every core is busy in both modes and the
+    aggregate ratio cannot exceed the ratio of those totals (printed as
+    ``own/shared``).
 
 Ratios are printed next to the numbers; nothing is asserted.  The machine's
 other load moves every figure: compare only numbers from the same run.
@@ -58,14 +62,22 @@ async def hammer(store: Any, seconds: float, tasks: int = TASKS) -> int:
 class BenchWorker(Actor):
     """A worker process: runs ``hammer`` through a proxy or a direct store."""
 
+    store: Any = None
+
     @expose
-    async def run(self, url: str, proxy: bool, seconds: float) -> int:
-        store = create_store(url, proxy=proxy)
-        try:
-            await hammer(store, 0.2)  # warm up: connections, store actor lookup
-            return await hammer(store, seconds)
-        finally:
-            await store.close()
+    async def open_store(self, url: str, proxy: bool) -> None:
+        """Create the store and warm it up: connections, store actor lookup."""
+        self.store = create_store(url, proxy=proxy)
+        await hammer(self.store, 0.2)
+
+    @expose
+    async def run(self, seconds: float) -> int:
+        return await hammer(self.store, seconds)
+
+    @expose
+    async def close_store(self) -> None:
+        await self.store.close()
+        self.store = None
 
 
 async def connections(url: str, client_name: str) -> int:
@@ -122,20 +134,25 @@ async def single_process(url: str, rounds: int, seconds: float
             per_round)
 
 
-async def many_workers(url: str, workers: list[Any], proxy: bool, seconds: float
-                       ) -> tuple[float, int]:
-    """(b): aggregate ops/s of ``workers`` and the connections they held."""
+async def many_workers(url: str, workers: list[Any], proxy: bool, seconds: float,
+                       server_pid: int) -> tuple[float, int, dict[str, float]]:
+    """(b): aggregate ops/s of ``workers``, the server connections they held,
+    and the CPU each kind of process spent per command."""
     name = f"bench-b-{uuid.uuid4().hex[:8]}"
     target = with_name(url, name)
-    calls = [w.call("run", target, proxy, seconds, timeout=seconds + 30) for w in workers]
-    counter = asyncio.ensure_future(_count_later(url, name, seconds / 2))
-    done = await asyncio.gather(*calls)
-    return sum(done) / seconds, await counter
-
-
-async def _count_later(url: str, name: str, delay: float) -> int:
-    await asyncio.sleep(0.2 + delay)  # mid-run, after the warm-up
-    return await connections(url, name)
+    pids = {"server": [server_pid], "workers": [w.info.pid for w in workers],
+            "store actor": []}
+    if proxy:  # spawned here, found by the workers
+        pids["store actor"].append((await create_store(target, proxy=True).actor()).info.pid)
+    await asyncio.gather(*(w.call("open_store", target, proxy) for w in workers))
+    before = {who: sum(map(cpu_seconds, ids)) for who, ids in pids.items()}
+    done = sum(await asyncio.gather(
+        *(w.call("run", seconds, timeout=seconds + 30) for w in workers)))
+    cpu = {who: (sum(map(cpu_seconds, ids)) - before[who]) / done * 1e6
+           for who, ids in pids.items()}
+    held = await connections(url, name)  # pools stay open until close_store
+    await asyncio.gather(*(w.call("close_store") for w in workers))
+    return done / seconds, held, cpu
 
 
 async def bench_server(label: str, url: str, pool: list[Any], rounds: int, seconds: float
@@ -154,13 +171,27 @@ async def bench_server(label: str, url: str, pool: list[Any], rounds: int, secon
         print(f"      {mode:<28} {used['worker']:>8.0f} {used['store actor']:>12.0f} "
               f"{used['server']:>7.0f} {TASKS / ops * 1e6:>9.0f}")
     print(f"(b) N workers x {TASKS} tasks         aggregate ops/s  server conns  ratio")
+    server_pid = int((await flush.client().info("server"))["process_id"])
+    spent = {}
     for n in (2, 4):
         workers = pool[:n]
-        own, own_conns = await many_workers(url, workers, False, seconds)
-        shared, shared_conns = await many_workers(url, workers, True, seconds)
+        own, own_conns, spent[n, "own"] = await many_workers(
+            url, workers, False, seconds, server_pid)
+        shared, shared_conns, spent[n, "shared"] = await many_workers(
+            url, workers, True, seconds, server_pid)
         print(f"    N={n} each its own pool          {own:>12,.0f}  {own_conns:>11}")
         print(f"    N={n} one shared store actor     {shared:>12,.0f}  {shared_conns:>11}"
               f"  {shared / own:5.2f}x ops, {shared_conns}/{own_conns} conns")
+    print("    CPU us per command           workers  store actor  server   total")
+    for (n, mode), used in spent.items():
+        total = sum(used.values())
+        label = "each its own pool" if mode == "own" else "one shared store actor"
+        line = (f"      N={n} {label:<24}{used['workers']:>6.2f} {used['store actor']:>12.2f}"
+                f" {used['server']:>7.2f} {total:>7.2f}")
+        if mode == "shared":
+            # With every core busy in both modes, ops/s go as 1 / CPU per command.
+            line += f"   own/shared {sum(spent[n, 'own'].values()) / total:4.2f}x"
+        print(line)
     await flush.execute("FLUSHDB")
     await flush.close()
 

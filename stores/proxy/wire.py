@@ -22,9 +22,9 @@ _NESTED = (Exception, list)
 def pack_replies(replies: list[Any]) -> list[Any]:
     """``[data, errors]`` for a list of raw replies."""
     errors: list[list[Any]] = []
-    for value in replies:
-        if isinstance(value, _NESTED):
-            return [_strip(replies, [], errors), errors]
+    # One check per distinct type, not per reply: a batch's replies are mostly alike.
+    if any(issubclass(kind, _NESTED) for kind in set(map(type, replies))):
+        return [_strip(replies, [], errors), errors]
     return [replies, errors]  # flat and error-free, the common case: no copy
 
 
