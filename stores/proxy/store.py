@@ -247,14 +247,23 @@ def _settle(futures: list[asyncio.Future[Any]], name: str, reply: asyncio.Future
             if translated is not error:
                 translated.__cause__ = error
                 error = translated
-    replies = unpack_replies(reply.result()) if error is None else [error] * len(futures)
-    for future, reply in zip(futures, replies, strict=True):
+    if error is None:
+        packed = reply.result()
+        if not packed[1]:  # no error replies, the common case: no per-reply check
+            for future, value in zip(futures, packed[0], strict=True):
+                if not future.done():  # else its caller gave up
+                    future.set_result(value)
+            return
+        replies = unpack_replies(packed)
+    else:
+        replies = [error] * len(futures)
+    for future, value in zip(futures, replies, strict=True):
         if future.done():
-            continue  # its caller gave up
-        if isinstance(reply, BaseException):
-            future.set_exception(reply)
+            continue
+        if isinstance(value, BaseException):
+            future.set_exception(value)
         else:
-            future.set_result(reply)
+            future.set_result(value)
 
 
 class ActorSession:

@@ -149,6 +149,29 @@ async def test_reply_errors_arrive_as_the_same_classes(pstore: RedisStore,
     assert await c.get("str") == b"x"  # the connection is still in step
 
 
+async def test_one_iterations_batch_settles_each_caller_alone(pstore: RedisStore,
+                                                              redis_py: Any) -> None:
+    """Commands issued in one loop iteration travel as one batch: each caller
+    gets its own reply or error, and a caller who gave up changes nothing."""
+    c = pstore.client()
+    await c.set("str", "x")
+    for with_error in (False, True):
+        gives_up = pstore.execute("INCR", "given-up")  # a future: the command is issued
+        calls = [c.incr("n"), c.lpush("str", "y") if with_error else c.get("str"),
+                 c.incr("n")]
+        gives_up.cancel()
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        assert results[0] + 1 == results[2]
+        if with_error:
+            assert type(results[1]) is stores.WrongTypeError
+        else:
+            assert results[1] == b"x"
+        assert gives_up.cancelled()
+    # The cancelled INCRs had already left in their batches: they ran.
+    assert redis_py.get("given-up") == b"2"
+    assert await c.get("str") == b"x"  # still in step
+
+
 async def test_bad_argument_types_fail_before_sending(pstore: RedisStore,
                                                       redis_py: Any) -> None:
     c = pstore.client()
