@@ -1,9 +1,10 @@
-"""A read of pipelined GETs or SETs is answered at once (``table.batch``),
-exactly as one by one.
+"""A read of pipelined GETs, SETs or INCRs is answered at once
+(``table.batch``), exactly as one by one.
 
 The batch handlers decline (and the requests run one by one) whenever a
 request needs more than the common case: a missing or volatile key, another
-type, a big value, an option, a watcher, keyspace events, the AOF, MONITOR.
+type, a big value, an option, a count INCR might fail on, a watcher,
+keyspace events, the AOF, MONITOR.
 The differential test drives random states and runs through a server with
 batches and one without and compares every byte; the socket test compares
 with Redis.
@@ -63,9 +64,14 @@ def _counting_batches(server: Server) -> list[str]:
 ODD = [(b"GET", KEYS[0]), (b"GET", KEYS[0], b"extra"), (b"SET", KEYS[1], b"v", b"EX", b"100"),
        (b"SET", KEYS[2], b"v", b"KEEPTTL"), (b"SET", KEYS[2]), (b"SET", KEYS[3], b"v", b"GET")]
 VALUES = st.one_of(st.binary(max_size=8), st.sampled_from([b"x" * 1023, b"y" * 1024]))
+# Counts INCR takes in a batch, and strings only its one-by-one path answers or refuses.
+PLAIN_COUNTS = [b"0", b"7", b"42", b"999999999999999999"]
+ODD_COUNTS = [b"-3", b"007", b"+1", b"9223372036854775806", b"9223372036854775807", b"1.5",
+              b" 1", b""]
+COUNTS = st.sampled_from(PLAIN_COUNTS + ODD_COUNTS)
 STATE = st.lists(st.tuples(
     st.sampled_from(KEYS),
-    st.one_of(VALUES, st.just("list")),
+    st.one_of(VALUES, COUNTS, st.just("list")),
     st.sampled_from([None, "live", "expired"])), max_size=8)
 RUN = st.one_of(
     st.lists(st.tuples(st.sampled_from([b"GET", b"get"]), st.sampled_from(KEYS)),
@@ -100,16 +106,41 @@ def _run(server: Server, state: list[Any], run: list[tuple[bytes, ...]],
             server.stats.commands, client.last_command)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(state=STATE, run=RUN, protocol=st.sampled_from([2, 3]))
-def test_a_batched_read_is_answered_as_one_by_one(state: list[Any], run: list[tuple[bytes, ...]],
-                                                   protocol: int) -> None:
+def _agree(state: list[Any], run: list[tuple[bytes, ...]], protocol: int) -> None:
     async def both() -> tuple[Any, Any]:
         return (_run(Server(Config(port=0)), state, run, protocol),
                 _run(_without_batches(Server(Config(port=0))), state, run, protocol))
 
     batched, one_by_one = asyncio.run(both())
     assert batched == one_by_one
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(state=STATE, run=RUN, protocol=st.sampled_from([2, 3]))
+def test_a_batched_read_is_answered_as_one_by_one(state: list[Any], run: list[tuple[bytes, ...]],
+                                                   protocol: int) -> None:
+    _agree(state, run, protocol)
+
+
+# A batch of INCRs runs only when every key of the run holds a plain count (or
+# nothing): three keys, mostly plain counts, make that common.
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(state=st.lists(st.tuples(st.sampled_from(KEYS[:3]),
+                                st.sampled_from([*PLAIN_COUNTS * 4, *ODD_COUNTS, "list"]),
+                                st.sampled_from([None, "live", "expired"])), max_size=4),
+       run=st.lists(st.tuples(st.sampled_from([b"INCR", b"incr"]), st.sampled_from(KEYS[:3])),
+                    min_size=2, max_size=12))
+def test_a_batched_incr_run_is_answered_as_one_by_one(state: list[Any],
+                                                      run: list[tuple[bytes, ...]]) -> None:
+    _agree(state, run, 2)
+
+
+@pytest.mark.parametrize("odd", [*ODD_COUNTS, "list"])
+@pytest.mark.parametrize("ttl", [None, "live", "expired"])
+def test_an_incr_run_over_an_odd_value_is_answered_as_one_by_one(odd: Any, ttl: str | None
+                                                                 ) -> None:
+    state = [(KEYS[0], odd, ttl), (KEYS[1], b"5", None)]
+    _agree(state, [(b"INCR", KEYS[1]), (b"INCR", KEYS[0]), (b"INCR", KEYS[0])], 2)
 
 
 async def test_runs_go_through_the_batch_handlers() -> None:
@@ -123,7 +154,9 @@ async def test_runs_go_through_the_batch_handlers() -> None:
     feed(client, pack(("LPUSH", "l", "x"), ("SET", "k3", "v", "EX", "100")))
     feed(client, pack(("GET", "k1"), ("GET", "l")))  # declined: another type
     feed(client, pack(("GET", "k1"), ("GET", "k3")))  # declined: a TTL
-    assert answered == ["set", "get", "get", "get"]
+    feed(client, pack(*[("INCR", f"n{i % 2}") for i in range(5)]))
+    feed(client, pack(("INCR", "n0"), ("INCR", "k1")))  # declined: not a count
+    assert answered == ["set", "get", "get", "get", "incr"]
     assert transport.writes == [
         b"+OK\r\n" * 8,
         b"".join(b"$%d\r\n%s\r\n" % (i, b"v" * i) for i in range(8)),
@@ -131,16 +164,20 @@ async def test_runs_go_through_the_batch_handlers() -> None:
         b"$3\r\nvvv\r\n$-1\r\n",
         b":1\r\n+OK\r\n",
         b"$1\r\nv\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
-        b"$1\r\nv\r\n$1\r\nv\r\n"]
-    assert server.stats.commands == 28
+        b"$1\r\nv\r\n$1\r\nv\r\n",
+        b":1\r\n:1\r\n:2\r\n:2\r\n:3\r\n",
+        b":4\r\n-ERR value is not an integer or out of range\r\n"]
+    assert server.stats.commands == 35
 
 
-async def test_a_watched_key_still_fails_the_transaction() -> None:
+@pytest.mark.parametrize("run", [[("SET", "k0", "a"), ("SET", "k1", "b")],
+                                 [("INCR", "k0"), ("INCR", "k1")]])
+async def test_a_watched_key_still_fails_the_transaction(run: list[tuple[str, ...]]) -> None:
     server = Server(Config(port=0))
     watcher, seen = connect(server)
     feed(watcher, pack(("WATCH", "k1")))
     writer, _ = connect(server)
-    feed(writer, pack(("SET", "k0", "a"), ("SET", "k1", "b")))
+    feed(writer, pack(*run))
     feed(watcher, pack(("MULTI",), ("GET", "k1"), ("EXEC",)))
     assert seen.writes[-1] == b"+OK\r\n+QUEUED\r\n*-1\r\n"
 
@@ -217,8 +254,22 @@ def test_pipelined_gets_and_sets_answer_as_redis(pulsards_server: ServerProcess,
         ("GET", "k2"), ("GET", "missing"), ("GET", "l"), ("GET", "t"),
         ("TTL", "t"), ("GET", "k2", "extra"), ("get", "k3"), ("GeT", "k3"),
     ]
+    incrs = [
+        *[("INCR", f"n{i % 3}") for i in range(7)],  # keys of one length
+        ("INCR", "n0"), ("INCR", "count"), ("INCR", "n0"),  # two lengths
+        ("INCR", "n1"), ("INCR", "k2"),  # not an integer
+        ("SET", "big", "9223372036854775806"), ("INCR", "big"), ("INCR", "big"),  # overflow
+        ("INCR", "l"), ("SET", "tc", "5", "EX", 100), ("INCR", "tc"), ("INCR", "tc"),
+    ]
+    runs += incrs
     data = pack(*runs)
     redis = _exchange(_redis_address(), data, len(runs))
     ours = _exchange((pulsards_server.host, pulsards_server.port), data, len(runs))
     assert ours[1:] == redis[1:]  # (HELLO's server fields differ)
-    assert ours[-4:] == [-1, "ERR wrong number of arguments for 'get' command", b"vvv", b"vvv"]
+    before = len(runs) - len(incrs)
+    assert ours[before - 4:before] == [-1, "ERR wrong number of arguments for 'get' command",
+                                       b"vvv", b"vvv"]
+    assert ours[before:] == [
+        1, 1, 1, 2, 2, 2, 3, 4, 1, 5, 3, "ERR value is not an integer or out of range",
+        b"OK", 9223372036854775807, "ERR increment or decrement would overflow",
+        "WRONGTYPE Operation against a key holding the wrong kind of value", b"OK", 6, 7]

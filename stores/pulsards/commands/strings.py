@@ -1,4 +1,4 @@
-"""String commands.  GET and SET are the hot path: they touch the dicts directly."""
+"""String commands.  GET, SET and INCR are the hot path: they touch the dicts directly."""
 
 from __future__ import annotations
 
@@ -335,8 +335,8 @@ def _incr(c: Client, key: bytes, delta: int) -> bytes:
         current = 0
     elif old.__class__ is not bytes:
         raise WRONGTYPE
-    elif old.isdigit() and len(old) < 19 and (old[0] != 48 or len(old) == 1):
-        current = int(old)  # what INCR itself stores: to_int's checks in short
+    elif _plain_count(old):
+        current = int(old)
     else:
         current = to_int(old)
     value = current + delta
@@ -349,9 +349,43 @@ def _incr(c: Client, key: bytes, delta: int) -> bytes:
     return reply
 
 
+def _plain_count(text: bytes) -> bool:
+    """What INCR itself stores, to_int's checks in short: a canonical integer
+    of 0 to 18 digits, which no run of increments can push past LLONG_MAX."""
+    return text.isdigit() and len(text) < 19 and (text[0] != 48 or len(text) == 1)
+
+
 @command("INCR")
 def incr(c: Client, args: list[bytes]) -> bytes:
     return _incr(c, args[1], 1)
+
+
+@batch("INCR")
+def incr_batch(c: Client, columns: list[Sequence[bytes]]) -> bytes | None:
+    """INCRs at once; ``None`` when a key has a TTL, holds something other
+    than a plain count (another type, a sign, 19 digits: its INCR may fail or
+    overflow) or a watcher, an observer or a waiter must hear of each write."""
+    db = c.db
+    keys = columns[0]
+    if db.signals or (db.expires and not db.expires.keys().isdisjoint(keys)):
+        return None
+    data = db.data
+    counts: dict[bytes, int] = {}
+    replies: list[int] = []
+    for key in keys:
+        count = counts.get(key)
+        if count is None:
+            old = data.get(key)
+            if old is None:
+                count = 0
+            elif old.__class__ is bytes and _plain_count(old):
+                count = int(old)
+            else:
+                return None  # nothing was written yet
+        counts[key] = count = count + 1
+        replies.append(count)
+    data.update({key: b"%d" % count for key, count in counts.items()})
+    return b"".join([b":%d\r\n" % count for count in replies])
 
 
 @command("DECR")
