@@ -183,8 +183,13 @@ class RedisProtocol(asyncio.Protocol):
 
         Error replies are in the list as ``ResponseError`` instances.
         """
-        self.write(data)
         future: asyncio.Future[list[Any]] = self._loop.create_future()
+        if count < 1:  # nothing to wait for: a waiter would take another's reply
+            if data or count:
+                raise ValueError(f"request_many: {count} commands in {len(data)} bytes")
+            future.set_result([])
+            return future
+        self.write(data)
         self._waiters.append(_Batch(future, count))
         return future
 

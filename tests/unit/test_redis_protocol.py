@@ -80,3 +80,18 @@ async def test_a_malformed_reply_inside_a_pipeline_fails_it_and_every_later_wait
         single.result()
     assert transport.aborted
     assert protocol.pending == 0
+
+
+async def test_an_empty_pipeline_is_answered_at_once_and_takes_no_reply() -> None:
+    protocol, transport = connected()
+    empty = protocol.request_many(b"", 0)
+    assert empty.result() == []
+    single = protocol.request(b"*1\r\n$4\r\nPING\r\n")
+    protocol.data_received(SINGLE)
+    assert single.result() == b"PONG"
+    assert transport.written == [b"*1\r\n$4\r\nPING\r\n"]
+    with pytest.raises(ValueError):
+        protocol.request_many(b"*1\r\n$4\r\nPING\r\n", 0)
+    with pytest.raises(ValueError):
+        protocol.request_many(b"", -1)
+    assert protocol.pending == 0
