@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
-from .notify import flags_text, parse_flags
+from .eventrules import flags_text, parse_flags
 
 __all__ = ["OPTIONS", "Config", "parse_memory"]
 

@@ -25,10 +25,11 @@ from .acl import Acl
 from .aclfile import load_at_startup
 from .aof import AppendOnlyFile
 from .config import Config
+from .eventrules import parse_flags
 from .functions import Functions
 from .keyspace import Database, Keyspace
 from .latency import LatencyMonitor
-from .notify import Events, parse_flags
+from .notify import Events
 from .persistence import Persistence
 from .slowlog import SlowLog
 from .table import Entry, all_entries, build_dispatch

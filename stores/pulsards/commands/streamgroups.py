@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from ..eventrules import STREAM
 from ..keyspace import now_ms
-from ..notify import STREAM, publish_event
+from ..notify import publish_event
 from ..reply import OK, ONE, ZERO, CommandError, bulk, help_reply, integer, map_reply
 from ..stream import MAX_ID, U64, Group, Nack, Stream, StreamID, format_id, interval_id, parse_id
 from ..table import command

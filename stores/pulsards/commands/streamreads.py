@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from ..eventrules import STREAM
 from ..keyspace import Database, now_ms
-from ..notify import STREAM, publish_event
+from ..notify import publish_event
 from ..reply import CommandError, bulk
 from ..stream import MAX_ID, Fields, Group, Nack, Stream, StreamID, format_id, incr_id, parse_id
 from ..table import command

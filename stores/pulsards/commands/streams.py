@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from ..eventrules import STREAM
 from ..keyspace import Database, now_ms
-from ..notify import STREAM, publish_event
+from ..notify import publish_event
 from ..reply import OK, WRONGTYPE, ZERO, CommandError, bulk, bulks, integer
 from ..stream import (
     MAX_ID,
