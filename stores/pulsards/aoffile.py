@@ -25,6 +25,7 @@ from typing import Any, Final
 import hiredis
 
 from .aofstreams import NILS, STREAM_RULES, ZERO, decode_reply, stream_commands
+from .fastpath import ONLY_BYTES
 from .keyspace import Database
 from .stream import Stream
 from .zset import ZSet
@@ -111,7 +112,7 @@ class AofReader:
         reader = hiredis.Reader()
         data = self.data
         fed = 0
-        only_bytes = _ONLY_BYTES
+        only_bytes = ONLY_BYTES
         txn: list[list[bytes]] | None = None
         while True:
             try:
@@ -151,7 +152,6 @@ class AofReader:
             self.good = len(data)
 
 
-_ONLY_BYTES: Final = frozenset({bytes}).issuperset
 _SENTINEL: Final = [b"pulsards:end-of-aof"]
 
 

@@ -4,9 +4,10 @@ The hot path (``data_received`` while the connection is in *fast mode*) works
 in two passes over a read: parse and check every complete request in it
 (``hiredis.Reader`` for multibulk requests, ``bytes.split`` for whole inline
 lines without quotes), then run them through the dispatch table.  A read that
-is a run of one command with a batch handler (GET, ``SET key value``) is
-answered by it at once, unless it declines; when its keys (and values) have
-one length it is not even parsed, only split (``runs``).
+is a run of one command with a batch handler (GET, ``SET key value``, INCR)
+is answered by it at once, unless it declines; when its keys (and values)
+have one length it is not even parsed, only split (``runs``).  The helpers
+that classify, parse and batch a read are in ``fastpath``.
 
 Replies are not written at once: a connection's output (replies, and the
 pub/sub messages and MONITOR lines other clients' commands send it) waits in
@@ -32,17 +33,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from operator import length_hint
 from typing import TYPE_CHECKING, Any, cast
 
 import hiredis
 
+from .fastpath import not_for_fast_path, not_for_inline, parse_requests, run_batch, run_uniform
 from .gate import call, internal_error, special
-from .parser import INLINE_MAX, RequestParser, needs_sdssplitargs
+from .parser import INLINE_MAX, RequestParser
 from .reply import NIL2, NIL3, Blocked, CommandError, ProtocolError, error
-from .runs import columns, shape
 
 if TYPE_CHECKING:
     from .acl import User
@@ -54,48 +54,6 @@ if TYPE_CHECKING:
 __all__ = ["Client"]
 
 log = logging.getLogger("stores.pulsards")
-
-# hiredis allocates an aggregate's slots from its header before the elements
-# arrive, and freeing millions of them takes seconds: such reads go the slow way.
-# (A read starts with a header, checked apart.  A search led by a literal is
-# several times faster than one led by a character class, and the other list
-# types are rare enough that a memchr for each decides whether to look.)
-_huge_array = re.compile(rb"\n\*[0-9]{7}").search
-_huge_aggregate = re.compile(rb"\n[~>|][0-9]{7}").search
-
-
-def _not_for_fast_path(data: bytes) -> bool:
-    """Whether a read that starts like a request array needs the exact parser."""
-    if _huge_array(data):
-        return True
-    # Int needles (memchr): a bytes needle is first tried as an int, which
-    # formats and drops a TypeError on every call.
-    if (126 in data or 62 in data or 124 in data) and _huge_aggregate(data):
-        return True
-    # hiredis returns simple strings as bytes, like bulk strings; Redis refuses
-    # them in a request.
-    return 43 in data and data.find(b"\n+") >= 0
-
-
-# Joining a request's arguments fails on anything hiredis made of a non-bulk
-# element (integers, nulls, nested arrays, errors), and it is cheaper than a
-# type check per argument.  Reads over this size skip the join (it copies) for
-# a type check per argument.
-_JOIN_CHECK_MAX = 1 << 16
-_ONLY_BYTES = frozenset({bytes}).issuperset
-
-
-def _check_types(req: Any) -> None:
-    """Raise TypeError unless ``req`` is a list of bytes (the join's check, no copy)."""
-    if req.__class__ is not list or not _ONLY_BYTES(map(type, req)):
-        raise TypeError("not a request")
-
-
-def _not_for_inline(data: bytes) -> bool:
-    """Whether a read of whole inline lines needs the exact parser: bytes that
-    sdssplitargs treats apart, or a multibulk request after a line."""
-    return needs_sdssplitargs(data) or data.find(b"\n*") >= 0
-
 
 class Client(asyncio.Protocol):
     """The server side of one connection (``CLIENT LIST`` calls these clients)."""
@@ -229,14 +187,14 @@ class Client(asyncio.Protocol):
         if data[0] == 42:
             if data[2:5] == b"\r\n$" and not self.gated and data.find(data[:5], 5) > 0:
                 out: list[bytes] = []
-                if self._run_uniform(data, out):
+                if run_uniform(self, data, out):
                     self._write(out)
                     return
-            if data[1:8].isdigit() or _not_for_fast_path(data):
+            if data[1:8].isdigit() or not_for_fast_path(data):
                 self._slow(data)
                 return
-            reqs, more = self._parse(data)
-        elif data[-1] == 10 and len(data) <= INLINE_MAX and not _not_for_inline(data):
+            reqs, more = parse_requests(self.reader, data)
+        elif data[-1] == 10 and len(data) <= INLINE_MAX and not not_for_inline(data):
             # Whole inline lines that bytes.split() splits as sdssplitargs does.
             lines = data.split(b"\n")
             lines.pop()  # the nothing after the last newline
@@ -246,7 +204,7 @@ class Client(asyncio.Protocol):
             self._slow(data)
             return
         out = []
-        if len(reqs) > 1 and not self.gated and self._run_batch(reqs, out):
+        if len(reqs) > 1 and not self.gated and run_batch(self, reqs, out):
             done = len(reqs)
         else:
             done = self._run_each(reqs, out)
@@ -271,61 +229,6 @@ class Client(asyncio.Protocol):
                     self._run_parser(out)
         if out:
             self._write(out)
-
-    def _run_batch(self, reqs: list[Any], out: list[bytes]) -> bool:
-        """Answer a read of one command (same name, same arity) through the
-        command's batch handler (``table.batch``); False when it has none or
-        declines, and nothing ran."""
-        first = reqs[0]
-        if first.__class__ is not list or not first:
-            return False
-        entry = self.server.dispatch.get(first[0])
-        if entry is None or entry.batch is None:
-            return False
-        n = len(reqs)
-        size = len(first)
-        if not entry.lo <= size <= entry.hi:
-            return False
-        try:
-            columns: list[Any] = list(zip(*reqs, strict=True))
-        except ValueError:  # the requests' lengths differ
-            return False
-        if columns.pop(0).count(first[0]) != n:
-            return False
-        return self._call_batch(entry, columns, out)
-
-    def _run_uniform(self, data: bytes, out: list[bytes]) -> bool:
-        """Answer a read that is a run of one request shape (``runs``: GETs of
-        keys of one length, SETs of keys and values of one length each)
-        through the command's batch handler, with no parser; False when the
-        read is not one or the handler declined, and nothing ran."""
-        run = shape(data)
-        if run is None:
-            return False
-        name = run[0]
-        entry = self.server.dispatch.get(name)
-        if entry is None or entry.batch is None or not entry.lo <= len(run[1]) + 1 <= entry.hi:
-            return False
-        args = columns(data, run)
-        if args is None or not self._call_batch(entry, args, out):
-            return False
-        self.server.stats.commands += len(args[0])
-        self.last_active = time.monotonic()
-        self.last_command = [name, *(column[-1] for column in args)]
-        return True
-
-    def _call_batch(self, entry: Entry, columns: list[Any], out: list[bytes]) -> bool:
-        handler = entry.batch
-        assert handler is not None
-        try:
-            reply = handler(self, columns)
-        except Exception:  # a bug: the one-by-one path still answers
-            log.exception("batch of %s failed", entry.name)
-            return False
-        if reply is None:
-            return False
-        out.append(reply)
-        return True
 
     def _run_each(self, reqs: list[Any], out: list[bytes]) -> int:
         """Run ``reqs`` one by one into ``out``; how many ran."""
@@ -368,31 +271,6 @@ class Client(asyncio.Protocol):
             if self.closing:
                 break
         return len(reqs) - length_hint(it) - skip
-
-    def _parse(self, data: bytes) -> tuple[list[Any], bool]:
-        """The complete requests in ``data`` (checked), and whether bytes follow them."""
-        reader = self.reader
-        reader.feed(data)
-        gets = reader.gets
-        has_data = reader.has_data
-        reqs: list[Any] = []
-        add = reqs.append
-        check = b"".join if len(data) <= _JOIN_CHECK_MAX else _check_types
-        # Whether bytes followed the last complete request: hiredis consumes the
-        # elements of an incomplete array, so "nothing left" after gets() returned
-        # False does not prove the read ended at a request boundary; this does.
-        more = True
-        try:
-            while (req := gets()) is not False:
-                # hiredis also parses integers, nulls, nested arrays...: Redis
-                # takes only arrays of bulk strings.  The join raises TypeError on
-                # anything else (one C call, no Python loop per argument).
-                check(req)
-                add(req)
-                more = has_data()
-        except (hiredis.ProtocolError, TypeError):
-            more = True  # the exact parser answers from the first bad request on
-        return reqs, more
 
     def _new_parser(self) -> RequestParser:
         parser = RequestParser(self.server.config.proto_max_bulk_len)
