@@ -160,14 +160,18 @@ class StoreActor(Actor):
         (``wire.pack_replies``).
         """
         check_encoded(count, data)
+        loop = self._running_loop()
+        # A future, not a coroutine: no task per batch.
+        packed: asyncio.Future[list[Any]] = loop.create_future()
+        if not count:  # nothing to send, nothing to count
+            packed.set_result(pack_replies([]))
+            return packed
         if not self._batch:
-            self._running_loop().call_soon(self._batch_done)
+            loop.call_soon(self._batch_done)
         self._batch += count
         conn = self._store().pool.shared_now()
         replies = (conn.execute_encoded(data, count) if conn is not None
                    else asyncio.ensure_future(self._execute_encoded(data, count)))
-        # A future, not a coroutine: no task per batch.
-        packed: asyncio.Future[list[Any]] = self._running_loop().create_future()
         replies.add_done_callback(functools.partial(_pack_into, packed))
         return packed
 

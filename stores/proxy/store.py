@@ -192,6 +192,7 @@ class ProxyStore(RedisStore):
     async def close(self) -> None:
         """Forget the actor (it keeps serving the other workers)."""
         self._proxy_actor = None
+        self._proxy_loop = None
 
 
 _ARG_TYPES: Final = frozenset({bytes, str, int, float, memoryview})

@@ -59,7 +59,7 @@ class Config:
     # Where a stream starts a new node (approximate trimming removes whole nodes).
     stream_node_max_bytes: int = 4096
     stream_node_max_entries: int = 100
-    # Keyspace events' classes, as given (``notify.parse_flags`` reads them).
+    # Keyspace events' classes, as given (``eventrules.parse_flags`` reads them).
     notify_keyspace_events: str = ""
     # Keys CLIENT TRACKING remembers at most (0: no limit), as Redis' option.
     tracking_table_max_keys: int = 1_000_000

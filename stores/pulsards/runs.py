@@ -1,7 +1,7 @@
 """Reads that are runs of one request shape, split without a parser (sans-I/O).
 
-A client pipelining GETs of fixed-size keys, or SETs of fixed-size keys and
-values, sends reads that are the same request over and over with other
+A client pipelining GETs or INCRs of fixed-size keys, or SETs of fixed-size
+keys and values, sends reads that are the same request over and over with other
 bytes in the same places.  Such a read is cut into its argument columns with
 one ``bytes.split`` and a few C-level ``map`` passes instead of a parser call
 and a list per request.

@@ -183,13 +183,16 @@ class RedisProtocol(asyncio.Protocol):
 
         Error replies are in the list as ``ResponseError`` instances.
         """
-        future: asyncio.Future[list[Any]] = self._loop.create_future()
         if count < 1:  # nothing to wait for: a waiter would take another's reply
             if data or count:
                 raise ValueError(f"request_many: {count} commands in {len(data)} bytes")
-            future.set_result([])
-            return future
+            if self._closed_exc is not None:
+                raise self._closed_exc
+            done: asyncio.Future[list[Any]] = self._loop.create_future()
+            done.set_result([])
+            return done
         self.write(data)
+        future: asyncio.Future[list[Any]] = self._loop.create_future()
         self._waiters.append(_Batch(future, count))
         return future
 

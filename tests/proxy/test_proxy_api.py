@@ -217,9 +217,13 @@ async def test_malformed_encoded_batches_are_refused(pstore: RedisStore,
         with pytest.raises(ValueError, match="complete commands"):
             await actor.call("execute_encoded", count, data)
     assert redis_py.exists("a") == 0  # nothing was written
-    # Empty batches are answered at once and wait for no reply of another caller.
+    # Empty batches are answered at once, wait for no reply of another caller
+    # and count as no batch.
+    before = await actor.call("stats")
     assert await actor.call("execute_encoded", 0, b"") == [[], []]
     assert await actor.call("execute_many", []) == [[], []]
+    after = await actor.call("stats")
+    assert (after["commands"], after["batches"]) == (before["commands"], before["batches"])
     assert await actor.call("execute_encoded", 1, good) == [[b"OK"], []]
     assert await pstore.client().get("a") == b"1"  # the shared connection is in step
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from stores.errors import ProtocolError, ResponseError
+from stores.errors import ConnectionError, ProtocolError, ResponseError
 from stores.redis.connection import RedisProtocol
 
 # Six replies of every RESP2 kind, then the reply of a single command.
@@ -95,3 +95,22 @@ async def test_an_empty_pipeline_is_answered_at_once_and_takes_no_reply() -> Non
     with pytest.raises(ValueError):
         protocol.request_many(b"", -1)
     assert protocol.pending == 0
+
+
+async def test_a_push_between_a_pipelines_replies_is_not_taken_as_one() -> None:
+    """On RESP3 a tracking invalidation may arrive in the middle of a pipeline's
+    replies: it goes to ``on_push`` and the pipeline keeps its own replies."""
+    pushed: list[Any] = []
+    protocol = RedisProtocol(asyncio.get_running_loop(), on_push=pushed.append, resp3=True)
+    protocol.connection_made(Transport())  # type: ignore[arg-type]
+    batch = protocol.request_many(b"", 3)
+    protocol.data_received(b":1\r\n>2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n:2\r\n:3\r\n")
+    assert batch.result() == [1, 2, 3]
+    assert len(pushed) == 1 and pushed[0] == [b"invalidate", [b"k"]]
+
+
+async def test_an_empty_pipeline_on_a_closed_connection_fails_like_any_other() -> None:
+    protocol, _ = connected()
+    protocol.connection_lost(None)
+    with pytest.raises(ConnectionError):
+        protocol.request_many(b"", 0)
