@@ -87,8 +87,9 @@ class ProxyStore(RedisStore):
 
     _proxy_actor: ActorProxy | None = None
     _proxy_lock: asyncio.Lock | None = None
-    #: The loop the actor was found in: ``asyncio.get_running_loop()`` costs a
-    #: ``getpid`` system call on Python 3.11, too much once per command.
+    #: The loop the actor was found in, set and cleared with ``_proxy_actor``:
+    #: ``asyncio.get_running_loop()`` costs a ``getpid`` system call on Python
+    #: 3.11, too much once per command.
     _proxy_loop: asyncio.AbstractEventLoop | None = None
     #: Commands waiting for this loop iteration's batch, by command timeout.
     _pending: dict[float | None, tuple[list[bytes], list[asyncio.Future[Any]]]]
@@ -139,9 +140,7 @@ class ProxyStore(RedisStore):
         # commands issued in one loop iteration travel as one mailbox message,
         # their RESP in one piece that the store actor writes as it is.
         data = encode_command(args)
-        loop = self._proxy_loop if self._proxy_actor is not None else None
-        if loop is None:
-            loop = asyncio.get_running_loop()
+        loop = self._proxy_loop or asyncio.get_running_loop()
         pending = self._pending
         if not pending:
             loop.call_soon(self._send_pending)
